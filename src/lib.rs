@@ -17,5 +17,6 @@
 
 #![forbid(unsafe_code)]
 
+pub mod command;
 pub mod resp;
 pub mod slot;
