@@ -18,5 +18,7 @@
 #![forbid(unsafe_code)]
 
 pub mod command;
+pub mod proxy;
 pub mod resp;
 pub mod slot;
+pub mod topology;

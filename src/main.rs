@@ -1,8 +1,164 @@
-//! The `slotgate` binary. Its faces (proxy, node, cluster, up) arrive in the next commits.
+//! The `slotgate` binary: parse the command line, set up logging, run the chosen face.
 
 #![forbid(unsafe_code)]
 
-fn main() {
-    eprintln!("slotgate: nothing to run yet");
-    std::process::exit(2);
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use slotgate::proxy::{self, ProxyConfig};
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "slotgate", version, about = "A Redis Cluster smart proxy")]
+struct Cli {
+    #[command(subcommand)]
+    face: Face,
+}
+
+#[derive(Subcommand)]
+enum Face {
+    /// Serve non-cluster Redis clients in front of a Redis Cluster.
+    Proxy(ProxyArgs),
+    /// A bundled Redis-Cluster-compatible node (not built yet).
+    Node,
+    /// Cluster administration, like `redis-cli --cluster` (not built yet).
+    Cluster,
+    /// A local cluster of bundled nodes plus a proxy (not built yet).
+    Up,
+}
+
+/// Flags override the config file, which overrides the defaults.
+#[derive(Args)]
+struct ProxyArgs {
+    /// TOML config file (see config/proxy.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Address clients connect to.
+    #[arg(long)]
+    listen: Option<String>,
+    /// Comma-separated cluster nodes to learn the topology from.
+    #[arg(long, value_delimiter = ',')]
+    seeds: Option<Vec<String>>,
+    /// Address of the Prometheus metrics endpoint.
+    #[arg(long)]
+    metrics_listen: Option<String>,
+    /// Worker threads (0: one per CPU core).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Shared connections per backend node, per worker.
+    #[arg(long)]
+    pool_size: Option<usize>,
+    #[arg(long)]
+    connect_timeout_ms: Option<u64>,
+    #[arg(long)]
+    request_timeout_ms: Option<u64>,
+    #[arg(long)]
+    refresh_interval_ms: Option<u64>,
+    #[arg(long)]
+    max_clients: Option<usize>,
+}
+
+impl ProxyArgs {
+    fn into_config(self) -> anyhow::Result<ProxyConfig> {
+        let mut c = match &self.config {
+            Some(path) => ProxyConfig::from_file(path)?,
+            None => ProxyConfig::default(),
+        };
+        if let Some(v) = self.listen {
+            c.listen = v;
+        }
+        if let Some(v) = self.seeds {
+            c.seeds = v;
+        }
+        if let Some(v) = self.metrics_listen {
+            c.metrics_listen = v;
+        }
+        if let Some(v) = self.workers {
+            c.workers = v;
+        }
+        if let Some(v) = self.pool_size {
+            c.pool_size = v;
+        }
+        if let Some(v) = self.connect_timeout_ms {
+            c.connect_timeout_ms = v;
+        }
+        if let Some(v) = self.request_timeout_ms {
+            c.request_timeout_ms = v;
+        }
+        if let Some(v) = self.refresh_interval_ms {
+            c.refresh_interval_ms = v;
+        }
+        if let Some(v) = self.max_clients {
+            c.max_clients = v;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.face {
+        Face::Proxy(args) => args.into_config().and_then(run_proxy),
+        Face::Node => not_built("node", "the bundled node"),
+        Face::Cluster => not_built("cluster", "cluster administration"),
+        Face::Up => not_built("up", "the local cluster launcher"),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("slotgate: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn not_built(face: &str, what: &str) -> anyhow::Result<()> {
+    anyhow::bail!("`slotgate {face}` ({what}) is not built yet")
+}
+
+fn run_proxy(config: ProxyConfig) -> anyhow::Result<()> {
+    // Accepting and topology refreshes run here; clients are served on the proxy's workers.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        let signals = shutdown.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutting down");
+            signals.cancel();
+        });
+        proxy::run(config, shutdown).await
+    })
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
 }

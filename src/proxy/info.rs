@@ -1,0 +1,110 @@
+//! The proxy's `INFO` text, in Redis's format and field names.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use super::local::REDIS_VERSION;
+use super::ProxyContext;
+use crate::slot::SLOT_COUNT;
+
+const SECTIONS: &[&str] = &["server", "clients", "stats", "cluster"];
+
+/// Renders the sections `section` asks for (`None`, `default`, `all` and `everything` mean
+/// all of the proxy's sections), as `INFO` does.
+pub fn render(ctx: &ProxyContext, section: Option<&[u8]>) -> String {
+    let wanted = section.map(|s| String::from_utf8_lossy(s).to_lowercase());
+    let all = matches!(
+        wanted.as_deref(),
+        None | Some("default" | "all" | "everything")
+    );
+    let mut out = String::new();
+    for &name in SECTIONS {
+        if !all && wanted.as_deref() != Some(name) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        match name {
+            "server" => server(ctx, &mut out),
+            "clients" => clients(ctx, &mut out),
+            "stats" => stats(ctx, &mut out),
+            _ => cluster(ctx, &mut out),
+        }
+    }
+    out
+}
+
+fn server(ctx: &ProxyContext, out: &mut String) {
+    let uptime = ctx.stats.started.elapsed().as_secs();
+    let port = ctx.config.listen.rsplit(':').next().unwrap_or("");
+    let _ = write!(
+        out,
+        "# Server\r\n\
+         redis_version:{REDIS_VERSION}\r\n\
+         slotgate_version:{}\r\n\
+         redis_mode:standalone\r\n\
+         os:{} {}\r\n\
+         arch_bits:{}\r\n\
+         multiplexing_api:tokio\r\n\
+         process_id:{}\r\n\
+         tcp_port:{port}\r\n\
+         uptime_in_seconds:{uptime}\r\n\
+         uptime_in_days:{}\r\n\
+         executable:{}\r\n",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+        usize::BITS,
+        std::process::id(),
+        uptime / 86400,
+        std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    );
+}
+
+fn clients(ctx: &ProxyContext, out: &mut String) {
+    let _ = write!(
+        out,
+        "# Clients\r\n\
+         connected_clients:{}\r\n\
+         maxclients:{}\r\n\
+         blocked_clients:0\r\n",
+        ctx.stats.connected_clients.load(Ordering::Relaxed),
+        ctx.config.max_clients,
+    );
+}
+
+fn stats(ctx: &ProxyContext, out: &mut String) {
+    let s = &ctx.stats;
+    let _ = write!(
+        out,
+        "# Stats\r\n\
+         total_connections_received:{}\r\n\
+         total_commands_processed:{}\r\n\
+         rejected_connections:{}\r\n",
+        s.total_connections_received.load(Ordering::Relaxed),
+        s.total_commands_processed.load(Ordering::Relaxed),
+        s.rejected_connections.load(Ordering::Relaxed),
+    );
+}
+
+fn cluster(ctx: &ProxyContext, out: &mut String) {
+    let map = ctx.router.slot_map();
+    let covered = map.covered_slots();
+    let _ = write!(
+        out,
+        "# Cluster\r\n\
+         cluster_enabled:0\r\n\
+         slotgate_cluster_state:{}\r\n\
+         slotgate_slots_covered:{covered}\r\n\
+         slotgate_masters:{}\r\n\
+         slotgate_nodes:{}\r\n\
+         slotgate_slot_map_version:{}\r\n",
+        if covered == SLOT_COUNT { "ok" } else { "fail" },
+        map.shards().count(),
+        map.nodes().count(),
+        ctx.router.map_version(),
+    );
+}

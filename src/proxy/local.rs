@@ -1,0 +1,262 @@
+//! Commands the proxy answers itself: connection state, introspection, and the ones that
+//! are about the server a client believes it talks to.
+
+use std::net::SocketAddr;
+
+use bytes::{Bytes, BytesMut};
+
+use super::info;
+use super::ProxyContext;
+use crate::command::{table, CommandError, CommandSpec};
+use crate::resp::{parse_i64, write_array_header, write_bulk, write_error, write_integer, Command};
+
+/// The version of Redis whose behaviour the proxy presents.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+/// What one client has told the proxy about itself.
+#[derive(Debug)]
+pub struct ClientState {
+    pub id: u64,
+    pub peer_addr: SocketAddr,
+    pub name: Option<Bytes>,
+    pub protocol: u8,
+    /// The client said READONLY (it accepts reads from replicas).
+    pub readonly: bool,
+}
+
+impl ClientState {
+    pub fn new(id: u64, peer_addr: SocketAddr) -> ClientState {
+        ClientState {
+            id,
+            peer_addr,
+            name: None,
+            protocol: 2,
+            readonly: false,
+        }
+    }
+}
+
+/// The proxy's answer to a command it handles.
+pub enum Local {
+    Reply(Bytes),
+    ReplyAndClose(Bytes),
+}
+
+/// Answers `cmd` if it is one of the proxy's own commands.
+pub fn handle(
+    spec: &CommandSpec,
+    cmd: &Command,
+    client: &mut ClientState,
+    ctx: &ProxyContext,
+) -> Option<Local> {
+    let mut out = BytesMut::new();
+    match spec.full_name() {
+        "ping" => match cmd.argc() {
+            1 => out.extend_from_slice(b"+PONG\r\n"),
+            2 => write_bulk(&mut out, cmd.arg(1)),
+            _ => error(&mut out, &arity_error("ping")),
+        },
+        "echo" => write_bulk(&mut out, cmd.arg(1)),
+        "quit" => return Some(Local::ReplyAndClose(Bytes::from_static(b"+OK\r\n"))),
+        "select" => match parse_i64(cmd.arg(1)) {
+            Some(0) => ok(&mut out),
+            Some(_) => error(&mut out, "ERR SELECT is not allowed in cluster mode"),
+            None => error(&mut out, "ERR value is not an integer or out of range"),
+        },
+        "hello" => hello(cmd, client, &mut out),
+        "auth" => auth(cmd, &mut out),
+        "readonly" => {
+            client.readonly = true;
+            ok(&mut out)
+        }
+        "readwrite" => {
+            client.readonly = false;
+            ok(&mut out)
+        }
+        "reset" => {
+            *client = ClientState::new(client.id, client.peer_addr);
+            out.extend_from_slice(b"+RESET\r\n");
+        }
+        "client|setname" => match valid_client_name(cmd.arg(2)) {
+            true => {
+                client.name = (!cmd.arg(2).is_empty()).then(|| cmd.arg_bytes(2));
+                ok(&mut out)
+            }
+            false => error(
+                &mut out,
+                "ERR Client names cannot contain spaces, newlines or special characters.",
+            ),
+        },
+        "client|getname" => match &client.name {
+            Some(n) => write_bulk(&mut out, n),
+            None => out.extend_from_slice(b"$-1\r\n"),
+        },
+        "client|id" => write_integer(&mut out, client.id as i64),
+        "command" => write_all_commands(&mut out),
+        "command|count" => write_integer(&mut out, table().len() as i64),
+        "command|info" => {
+            if cmd.argc() == 2 {
+                write_all_commands(&mut out);
+                return Some(Local::Reply(out.freeze()));
+            }
+            write_array_header(&mut out, cmd.argc() - 2);
+            for name in cmd.args().skip(2) {
+                match table().get(name) {
+                    Some(spec) => out.extend_from_slice(spec.info_bytes()),
+                    None => out.extend_from_slice(b"*-1\r\n"),
+                }
+            }
+        }
+        "command|list" => {
+            write_array_header(&mut out, table().len());
+            for spec in table().iter() {
+                write_bulk(&mut out, spec.name().as_bytes());
+            }
+        }
+        // The proxy keeps no command documentation; an empty answer tells clients (such as
+        // redis-cli's hints) that there is none, as a server without docs would.
+        "command|docs" => out.extend_from_slice(b"*0\r\n"),
+        "command|getkeys" => command_getkeys(cmd, &mut out),
+        "info" => {
+            let text = info::render(ctx, cmd.get(1));
+            write_bulk(&mut out, text.as_bytes());
+        }
+        _ => return None,
+    }
+    Some(Local::Reply(out.freeze()))
+}
+
+fn write_all_commands(out: &mut BytesMut) {
+    write_array_header(out, table().len());
+    for spec in table().iter() {
+        out.extend_from_slice(spec.info_bytes());
+    }
+}
+
+fn ok(out: &mut BytesMut) {
+    out.extend_from_slice(b"+OK\r\n");
+}
+
+fn error(out: &mut BytesMut, text: &str) {
+    write_error(out, text.as_bytes());
+}
+
+fn arity_error(name: &str) -> String {
+    format!("ERR wrong number of arguments for '{name}' command")
+}
+
+/// Redis accepts names of printable ASCII without spaces.
+fn valid_client_name(name: &[u8]) -> bool {
+    name.iter().all(|&b| (b'!'..=b'~').contains(&b))
+}
+
+/// `HELLO [protover [AUTH user pass] [SETNAME name]]`.
+fn hello(cmd: &Command, client: &mut ClientState, out: &mut BytesMut) {
+    let mut protocol = client.protocol;
+    if let Some(v) = cmd.get(1) {
+        match parse_i64(v) {
+            Some(2) => protocol = 2,
+            Some(3) => {
+                return error(
+                    out,
+                    "NOPROTO sorry, this protocol version is not supported by slotgate yet",
+                )
+            }
+            Some(_) => return error(out, "NOPROTO unsupported protocol version"),
+            None => {
+                return error(
+                    out,
+                    "ERR Protocol version is not an integer or out of range",
+                )
+            }
+        }
+    }
+    let mut name = None;
+    let mut i = 2;
+    while i < cmd.argc() {
+        let opt = cmd.arg(i);
+        let more = cmd.argc() - i - 1;
+        if opt.eq_ignore_ascii_case(b"AUTH") && more >= 2 {
+            if !cmd.arg(i + 1).eq_ignore_ascii_case(b"default") {
+                return error(
+                    out,
+                    "WRONGPASS invalid username-password pair or user is disabled.",
+                );
+            }
+            i += 3;
+        } else if opt.eq_ignore_ascii_case(b"SETNAME") && more >= 1 {
+            if !valid_client_name(cmd.arg(i + 1)) {
+                return error(
+                    out,
+                    "ERR Client names cannot contain spaces, newlines or special characters.",
+                );
+            }
+            name = Some(cmd.arg_bytes(i + 1));
+            i += 2;
+        } else {
+            let opt = String::from_utf8_lossy(opt);
+            return error(out, &format!("ERR Syntax error in HELLO option '{opt}'"));
+        }
+    }
+    client.protocol = protocol;
+    if let Some(n) = name {
+        client.name = (!n.is_empty()).then_some(n);
+    }
+    write_array_header(out, 14);
+    for (k, v) in [("server", "redis"), ("version", REDIS_VERSION)] {
+        write_bulk(out, k.as_bytes());
+        write_bulk(out, v.as_bytes());
+    }
+    write_bulk(out, b"proto");
+    write_integer(out, i64::from(protocol));
+    write_bulk(out, b"id");
+    write_integer(out, client.id as i64);
+    for (k, v) in [("mode", "standalone"), ("role", "master")] {
+        write_bulk(out, k.as_bytes());
+        write_bulk(out, v.as_bytes());
+    }
+    write_bulk(out, b"modules");
+    write_array_header(out, 0);
+}
+
+/// With no password configured, Redis accepts `AUTH default <anything>` and refuses the
+/// one-argument form with this text.
+fn auth(cmd: &Command, out: &mut BytesMut) {
+    if cmd.argc() == 2 {
+        return error(
+            out,
+            "ERR AUTH <password> called without any password configured for the default user. \
+             Are you sure your configuration is correct?",
+        );
+    }
+    if cmd.arg(1).eq_ignore_ascii_case(b"default") {
+        ok(out)
+    } else {
+        error(
+            out,
+            "WRONGPASS invalid username-password pair or user is disabled.",
+        )
+    }
+}
+
+/// `COMMAND GETKEYS cmd arg…`, from the command table.
+fn command_getkeys(cmd: &Command, out: &mut BytesMut) {
+    let inner = Command::from_args(cmd.args().skip(2));
+    let spec = match table().lookup(&inner) {
+        Ok(spec) => spec,
+        Err(CommandError::WrongArity { .. }) => {
+            return error(out, "ERR Invalid number of arguments specified for command")
+        }
+        Err(_) => return error(out, "ERR Invalid command specified"),
+    };
+    match spec.keys(&inner) {
+        Ok(keys) if keys.is_empty() => error(out, "ERR The command has no key arguments"),
+        Ok(keys) => {
+            write_array_header(out, keys.len());
+            for &k in keys.iter() {
+                write_bulk(out, inner.arg(k));
+            }
+        }
+        Err(e) => error(out, &e.to_string()),
+    }
+}

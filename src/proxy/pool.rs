@@ -1,0 +1,124 @@
+//! A few shared connections to one backend node.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+
+use super::backend::{BackendConn, BackendSettings, ConnEnd};
+use super::error::ProxyError;
+use super::request::Request;
+use crate::topology::NodeAddr;
+
+/// After a failed connect, new requests for the node fail at once for this long instead of
+/// each trying to connect again.
+const RECONNECT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Pipelined connections to one node (`pool-size` for each worker), each opened on first use,
+/// by and on the worker that uses it, and replaced when it fails.
+#[derive(Debug)]
+pub struct NodePool {
+    addr: NodeAddr,
+    settings: Arc<BackendSettings>,
+    conns: Box<[ArcSwapOption<BackendConn>]>,
+    health: Arc<Health>,
+}
+
+/// The node's last connect failure. `is_down` is checked on every request; the mutex (read
+/// and written in a few instructions, never across an await) only when it is set.
+#[derive(Debug, Default)]
+struct Health {
+    is_down: AtomicBool,
+    down: Mutex<Option<(Instant, String)>>,
+    reconnects: AtomicUsize,
+}
+
+impl NodePool {
+    pub fn new(addr: NodeAddr, size: usize, settings: Arc<BackendSettings>) -> NodePool {
+        NodePool {
+            addr,
+            settings,
+            conns: (0..size.max(1)).map(|_| ArcSwapOption::empty()).collect(),
+            health: Arc::default(),
+        }
+    }
+
+    /// Sends a request on connection `request.conn_hint`; if the node is unreachable the
+    /// request gets an error reply instead.
+    pub async fn send(&self, request: Request) {
+        if let Some(reason) = self.recently_down() {
+            return request.fail(&ProxyError::Connect {
+                addr: self.addr.clone(),
+                reason,
+            });
+        }
+        let conn = self.conn(request.conn_hint);
+        if let Err(request) = conn.send(request).await {
+            // It closed between the check and the send: one fresh connection, one try.
+            let conn = self.conn(request.conn_hint);
+            if let Err(request) = conn.send(request).await {
+                request.fail(&ProxyError::Connect {
+                    addr: self.addr.clone(),
+                    reason: "connection closed".into(),
+                });
+            }
+        }
+    }
+
+    /// Queues `request` if that needs no waiting: its connection is open and has room.
+    /// Gives it back otherwise, for [`NodePool::send`]. A node known to be down fails it here.
+    pub fn try_send(&self, request: Request) -> Result<(), Request> {
+        if self.health.is_down.load(Ordering::Relaxed) {
+            if let Some(reason) = self.recently_down() {
+                request.fail(&ProxyError::Connect {
+                    addr: self.addr.clone(),
+                    reason,
+                });
+                return Ok(());
+            }
+        }
+        let slot = &self.conns[request.conn_hint % self.conns.len()];
+        match &*slot.load() {
+            Some(conn) if conn.is_open() => conn.try_send(request),
+            _ => Err(request),
+        }
+    }
+
+    fn recently_down(&self) -> Option<String> {
+        let down = self.health.down.lock().unwrap_or_else(|e| e.into_inner());
+        match &*down {
+            Some((at, reason)) if at.elapsed() < RECONNECT_BACKOFF => Some(reason.clone()),
+            _ => None,
+        }
+    }
+
+    /// An open connection for `hint`, replacing a closed one.
+    fn conn(&self, hint: usize) -> Arc<BackendConn> {
+        let slot = &self.conns[hint % self.conns.len()];
+        let current = slot.load_full();
+        if let Some(c) = &current {
+            if c.is_open() {
+                return c.clone();
+            }
+        }
+        let health = self.health.clone();
+        let fresh = BackendConn::spawn(self.addr.clone(), &self.settings, move |end| {
+            let mut down = health.down.lock().unwrap_or_else(|e| e.into_inner());
+            *down = match end {
+                ConnEnd::ConnectFailed(reason) => Some((Instant::now(), reason)),
+                ConnEnd::Lost => None,
+            };
+            health.is_down.store(down.is_some(), Ordering::Relaxed);
+        });
+        if current.is_some() {
+            self.health.reconnects.fetch_add(1, Ordering::Relaxed);
+        }
+        let previous = slot.compare_and_swap(&current, Some(fresh.clone()));
+        match (&*previous, &current) {
+            (Some(p), Some(c)) if !Arc::ptr_eq(p, c) => p.clone(),
+            (Some(p), None) => p.clone(),
+            _ => fresh,
+        }
+    }
+}

@@ -1,0 +1,286 @@
+//! Where each request goes: the current slot map, the backend pools, and redirects.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use super::backend::BackendSettings;
+use super::config::ProxyConfig;
+use super::error::ProxyError;
+use super::pool::NodePool;
+use super::request::Request;
+use crate::slot::Slot;
+use crate::topology::{NodeAddr, SlotMap};
+
+/// The routing snapshot: a slot map and, beside each of its shards, the master's pool.
+/// Replaced whole; a request reads one snapshot with no lock.
+struct Routes {
+    map: Arc<SlotMap>,
+    masters: Vec<Arc<NodePool>>,
+    version: u64,
+}
+
+/// Routes requests to the master that serves their slot and follows the cluster's redirects.
+pub struct Router {
+    config: Arc<ProxyConfig>,
+    settings: Arc<BackendSettings>,
+    routes: ArcSwap<Routes>,
+    /// Every node's pool, by address. A std mutex: only taken when a snapshot is built or a
+    /// redirect names a node, never across an await.
+    pools: Mutex<HashMap<NodeAddr, Arc<NodePool>>>,
+    /// Serialises snapshot writers (refresher and `MOVED` patches) so neither loses the
+    /// other's change.
+    update: Mutex<()>,
+    versions: AtomicU64,
+    refresh: Notify,
+}
+
+impl Router {
+    pub fn new(config: Arc<ProxyConfig>) -> Arc<Router> {
+        let settings = Arc::new(BackendSettings {
+            connect_timeout: config.connect_timeout(),
+            request_timeout: config.request_timeout(),
+            queue: config.backend_queue,
+            reply_limits: crate::resp::Limits::default(),
+        });
+        Arc::new(Router {
+            config,
+            settings,
+            routes: ArcSwap::from_pointee(Routes {
+                map: Arc::new(SlotMap::empty()),
+                masters: Vec::new(),
+                version: 0,
+            }),
+            pools: Mutex::new(HashMap::new()),
+            update: Mutex::new(()),
+            versions: AtomicU64::new(0),
+            refresh: Notify::new(),
+        })
+    }
+
+    pub fn config(&self) -> &ProxyConfig {
+        &self.config
+    }
+
+    /// The slot map requests are routed by now.
+    pub fn slot_map(&self) -> Arc<SlotMap> {
+        self.routes.load().map.clone()
+    }
+
+    /// How many times the slot map has changed.
+    pub fn map_version(&self) -> u64 {
+        self.routes.load().version
+    }
+
+    /// Installs a freshly fetched map; returns whether it differs from the current one.
+    pub fn install(&self, map: SlotMap) -> bool {
+        let _writer = self.update.lock().unwrap_or_else(|e| e.into_inner());
+        if *self.routes.load().map == map {
+            return false;
+        }
+        tracing::info!(
+            slots_covered = map.covered_slots(),
+            masters = map.shards().count(),
+            "slot map changed"
+        );
+        self.store(map);
+        true
+    }
+
+    fn store(&self, map: SlotMap) {
+        let masters = map
+            .all_shards()
+            .iter()
+            .map(|s| self.pool_for(&s.master))
+            .collect();
+        let version = self.versions.fetch_add(1, Ordering::Relaxed) + 1;
+        self.routes.store(Arc::new(Routes {
+            map: Arc::new(map),
+            masters,
+            version,
+        }));
+    }
+
+    /// Asks the refresher for a full refresh soon (it rate-limits).
+    pub fn request_refresh(&self) {
+        self.refresh.notify_one();
+    }
+
+    /// Resolves when a refresh has been requested.
+    pub async fn refresh_requested(&self) {
+        self.refresh.notified().await
+    }
+
+    fn pool_for(&self, addr: &NodeAddr) -> Arc<NodePool> {
+        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        pools
+            .entry(addr.clone())
+            .or_insert_with(|| {
+                Arc::new(NodePool::new(
+                    addr.clone(),
+                    self.config.connections_per_node(),
+                    self.settings.clone(),
+                ))
+            })
+            .clone()
+    }
+
+    /// Sends a request to the master serving its slot, or answers it with an error if none
+    /// does.
+    pub async fn dispatch(&self, request: Request) {
+        // The common case touches no reference count and awaits nothing: an open
+        // connection with room in its queue takes the request right away.
+        let (request, pool) = {
+            let routes = self.routes.load();
+            let Some(pool) = routes
+                .map
+                .shard_index(request.slot)
+                .and_then(|i| routes.masters.get(i))
+            else {
+                drop(routes);
+                self.request_refresh();
+                let slot = request.slot;
+                return request.fail(&ProxyError::SlotNotServed { slot });
+            };
+            match pool.try_send(request) {
+                Ok(()) => return,
+                Err(request) => (request, pool.clone()),
+            }
+        };
+        pool.send(request).await
+    }
+
+    /// Acts on a `MOVED`, `ASK`, `TRYAGAIN` or `CLUSTERDOWN` reply to `request` from `from`.
+    /// Every path ends with the request sent again or answered, within the redirect and
+    /// retry bounds.
+    pub async fn redirect(self: Arc<Self>, mut request: Request, error: Bytes, from: NodeAddr) {
+        let text = String::from_utf8_lossy(error.strip_suffix(b"\r\n").unwrap_or(&error[..]));
+        let text = text.trim_start_matches('-');
+        let redirect = Redirect::parse(text, &from);
+        if matches!(
+            redirect,
+            Some(Redirect::Moved { .. } | Redirect::Ask { .. })
+        ) && request.hops >= self.config.max_redirects
+        {
+            let slot = request.slot;
+            return request.fail(&ProxyError::TooManyRedirects {
+                slot,
+                last: text.to_string(),
+            });
+        }
+        match redirect {
+            Some(Redirect::Moved { slot, to }) => {
+                request.hops += 1;
+                request.asking = false;
+                self.apply_moved(slot, &to);
+                self.request_refresh();
+                self.pool_for(&to).send(request).await;
+            }
+            Some(Redirect::Ask { to }) => {
+                request.hops += 1;
+                request.asking = true;
+                self.pool_for(&to).send(request).await;
+            }
+            Some(Redirect::Retry { cluster_down }) => {
+                let window = Duration::from_millis(self.config.retry_window_ms);
+                let since = *request.retry_since.get_or_insert_with(Instant::now);
+                let waited = since.elapsed();
+                if waited >= window {
+                    return request.reply(error);
+                }
+                if cluster_down {
+                    self.request_refresh();
+                }
+                // Back off 10 ms, then a tenth of the time waited so far (at most 200 ms),
+                // never past the window.
+                let backoff =
+                    (waited / 10).clamp(Duration::from_millis(10), Duration::from_millis(200));
+                tokio::time::sleep(backoff.min(window - waited)).await;
+                request.asking = false;
+                self.dispatch(request).await;
+            }
+            None => request.reply(error),
+        }
+    }
+
+    fn apply_moved(&self, slot: Slot, to: &NodeAddr) {
+        let _writer = self.update.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.routes.load();
+        if current.map.master(slot) == Some(to) {
+            return;
+        }
+        tracing::debug!(%slot, node = %to, "slot moved");
+        self.store(current.map.with_slot_moved(slot, to));
+    }
+}
+
+/// A redirect-class error reply, parsed.
+#[derive(Debug, PartialEq, Eq)]
+enum Redirect {
+    Moved { slot: Slot, to: NodeAddr },
+    Ask { to: NodeAddr },
+    Retry { cluster_down: bool },
+}
+
+impl Redirect {
+    /// Parses `MOVED 3999 127.0.0.1:6381`, `ASK …`, `TRYAGAIN …`, `CLUSTERDOWN …`. An
+    /// address with no host (`:6381`) means the host of the node that answered.
+    fn parse(text: &str, from: &NodeAddr) -> Option<Redirect> {
+        let mut words = text.split(' ');
+        let code = words.next()?;
+        match code {
+            "MOVED" | "ASK" => {
+                let slot = words.next()?.parse().ok().and_then(Slot::new)?;
+                let addr = words.next()?;
+                let to = match addr.strip_prefix(':') {
+                    Some(port) => NodeAddr::new(from.host(), port.parse().ok()?),
+                    None => NodeAddr::parse(addr).ok()?,
+                };
+                Some(if code == "MOVED" {
+                    Redirect::Moved { slot, to }
+                } else {
+                    Redirect::Ask { to }
+                })
+            }
+            "TRYAGAIN" => Some(Redirect::Retry {
+                cluster_down: false,
+            }),
+            "CLUSTERDOWN" => Some(Redirect::Retry { cluster_down: true }),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_redirects() {
+        let from = NodeAddr::new("10.0.0.1", 7000);
+        assert_eq!(
+            Redirect::parse("MOVED 3999 127.0.0.1:6381", &from),
+            Some(Redirect::Moved {
+                slot: Slot::new(3999).unwrap(),
+                to: NodeAddr::new("127.0.0.1", 6381)
+            })
+        );
+        assert_eq!(
+            Redirect::parse("ASK 1 :6381", &from),
+            Some(Redirect::Ask {
+                to: NodeAddr::new("10.0.0.1", 6381)
+            })
+        );
+        assert_eq!(
+            Redirect::parse("CLUSTERDOWN The cluster is down", &from),
+            Some(Redirect::Retry { cluster_down: true })
+        );
+        assert_eq!(Redirect::parse("MOVED 99999 a:1", &from), None);
+        assert_eq!(Redirect::parse("ERR x", &from), None);
+    }
+}

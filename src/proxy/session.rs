@@ -1,0 +1,268 @@
+//! One client connection: read commands, route them, write replies in request order.
+//!
+//! Two halves run together in the connection's task. The reader parses commands and hands
+//! each to its destination (the proxy itself, or a backend through the router), numbering
+//! them. The writer receives replies as they come, from any backend in any order, and writes
+//! them in number order. A semaphore of `max-pipeline` permits bounds how many commands one
+//! client can have in flight, and so every queue the session feeds.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::error::ProxyError;
+use super::local::{self, ClientState, Local};
+use super::request::{Event, EventTx, Request};
+use super::route::{route, Route};
+use super::ProxyContext;
+use crate::command::table;
+use crate::resp::{Command, RequestParser};
+
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Serves one client until it quits, disconnects, breaks the protocol, or the proxy stops.
+pub async fn serve(
+    stream: TcpStream,
+    worker: usize,
+    peer_addr: SocketAddr,
+    ctx: Arc<ProxyContext>,
+    shutdown: CancellationToken,
+) {
+    let _ = stream.set_nodelay(true);
+    let id = ctx.stats.next_client_id();
+    let span = tracing::info_span!("client", id, %peer_addr);
+    let conn_hint = ctx.config.connection_for(worker, id);
+    serve_as(stream, id, conn_hint, peer_addr, ctx, shutdown)
+        .instrument(span)
+        .await
+}
+
+async fn serve_as(
+    stream: TcpStream,
+    id: u64,
+    conn_hint: usize,
+    peer_addr: SocketAddr,
+    ctx: Arc<ProxyContext>,
+    shutdown: CancellationToken,
+) {
+    let (rd, wr) = stream.into_split();
+    let (events, rx) = mpsc::unbounded_channel();
+    let permits = Arc::new(Semaphore::new(ctx.config.max_pipeline));
+    let reader = Reader {
+        ctx: ctx.clone(),
+        client: ClientState::new(id, peer_addr),
+        parser: RequestParser::new(ctx.config.limits()),
+        events,
+        permits: permits.clone(),
+        next_seq: 0,
+        conn_hint,
+    };
+    let writer = Writer {
+        ctx: ctx.clone(),
+        permits,
+    };
+    tokio::join!(reader.run(rd, shutdown), writer.run(wr, rx));
+    tracing::debug!("client disconnected");
+}
+
+struct Reader {
+    ctx: Arc<ProxyContext>,
+    client: ClientState,
+    parser: RequestParser,
+    events: EventTx,
+    permits: Arc<Semaphore>,
+    next_seq: u64,
+    conn_hint: usize,
+}
+
+enum Flow {
+    Continue,
+    Stop,
+}
+
+impl Reader {
+    async fn run(mut self, mut rd: OwnedReadHalf, shutdown: CancellationToken) {
+        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+        loop {
+            loop {
+                match self.parser.parse(&mut buf) {
+                    Ok(Some(cmd)) => {
+                        if let Flow::Stop = self.handle(cmd).await {
+                            return;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "protocol error from client");
+                        self.reply_and_close(ProxyError::Protocol(e).to_reply())
+                            .await;
+                        return;
+                    }
+                }
+            }
+            if buf.len() > self.ctx.config.client_query_buffer_limit {
+                tracing::warn!("client reached the query buffer limit; closing it");
+                return;
+            }
+            if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+                buf.reserve(READ_CHUNK);
+            }
+            let read = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                r = rd.read_buf(&mut buf) => r,
+            };
+            match read {
+                Ok(0) if self.parser.is_mid_command() || !buf.is_empty() => {
+                    tracing::debug!("client closed the connection in the middle of a command");
+                    return;
+                }
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e, "client connection reset");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Numbers the command, then answers it here or sends it on.
+    async fn handle(&mut self, cmd: Command) -> Flow {
+        // Bound what this client has in flight: wait for a reply to be written first.
+        match self.permits.acquire().await {
+            Ok(p) => p.forget(),
+            Err(_) => return Flow::Stop,
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.ctx.stats.command_processed();
+
+        let spec = match table().lookup(&cmd) {
+            Ok(spec) => spec,
+            Err(e) => {
+                self.reply(seq, ProxyError::Command(e).to_reply(), false);
+                return Flow::Continue;
+            }
+        };
+        if let Some(local) = local::handle(spec, &cmd, &mut self.client, &self.ctx) {
+            return match local {
+                Local::Reply(data) => {
+                    self.reply(seq, data, false);
+                    Flow::Continue
+                }
+                Local::ReplyAndClose(data) => {
+                    self.reply(seq, data, true);
+                    Flow::Stop
+                }
+            };
+        }
+        match route(spec, &cmd) {
+            Ok(Route::Slot(slot)) => {
+                let request = Request {
+                    cmd: cmd.raw().clone(),
+                    slot,
+                    conn_hint: self.conn_hint,
+                    asking: false,
+                    hops: 0,
+                    retry_since: None,
+                    events: self.events.clone(),
+                    seq,
+                };
+                self.ctx.router.dispatch(request).await;
+            }
+            Err(e) => self.reply(seq, e.to_reply(), false),
+        }
+        Flow::Continue
+    }
+
+    fn reply(&self, seq: u64, data: Bytes, close: bool) {
+        let _ = self.events.send(Event::Reply { seq, data, close });
+    }
+
+    /// Answers with `data` after every earlier command's reply, then closes.
+    async fn reply_and_close(&mut self, data: Bytes) {
+        if let Ok(p) = self.permits.acquire().await {
+            p.forget();
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.reply(seq, data, true);
+    }
+}
+
+struct Writer {
+    ctx: Arc<ProxyContext>,
+    permits: Arc<Semaphore>,
+}
+
+impl Writer {
+    /// Writes replies in command order until every command's reply is written and the reader
+    /// is done, or the connection must close.
+    async fn run(self, mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Event>) {
+        // Replies that arrived before an earlier one: `window[i]` is for command `written + i`.
+        let mut window: VecDeque<Option<(Bytes, bool)>> = VecDeque::new();
+        let mut written: u64 = 0;
+        let mut out = BytesMut::with_capacity(READ_CHUNK);
+        let mut batch = Vec::with_capacity(64);
+        let mut healthy = true;
+        while rx.recv_many(&mut batch, 64).await > 0 {
+            for event in batch.drain(..) {
+                match event {
+                    Event::Reply { seq, data, close } => {
+                        let i = (seq - written) as usize;
+                        if window.len() <= i {
+                            window.resize(i + 1, None);
+                        }
+                        window[i] = Some((data, close));
+                    }
+                    Event::Redirect {
+                        request,
+                        error,
+                        from,
+                    } => {
+                        tokio::spawn(self.ctx.router.clone().redirect(request, error, from));
+                    }
+                }
+            }
+            let mut close = false;
+            while let Some(Some(_)) = window.front() {
+                let Some(Some((data, c))) = window.pop_front() else {
+                    unreachable!("front was checked")
+                };
+                out.extend_from_slice(&data);
+                written += 1;
+                self.permits.add_permits(1);
+                if c {
+                    close = true;
+                    break;
+                }
+            }
+            if healthy && !out.is_empty() {
+                if let Err(e) = wr.write_all(&out).await {
+                    tracing::debug!(error = %e, "cannot write to client");
+                    // Keep draining so backends' replies have somewhere to go; the reader
+                    // sees the broken connection and stops.
+                    healthy = false;
+                }
+            }
+            out.clear();
+            if out.capacity() > 16 * READ_CHUNK {
+                out = BytesMut::with_capacity(READ_CHUNK);
+            }
+            if close {
+                let _ = wr.shutdown().await;
+                self.permits.close();
+                return;
+            }
+        }
+        let _ = wr.shutdown().await;
+    }
+}
