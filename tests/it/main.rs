@@ -1,0 +1,8 @@
+//! slotgate's integration tests: one test binary, real processes on free loopback ports.
+//!
+//! `harness` starts Redis clusters and the proxy; each other module covers one area.
+
+mod command_table;
+mod harness;
+mod proxy_core;
+mod slots;
