@@ -29,7 +29,6 @@ use crate::topology::NodeAddr;
 const WRITE_BATCH: usize = 256;
 /// Read buffer growth step, and the least free space before a read.
 const READ_CHUNK: usize = 64 * 1024;
-const ASKING: &[u8] = b"*1\r\n$6\r\nASKING\r\n";
 
 /// How backend connections behave; shared by every connection of the proxy.
 #[derive(Debug, Clone)]
@@ -69,7 +68,7 @@ struct Inflight {
 
 #[derive(Debug)]
 struct Pending {
-    /// `None` for the reply to an `ASKING` the writer added.
+    /// `None` for the reply to a request's prefix (`ASKING`, `SCRIPT LOAD`), which is dropped.
     request: Option<Request>,
     sent_at: Instant,
 }
@@ -115,6 +114,8 @@ impl BackendConn {
     }
 
     /// Queues a request if the queue has room, else gives it back.
+    // Giving the request back (rather than boxing it) keeps the hot path free of allocation.
+    #[allow(clippy::result_large_err)]
     pub fn try_send(&self, request: Request) -> Result<(), Request> {
         self.tx.try_send(request).map_err(|e| match e {
             mpsc::error::TrySendError::Full(r) | mpsc::error::TrySendError::Closed(r) => r,
@@ -224,8 +225,8 @@ impl ConnTask {
                 return WriterStop::Idle;
             }
             for r in &batch {
-                if r.asking {
-                    out.extend_from_slice(ASKING);
+                if let Some(prefix) = &r.prefix {
+                    out.extend_from_slice(prefix);
                 }
                 out.extend_from_slice(&r.cmd);
             }
@@ -238,7 +239,7 @@ impl ConnTask {
                 }
                 let now = Instant::now();
                 for r in batch.drain(..) {
-                    if r.asking {
+                    if r.prefix.is_some() {
                         inflight.queue.push_back(Pending {
                             request: None,
                             sent_at: now,
@@ -374,7 +375,7 @@ impl Reader {
 
     fn deliver(&self, request: Request, reply: Bytes) {
         if is_redirect(&reply) {
-            let events = request.events.clone();
+            let events = request.reply_to.events().clone();
             let _ = events.send(Event::Redirect {
                 request,
                 error: reply,

@@ -28,8 +28,8 @@ pub enum ProxyError {
     ConnectionLost { addr: NodeAddr },
     #[error("ERR backend {addr} did not reply within {timeout_ms} ms; the command may or may not have been applied")]
     Timeout { addr: NodeAddr, timeout_ms: u64 },
-    #[error("ERR too many cluster redirections for slot {slot} (last: {last})")]
-    TooManyRedirects { slot: Slot, last: String },
+    #[error("ERR too many cluster redirections (last: {last})")]
+    TooManyRedirects { last: String },
     #[error("ERR '{command}' is not supported by slotgate: {reason}")]
     Unsupported {
         command: String,

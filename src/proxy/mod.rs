@@ -14,6 +14,7 @@
 mod backend;
 pub mod config;
 mod error;
+mod gather;
 mod info;
 mod local;
 mod pool;
@@ -21,6 +22,7 @@ mod refresher;
 mod request;
 mod route;
 mod router;
+mod scan;
 mod session;
 mod stats;
 mod workers;

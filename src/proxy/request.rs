@@ -1,11 +1,14 @@
 //! A command on its way to a backend, and the events that carry results back to its session.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use super::error::ProxyError;
+use super::gather::Gather;
+use super::scan;
 use crate::slot::Slot;
 use crate::topology::NodeAddr;
 
@@ -18,8 +21,8 @@ use crate::topology::NodeAddr;
 pub enum Event {
     /// The reply to command number `seq` of the session; `close` ends the connection after it.
     Reply { seq: u64, data: Bytes, close: bool },
-    /// A backend answered `MOVED`, `ASK`, `TRYAGAIN` or `CLUSTERDOWN`: the proxy, not the
-    /// client, must act on it.
+    /// A backend answered `MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN` or `NOSCRIPT`: the proxy,
+    /// not the client, must act on it.
     Redirect {
         request: Request,
         error: Bytes,
@@ -29,34 +32,106 @@ pub enum Event {
 
 pub type EventTx = mpsc::UnboundedSender<Event>;
 
+/// Where a request goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dest {
+    /// To the master serving this slot (followed through redirects).
+    Slot(Slot),
+    /// To this node, whatever it serves (fan-out and `SCAN`).
+    Node(NodeAddr),
+}
+
+/// Where a request's reply goes.
+#[derive(Debug)]
+pub enum ReplyTo {
+    /// Straight back to the client, as the reply to its command number `seq`.
+    Client { events: EventTx, seq: u64 },
+    /// Into part `index` of a reply gathered from several backends.
+    Part { gather: Arc<Gather>, index: usize },
+    /// A page of `SCAN` from master `node` of `nodes`, whose cursor the proxy rewrites.
+    Scan {
+        events: EventTx,
+        seq: u64,
+        node: usize,
+        nodes: usize,
+    },
+}
+
+impl ReplyTo {
+    /// The session the reply is for.
+    pub fn events(&self) -> &EventTx {
+        match self {
+            ReplyTo::Client { events, .. } | ReplyTo::Scan { events, .. } => events,
+            ReplyTo::Part { gather, .. } => gather.events(),
+        }
+    }
+}
+
 /// A command bound for a backend, with what is needed to resend it after a redirect.
 #[derive(Debug)]
 pub struct Request {
     /// The command's RESP bytes, usually the client's own.
     pub cmd: Bytes,
-    pub slot: Slot,
+    pub dest: Dest,
     /// Which of the node's pooled connections to use: always the same for one session (so
     /// its commands to a node run in the order it sent them), and one of its own worker's.
     pub conn_hint: usize,
-    /// Send `ASKING` first (after an `ASK` redirect).
-    pub asking: bool,
-    /// `MOVED`/`ASK` hops followed so far.
+    /// A command written just before this one, whose reply is dropped: `ASKING` after an
+    /// `ASK`, `SCRIPT LOAD` after a `NOSCRIPT`.
+    pub prefix: Option<Bytes>,
+    /// `MOVED`/`ASK`/`NOSCRIPT` hops followed so far.
     pub hops: u32,
     /// When the first `TRYAGAIN`/`CLUSTERDOWN` for it came back: retries stop
     /// `retry-window-ms` later. (Not stamped on dispatch: the clock is not free.)
     pub retry_since: Option<Instant>,
-    pub events: EventTx,
-    pub seq: u64,
+    pub reply_to: ReplyTo,
 }
 
 impl Request {
+    pub fn new(cmd: Bytes, dest: Dest, conn_hint: usize, reply_to: ReplyTo) -> Request {
+        Request {
+            cmd,
+            dest,
+            conn_hint,
+            prefix: None,
+            hops: 0,
+            retry_since: None,
+            reply_to,
+        }
+    }
+
+    /// The slot the request is routed by, if it is routed by slot.
+    pub fn slot(&self) -> Option<Slot> {
+        match self.dest {
+            Dest::Slot(s) => Some(s),
+            Dest::Node(_) => None,
+        }
+    }
+
     /// Delivers the reply. A session that has gone away simply drops it.
     pub fn reply(self, data: Bytes) {
-        let _ = self.events.send(Event::Reply {
-            seq: self.seq,
-            data,
-            close: false,
-        });
+        match self.reply_to {
+            ReplyTo::Client { events, seq } => {
+                let _ = events.send(Event::Reply {
+                    seq,
+                    data,
+                    close: false,
+                });
+            }
+            ReplyTo::Part { gather, index } => gather.put(index, data),
+            ReplyTo::Scan {
+                events,
+                seq,
+                node,
+                nodes,
+            } => {
+                let _ = events.send(Event::Reply {
+                    seq,
+                    data: scan::rewrite_reply(data, node, nodes),
+                    close: false,
+                });
+            }
+        }
     }
 
     pub fn fail(self, err: &ProxyError) {
@@ -70,7 +145,8 @@ pub fn is_redirect(reply: &[u8]) -> bool {
         && (reply.starts_with(b"-MOVED ")
             || reply.starts_with(b"-ASK ")
             || reply.starts_with(b"-TRYAGAIN")
-            || reply.starts_with(b"-CLUSTERDOWN"))
+            || reply.starts_with(b"-CLUSTERDOWN")
+            || reply.starts_with(b"-NOSCRIPT"))
 }
 
 #[cfg(test)]
@@ -85,6 +161,9 @@ mod tests {
             b"-TRYAGAIN Multiple keys request during rehashing of slot\r\n"
         ));
         assert!(is_redirect(b"-CLUSTERDOWN The cluster is down\r\n"));
+        assert!(is_redirect(
+            b"-NOSCRIPT No matching script. Please use EVAL.\r\n"
+        ));
         assert!(!is_redirect(b"-ERR MOVED\r\n"));
         assert!(!is_redirect(b"+MOVED 1 a:1\r\n"));
     }

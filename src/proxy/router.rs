@@ -13,7 +13,7 @@ use super::backend::BackendSettings;
 use super::config::ProxyConfig;
 use super::error::ProxyError;
 use super::pool::NodePool;
-use super::request::Request;
+use super::request::{Dest, Request};
 use crate::slot::Slot;
 use crate::topology::{NodeAddr, SlotMap};
 
@@ -38,7 +38,14 @@ pub struct Router {
     update: Mutex<()>,
     versions: AtomicU64,
     refresh: Notify,
+    /// Script bodies by SHA1 (lowercase hex), at most `MAX_SCRIPTS`. A std mutex, held for a
+    /// map lookup or insert, never across an await.
+    scripts: Mutex<HashMap<String, Bytes>>,
 }
+
+/// Script bodies the proxy remembers for `NOSCRIPT` recovery.
+const MAX_SCRIPTS: usize = 4096;
+const ASKING: &[u8] = b"*1\r\n$6\r\nASKING\r\n";
 
 impl Router {
     pub fn new(config: Arc<ProxyConfig>) -> Arc<Router> {
@@ -60,6 +67,7 @@ impl Router {
             update: Mutex::new(()),
             versions: AtomicU64::new(0),
             refresh: Notify::new(),
+            scripts: Mutex::new(HashMap::new()),
         })
     }
 
@@ -130,21 +138,24 @@ impl Router {
             .clone()
     }
 
-    /// Sends a request to the master serving its slot, or answers it with an error if none
-    /// does.
+    /// Sends a request where its destination says: the master serving its slot, or a named
+    /// node. Answers it with an error if no master serves the slot.
     pub async fn dispatch(&self, request: Request) {
+        let slot = match &request.dest {
+            Dest::Slot(slot) => *slot,
+            Dest::Node(addr) => return self.pool_for(addr).send(request).await,
+        };
         // The common case touches no reference count and awaits nothing: an open
         // connection with room in its queue takes the request right away.
         let (request, pool) = {
             let routes = self.routes.load();
             let Some(pool) = routes
                 .map
-                .shard_index(request.slot)
+                .shard_index(slot)
                 .and_then(|i| routes.masters.get(i))
             else {
                 drop(routes);
                 self.request_refresh();
-                let slot = request.slot;
                 return request.fail(&ProxyError::SlotNotServed { slot });
             };
             match pool.try_send(request) {
@@ -155,37 +166,102 @@ impl Router {
         pool.send(request).await
     }
 
-    /// Acts on a `MOVED`, `ASK`, `TRYAGAIN` or `CLUSTERDOWN` reply to `request` from `from`.
-    /// Every path ends with the request sent again or answered, within the redirect and
-    /// retry bounds.
+    /// Every master, in a stable order (by address), for fan-out and `SCAN`.
+    pub fn masters(&self) -> Vec<NodeAddr> {
+        let mut masters: Vec<NodeAddr> =
+            self.slot_map().shards().map(|s| s.master.clone()).collect();
+        masters.sort();
+        masters
+    }
+
+    /// Every node, masters and replicas, for commands every node must run.
+    pub fn all_nodes(&self) -> Vec<NodeAddr> {
+        let map = self.slot_map();
+        let mut nodes: Vec<NodeAddr> = map
+            .shards()
+            .flat_map(|s| std::iter::once(&s.master).chain(&s.replicas))
+            .cloned()
+            .collect();
+        nodes.sort();
+        nodes.dedup();
+        nodes
+    }
+
+    /// Remembers a script's body, so a node that answers `NOSCRIPT` for it can be given it.
+    pub fn remember_script(&self, body: &[u8]) {
+        let sha = sha1_smol::Sha1::from(body).digest().to_string();
+        let mut scripts = self.scripts.lock().unwrap_or_else(|e| e.into_inner());
+        if scripts.contains_key(&sha) {
+            return;
+        }
+        if scripts.len() >= MAX_SCRIPTS {
+            // Bounded: forget an arbitrary script. A node that then lacks it answers NOSCRIPT
+            // to the client, as a Redis that never saw the script would.
+            if let Some(k) = scripts.keys().next().cloned() {
+                scripts.remove(&k);
+            }
+        }
+        scripts.insert(sha, Bytes::copy_from_slice(body));
+    }
+
+    /// `SCRIPT LOAD <body>` for the script an `EVALSHA` request names, if the proxy knows it.
+    fn script_load_for(&self, request: &Request) -> Option<Bytes> {
+        let mut buf = bytes::BytesMut::from(&request.cmd[..]);
+        let cmd = crate::resp::RequestParser::new(crate::resp::Limits::default())
+            .parse(&mut buf)
+            .ok()??;
+        if !cmd.name().eq_ignore_ascii_case(b"EVALSHA")
+            && !cmd.name().eq_ignore_ascii_case(b"EVALSHA_RO")
+        {
+            return None;
+        }
+        let sha = String::from_utf8_lossy(cmd.get(1)?).to_lowercase();
+        let scripts = self.scripts.lock().unwrap_or_else(|e| e.into_inner());
+        let body = scripts.get(&sha)?;
+        Some(
+            crate::resp::Command::from_args([&b"SCRIPT"[..], b"LOAD", body])
+                .raw()
+                .clone(),
+        )
+    }
+
+    /// Acts on a `MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN` or `NOSCRIPT` reply to `request`
+    /// from `from`. Every path ends with the request sent again or answered, within the
+    /// redirect and retry bounds.
     pub async fn redirect(self: Arc<Self>, mut request: Request, error: Bytes, from: NodeAddr) {
         let text = String::from_utf8_lossy(error.strip_suffix(b"\r\n").unwrap_or(&error[..]));
         let text = text.trim_start_matches('-');
         let redirect = Redirect::parse(text, &from);
         if matches!(
             redirect,
-            Some(Redirect::Moved { .. } | Redirect::Ask { .. })
+            Some(Redirect::Moved { .. } | Redirect::Ask { .. } | Redirect::NoScript)
         ) && request.hops >= self.config.max_redirects
         {
-            let slot = request.slot;
             return request.fail(&ProxyError::TooManyRedirects {
-                slot,
                 last: text.to_string(),
             });
         }
         match redirect {
             Some(Redirect::Moved { slot, to }) => {
                 request.hops += 1;
-                request.asking = false;
+                request.prefix = None;
                 self.apply_moved(slot, &to);
                 self.request_refresh();
                 self.pool_for(&to).send(request).await;
             }
             Some(Redirect::Ask { to }) => {
                 request.hops += 1;
-                request.asking = true;
+                request.prefix = Some(Bytes::from_static(ASKING));
                 self.pool_for(&to).send(request).await;
             }
+            Some(Redirect::NoScript) => match self.script_load_for(&request) {
+                Some(load) => {
+                    request.hops += 1;
+                    request.prefix = Some(load);
+                    self.pool_for(&from).send(request).await;
+                }
+                None => request.reply(error),
+            },
             Some(Redirect::Retry { cluster_down }) => {
                 let window = Duration::from_millis(self.config.retry_window_ms);
                 let since = *request.retry_since.get_or_insert_with(Instant::now);
@@ -201,7 +277,7 @@ impl Router {
                 let backoff =
                     (waited / 10).clamp(Duration::from_millis(10), Duration::from_millis(200));
                 tokio::time::sleep(backoff.min(window - waited)).await;
-                request.asking = false;
+                request.prefix = None;
                 self.dispatch(request).await;
             }
             None => request.reply(error),
@@ -225,6 +301,7 @@ enum Redirect {
     Moved { slot: Slot, to: NodeAddr },
     Ask { to: NodeAddr },
     Retry { cluster_down: bool },
+    NoScript,
 }
 
 impl Redirect {
@@ -251,6 +328,7 @@ impl Redirect {
                 cluster_down: false,
             }),
             "CLUSTERDOWN" => Some(Redirect::Retry { cluster_down: true }),
+            "NOSCRIPT" => Some(Redirect::NoScript),
             _ => None,
         }
     }

@@ -19,12 +19,15 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::error::ProxyError;
+use super::gather::Gather;
 use super::local::{self, ClientState, Local};
-use super::request::{Event, EventTx, Request};
+use super::request::{Dest, Event, EventTx, ReplyTo, Request};
 use super::route::{route, Route};
+use super::scan;
 use super::ProxyContext;
-use crate::command::table;
+use crate::command::{table, CommandSpec};
 use crate::resp::{Command, RequestParser};
+use crate::slot::Slot;
 
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -165,22 +168,108 @@ impl Reader {
             };
         }
         match route(spec, &cmd) {
-            Ok(Route::Slot(slot)) => {
-                let request = Request {
-                    cmd: cmd.raw().clone(),
-                    slot,
-                    conn_hint: self.conn_hint,
-                    asking: false,
-                    hops: 0,
-                    retry_since: None,
-                    events: self.events.clone(),
-                    seq,
-                };
-                self.ctx.router.dispatch(request).await;
-            }
+            Ok(route) => self.send(route, spec, cmd, seq).await,
             Err(e) => self.reply(seq, e.to_reply(), false),
         }
         Flow::Continue
+    }
+
+    /// Sends a routed command to its backend(s).
+    async fn send(&mut self, route: Route, spec: &CommandSpec, cmd: Command, seq: u64) {
+        let router = &self.ctx.router;
+        let client = ReplyTo::Client {
+            events: self.events.clone(),
+            seq,
+        };
+        match route {
+            Route::Slot(slot) => {
+                if matches!(spec.full_name(), "eval" | "eval_ro") {
+                    router.remember_script(cmd.arg(1));
+                }
+                let request =
+                    Request::new(cmd.raw().clone(), Dest::Slot(slot), self.conn_hint, client);
+                router.dispatch(request).await;
+            }
+            Route::Split(split) => {
+                let gather = Arc::new(Gather::new(
+                    self.events.clone(),
+                    seq,
+                    split.merge(),
+                    split.parts.len(),
+                ));
+                for (index, (slot, _)) in split.parts.iter().enumerate() {
+                    let part = split.part_command(&cmd, index);
+                    let reply_to = ReplyTo::Part {
+                        gather: gather.clone(),
+                        index,
+                    };
+                    let request = Request::new(
+                        part.raw().clone(),
+                        Dest::Slot(*slot),
+                        self.conn_hint,
+                        reply_to,
+                    );
+                    router.dispatch(request).await;
+                }
+            }
+            Route::FanOut { merge, all_nodes } => {
+                if spec.full_name() == "script|load" {
+                    router.remember_script(cmd.arg(2));
+                }
+                let nodes = if all_nodes {
+                    router.all_nodes()
+                } else {
+                    router.masters()
+                };
+                if nodes.is_empty() {
+                    let slot = Slot::new(0).expect("slot 0 exists");
+                    return self.reply(seq, ProxyError::SlotNotServed { slot }.to_reply(), false);
+                }
+                let gather = Arc::new(Gather::new(self.events.clone(), seq, merge, nodes.len()));
+                for (index, node) in nodes.into_iter().enumerate() {
+                    let reply_to = ReplyTo::Part {
+                        gather: gather.clone(),
+                        index,
+                    };
+                    let request = Request::new(
+                        cmd.raw().clone(),
+                        Dest::Node(node),
+                        self.conn_hint,
+                        reply_to,
+                    );
+                    router.dispatch(request).await;
+                }
+            }
+            Route::Scan => {
+                let masters = router.masters();
+                let Some((node, cursor)) =
+                    scan::decode_cursor(cmd.arg(1)).filter(|&(node, _)| node < masters.len())
+                else {
+                    return self.reply(seq, Bytes::from_static(b"-ERR invalid cursor\r\n"), false);
+                };
+                let cursor = cursor.to_string();
+                let page = Command::from_args(
+                    [cmd.arg(0), cursor.as_bytes()]
+                        .into_iter()
+                        .chain(cmd.args().skip(2)),
+                );
+                let reply_to = ReplyTo::Scan {
+                    events: self.events.clone(),
+                    seq,
+                    node,
+                    nodes: masters.len(),
+                };
+                let dest = Dest::Node(masters[node].clone());
+                router
+                    .dispatch(Request::new(
+                        page.raw().clone(),
+                        dest,
+                        self.conn_hint,
+                        reply_to,
+                    ))
+                    .await;
+            }
+        }
     }
 
     fn reply(&self, seq: u64, data: Bytes, close: bool) {

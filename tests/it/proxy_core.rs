@@ -151,7 +151,9 @@ fn multi_key_commands_on_one_slot_work() {
 /// Until the proxy splits multi-key commands by slot, it refuses them exactly as a cluster node
 /// does. When splitting lands, this test changes into one that checks the merged replies.
 #[test]
-fn cross_slot_multi_key_commands_are_rejected_with_crossslot() {
+fn atomic_cross_slot_commands_are_rejected_with_crossslot() {
+    // Commands whose meaning needs all their keys at once cannot be split across nodes: the
+    // proxy answers what a cluster node answers, and writes nothing.
     let cluster = RedisCluster::start(3, 0);
     let proxy = Proxy::start(&cluster);
     assert_ne!(cluster.key_slot("a"), cluster.key_slot("b"));
@@ -160,9 +162,15 @@ fn cross_slot_multi_key_commands_are_rejected_with_crossslot() {
     let mut node = cluster.masters()[0].raw();
 
     for command in [
-        &["MGET", "a", "b"][..],
-        &["MSET", "a", "1", "b", "2"],
-        &["DEL", "a", "b"],
+        &["MSETNX", "a", "1", "b", "2"][..],
+        &["RENAME", "a", "b"],
+        &["SMOVE", "a", "b", "m"],
+        &["LMOVE", "a", "b", "LEFT", "RIGHT"],
+        &["SINTERSTORE", "a", "b"],
+        &["ZUNIONSTORE", "a", "1", "b"],
+        &["BITOP", "AND", "a", "b"],
+        &["COPY", "a", "b"],
+        &["EVAL", "return 1", "2", "a", "b"],
     ] {
         assert_eq!(raw.request(command), crossslot, "{command:?}");
         assert_eq!(
