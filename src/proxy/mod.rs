@@ -13,6 +13,7 @@
 
 mod backend;
 pub mod config;
+mod dedicated;
 mod error;
 mod gather;
 mod info;

@@ -9,9 +9,11 @@ use crate::slot::Slot;
 /// Where a command that the proxy does not answer itself is sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
-    /// To the master of this slot: all the command's keys hash here (or it has no key and
-    /// any master can answer it).
+    /// To the master of this slot: all the command's keys hash here.
     Slot(Slot),
+    /// No key, and any one master answers as the whole cluster would (`PUBLISH`, `TIME`,
+    /// keyless `EVAL`, …).
+    Any,
     /// One sub-command per slot, merged (`MGET`, `MSET`, `DEL`, …).
     Split(Split),
     /// The same command to every master (or every node), merged.
@@ -75,10 +77,6 @@ impl Split {
     }
 }
 
-/// Keyless commands that any one master answers as the whole cluster would go to the master
-/// of this slot: a stable choice, so a client's keyless commands stay in order.
-const KEYLESS_SLOT: u16 = 0;
-
 /// Routes `cmd`, or says why the proxy cannot run it.
 pub fn route(spec: &CommandSpec, cmd: &Command) -> Result<Route, ProxyError> {
     if let Some(reason) = unsupported(spec, cmd) {
@@ -117,7 +115,7 @@ pub fn route(spec: &CommandSpec, cmd: &Command) -> Result<Route, ProxyError> {
     if spec.needs_all_shards() {
         return fan_out(spec);
     }
-    Ok(Route::Slot(Slot::new(KEYLESS_SLOT).expect("slot 0 exists")))
+    Ok(Route::Any)
 }
 
 /// Cuts a cross-slot multi-key command into one part per slot, if its meaning allows it.
@@ -167,28 +165,33 @@ fn fan_out(spec: &CommandSpec) -> Result<Route, ProxyError> {
     Ok(Route::FanOut { merge, all_nodes })
 }
 
-/// Why a command cannot go through the shared backend connections, if it cannot.
-fn unsupported(spec: &CommandSpec, cmd: &Command) -> Option<&'static str> {
+/// Whether the command may block its connection (so it needs one of its own): the commands
+/// flagged blocking, except `XREAD`/`XREADGROUP` without `BLOCK`.
+pub fn is_blocking(spec: &CommandSpec, cmd: &Command) -> bool {
+    if !spec.flags().contains(Flags::BLOCKING) {
+        return false;
+    }
+    match spec.full_name() {
+        // Only blocking with BLOCK; the STREAMS arguments are not options.
+        "xread" | "xreadgroup" => cmd
+            .args()
+            .skip(1)
+            .take_while(|a| !a.eq_ignore_ascii_case(b"STREAMS"))
+            .any(|a| a.eq_ignore_ascii_case(b"BLOCK")),
+        _ => true,
+    }
+}
+
+/// Why the proxy cannot run a command, if it cannot.
+fn unsupported(spec: &CommandSpec, _cmd: &Command) -> Option<&'static str> {
     let name = spec.full_name();
     let flags = spec.flags();
     match name {
-        "multi" | "exec" | "discard" | "watch" | "unwatch" => {
-            return Some("transactions are not built yet")
-        }
         "subscribe" | "psubscribe" | "ssubscribe" | "unsubscribe" | "punsubscribe"
         | "sunsubscribe" => return Some("pub/sub subscriptions are not built yet"),
         "move" | "swapdb" => return Some("a Redis Cluster has only database 0"),
         // WAIT blocks its connection, which the proxy shares between clients.
         "wait" => return Some("it needs a dedicated connection, which is not built yet"),
-        "xread" | "xreadgroup" => {
-            // Only blocking with BLOCK; the STREAMS arguments are not options.
-            let blocking = cmd
-                .args()
-                .skip(1)
-                .take_while(|a| !a.eq_ignore_ascii_case(b"STREAMS"))
-                .any(|a| a.eq_ignore_ascii_case(b"BLOCK"));
-            return blocking.then_some("blocking commands are not built yet");
-        }
         "pubsub|channels"
         | "pubsub|numsub"
         | "pubsub|numpat"
@@ -200,9 +203,6 @@ fn unsupported(spec: &CommandSpec, cmd: &Command) -> Option<&'static str> {
     }
     if name.starts_with("client|") {
         return Some("this CLIENT subcommand is not built yet");
-    }
-    if flags.contains(Flags::BLOCKING) {
-        return Some("blocking commands are not built yet");
     }
     if flags.contains(Flags::ADMIN) {
         return Some("administrative commands must be sent to the cluster's nodes");

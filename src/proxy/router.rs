@@ -297,7 +297,7 @@ impl Router {
 
 /// A redirect-class error reply, parsed.
 #[derive(Debug, PartialEq, Eq)]
-enum Redirect {
+pub(super) enum Redirect {
     Moved { slot: Slot, to: NodeAddr },
     Ask { to: NodeAddr },
     Retry { cluster_down: bool },
@@ -307,7 +307,7 @@ enum Redirect {
 impl Redirect {
     /// Parses `MOVED 3999 127.0.0.1:6381`, `ASK …`, `TRYAGAIN …`, `CLUSTERDOWN …`. An
     /// address with no host (`:6381`) means the host of the node that answered.
-    fn parse(text: &str, from: &NodeAddr) -> Option<Redirect> {
+    pub(super) fn parse(text: &str, from: &NodeAddr) -> Option<Redirect> {
         let mut words = text.split(' ');
         let code = words.next()?;
         match code {

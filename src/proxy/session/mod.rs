@@ -22,14 +22,24 @@ use super::error::ProxyError;
 use super::gather::Gather;
 use super::local::{self, ClientState, Local};
 use super::request::{Dest, Event, EventTx, ReplyTo, Request};
-use super::route::{route, Route};
+use super::route::{is_blocking, route, Route};
 use super::scan;
 use super::ProxyContext;
 use crate::command::{table, CommandSpec};
 use crate::resp::{Command, RequestParser};
 use crate::slot::Slot;
 
+mod pinned;
+
+use pinned::Pinned;
+
 const READ_CHUNK: usize = 16 * 1024;
+
+/// Keyless commands that any one master answers for the whole cluster go to the master of
+/// this slot: a stable choice, so a client's keyless commands stay in order.
+fn keyless_slot() -> Slot {
+    Slot::new(0).expect("slot 0 exists")
+}
 
 /// Serves one client until it quits, disconnects, breaks the protocol, or the proxy stops.
 pub async fn serve(
@@ -63,16 +73,19 @@ async fn serve_as(
         ctx: ctx.clone(),
         client: ClientState::new(id, peer_addr),
         parser: RequestParser::new(ctx.config.limits()),
+        rd,
+        buf: BytesMut::with_capacity(READ_CHUNK),
         events,
         permits: permits.clone(),
         next_seq: 0,
         conn_hint,
+        pinned: Pinned::default(),
     };
     let writer = Writer {
         ctx: ctx.clone(),
         permits,
     };
-    tokio::join!(reader.run(rd, shutdown), writer.run(wr, rx));
+    tokio::join!(reader.run(shutdown), writer.run(wr, rx));
     tracing::debug!("client disconnected");
 }
 
@@ -80,10 +93,15 @@ struct Reader {
     ctx: Arc<ProxyContext>,
     client: ClientState,
     parser: RequestParser,
+    rd: OwnedReadHalf,
+    /// Bytes read from the client and not yet parsed.
+    buf: BytesMut,
     events: EventTx,
     permits: Arc<Semaphore>,
     next_seq: u64,
     conn_hint: usize,
+    /// The client's dedicated connection state: WATCH, MULTI, a blocked command.
+    pinned: Pinned,
 }
 
 enum Flow {
@@ -92,11 +110,10 @@ enum Flow {
 }
 
 impl Reader {
-    async fn run(mut self, mut rd: OwnedReadHalf, shutdown: CancellationToken) {
-        let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    async fn run(mut self, shutdown: CancellationToken) {
         loop {
             loop {
-                match self.parser.parse(&mut buf) {
+                match self.parser.parse(&mut self.buf) {
                     Ok(Some(cmd)) => {
                         if let Flow::Stop = self.handle(cmd).await {
                             return;
@@ -111,19 +128,12 @@ impl Reader {
                     }
                 }
             }
-            if buf.len() > self.ctx.config.client_query_buffer_limit {
-                tracing::warn!("client reached the query buffer limit; closing it");
-                return;
-            }
-            if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-                buf.reserve(READ_CHUNK);
-            }
             let read = tokio::select! {
                 _ = shutdown.cancelled() => return,
-                r = rd.read_buf(&mut buf) => r,
+                r = self.read_more() => r,
             };
             match read {
-                Ok(0) if self.parser.is_mid_command() || !buf.is_empty() => {
+                Ok(0) if self.parser.is_mid_command() || !self.buf.is_empty() => {
                     tracing::debug!("client closed the connection in the middle of a command");
                     return;
                 }
@@ -135,6 +145,19 @@ impl Reader {
                 }
             }
         }
+    }
+
+    /// Reads more of the client's bytes into the buffer; `Ok(0)` at end of stream. An error
+    /// when the client's unparsed input passes the query buffer limit.
+    async fn read_more(&mut self) -> std::io::Result<usize> {
+        if self.buf.len() > self.ctx.config.client_query_buffer_limit {
+            tracing::warn!("client reached the query buffer limit; closing it");
+            return Err(std::io::ErrorKind::OutOfMemory.into());
+        }
+        if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+            self.buf.reserve(READ_CHUNK);
+        }
+        self.rd.read_buf(&mut self.buf).await
     }
 
     /// Numbers the command, then answers it here or sends it on.
@@ -155,6 +178,15 @@ impl Reader {
                 return Flow::Continue;
             }
         };
+        if self.pinned.in_multi() && !matches!(spec.full_name(), "quit" | "reset") {
+            return self.in_multi(spec, cmd, seq).await;
+        }
+        if matches!(
+            spec.full_name(),
+            "multi" | "exec" | "discard" | "watch" | "unwatch"
+        ) {
+            return self.transaction_control(spec, cmd, seq).await;
+        }
         if let Some(local) = local::handle(spec, &cmd, &mut self.client, &self.ctx) {
             return match local {
                 Local::Reply(data) => {
@@ -168,6 +200,9 @@ impl Reader {
             };
         }
         match route(spec, &cmd) {
+            Ok(Route::Slot(slot)) if is_blocking(spec, &cmd) => {
+                return self.blocking(cmd, slot, seq).await;
+            }
             Ok(route) => self.send(route, spec, cmd, seq).await,
             Err(e) => self.reply(seq, e.to_reply(), false),
         }
@@ -182,10 +217,14 @@ impl Reader {
             seq,
         };
         match route {
-            Route::Slot(slot) => {
+            Route::Slot(_) | Route::Any => {
                 if matches!(spec.full_name(), "eval" | "eval_ro") {
                     router.remember_script(cmd.arg(1));
                 }
+                let slot = match route {
+                    Route::Slot(slot) => slot,
+                    _ => keyless_slot(),
+                };
                 let request =
                     Request::new(cmd.raw().clone(), Dest::Slot(slot), self.conn_hint, client);
                 router.dispatch(request).await;
