@@ -26,8 +26,10 @@ pub enum Merge {
     Min,
     /// Arrays of 0/1, element-wise AND (`SCRIPT EXISTS`).
     And,
-    /// Arrays, concatenated (`KEYS`, `PUBSUB CHANNELS`).
+    /// Arrays, concatenated (`KEYS`).
     Concat,
+    /// Arrays, concatenated without repeats (`PUBSUB CHANNELS`).
+    Union,
     /// `[name, count, …]` arrays, counts summed per name in the first part's order
     /// (`PUBSUB NUMSUB`).
     SumPairs,
@@ -160,13 +162,17 @@ pub fn merge(how: &Merge, replies: &[Bytes]) -> Bytes {
             write_array_header(&mut out, acc.len());
             acc.iter().for_each(|&v| write_integer(&mut out, v));
         }
-        Merge::Concat => {
-            let mut all = Vec::new();
+        Merge::Concat | Merge::Union => {
+            let mut all: Vec<&[u8]> = Vec::new();
             for reply in replies {
                 let Some(elements) = array_elements(reply) else {
                     return unexpected(reply);
                 };
-                all.extend(elements);
+                for e in elements {
+                    if *how == Merge::Concat || !all.contains(&e) {
+                        all.push(e);
+                    }
+                }
             }
             write_array_header(&mut out, all.len());
             all.iter().for_each(|e| out.put_slice(e));

@@ -21,6 +21,9 @@ use crate::topology::NodeAddr;
 pub enum Event {
     /// The reply to command number `seq` of the session; `close` ends the connection after it.
     Reply { seq: u64, data: Bytes, close: bool },
+    /// Bytes for the client in subscribed mode (messages, confirmations), written in the order
+    /// they come. The session sends them only when every numbered reply has been written.
+    Push { data: Bytes, close: bool },
     /// A backend answered `MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN` or `NOSCRIPT`: the proxy,
     /// not the client, must act on it.
     Redirect {

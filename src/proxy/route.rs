@@ -2,7 +2,7 @@
 
 use super::error::ProxyError;
 use super::gather::Merge;
-use crate::command::{CommandSpec, Flags, RequestPolicy, ResponsePolicy};
+use crate::command::{CommandError, CommandSpec, Flags, RequestPolicy, ResponsePolicy};
 use crate::resp::Command;
 use crate::slot::Slot;
 
@@ -115,6 +115,21 @@ pub fn route(spec: &CommandSpec, cmd: &Command) -> Result<Route, ProxyError> {
     if spec.needs_all_shards() {
         return fan_out(spec);
     }
+    // Subscribers may be on any master (a cluster's PUBLISH reaches every node): pub/sub
+    // introspection asks them all.
+    let merge = match spec.full_name() {
+        "pubsub|channels" => Some(Merge::Union),
+        "pubsub|numsub" => Some(Merge::SumPairs),
+        "pubsub|numpat" => Some(Merge::Sum),
+        "lastsave" => Some(Merge::Min),
+        _ => None,
+    };
+    if let Some(merge) = merge {
+        return Ok(Route::FanOut {
+            merge,
+            all_nodes: false,
+        });
+    }
     Ok(Route::Any)
 }
 
@@ -128,6 +143,12 @@ fn split(spec: &CommandSpec, keys: &[usize], cmd: &Command) -> Result<Split, Pro
         // keys at once, which only one node can do.
         _ => return Err(ProxyError::CrossSlot),
     };
+    // MSET's arity is "at least 3" in the table; Redis itself checks that values pair up.
+    if keys.iter().any(|&k| k + step > cmd.argc()) {
+        return Err(ProxyError::Command(CommandError::WrongArity {
+            command: spec.full_name(),
+        }));
+    }
     let mut parts: Vec<(Slot, Vec<usize>)> = Vec::new();
     for &k in keys {
         let slot = Slot::of_key(cmd.arg(k));
@@ -187,17 +208,12 @@ fn unsupported(spec: &CommandSpec, _cmd: &Command) -> Option<&'static str> {
     let name = spec.full_name();
     let flags = spec.flags();
     match name {
-        "subscribe" | "psubscribe" | "ssubscribe" | "unsubscribe" | "punsubscribe"
-        | "sunsubscribe" => return Some("pub/sub subscriptions are not built yet"),
+        "ssubscribe" | "sunsubscribe" => return Some("sharded subscriptions are not built yet"),
         "move" | "swapdb" => return Some("a Redis Cluster has only database 0"),
         // WAIT blocks its connection, which the proxy shares between clients.
         "wait" => return Some("it needs a dedicated connection, which is not built yet"),
-        "pubsub|channels"
-        | "pubsub|numsub"
-        | "pubsub|numpat"
-        | "pubsub|shardchannels"
-        | "pubsub|shardnumsub" => {
-            return Some("pub/sub introspection is not built yet");
+        "pubsub|shardchannels" | "pubsub|shardnumsub" => {
+            return Some("sharded pub/sub introspection is not built yet");
         }
         _ => {}
     }
@@ -249,6 +265,16 @@ mod tests {
         assert_eq!(
             first.args().collect::<Vec<_>>(),
             vec![&b"MSET"[..], b"a", b"1", b"{a}x", b"3"]
+        );
+    }
+
+    #[test]
+    fn cross_slot_mset_without_a_value_is_an_arity_error() {
+        let cmd = Command::from_args(["MSET", A, "1", B]);
+        let err = route(table().get(b"mset").unwrap(), &cmd).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ERR wrong number of arguments for 'mset' command"
         );
     }
 

@@ -204,6 +204,14 @@ impl Router {
         scripts.insert(sha, Bytes::copy_from_slice(body));
     }
 
+    /// Forgets every script body, as `SCRIPT FLUSH` makes the nodes forget theirs.
+    pub fn forget_scripts(&self) {
+        self.scripts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     /// `SCRIPT LOAD <body>` for the script an `EVALSHA` request names, if the proxy knows it.
     fn script_load_for(&self, request: &Request) -> Option<Bytes> {
         let mut buf = bytes::BytesMut::from(&request.cmd[..]);

@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -30,6 +31,7 @@ use crate::resp::{Command, RequestParser};
 use crate::slot::Slot;
 
 mod pinned;
+mod pubsub;
 
 use pinned::Pinned;
 
@@ -69,6 +71,8 @@ async fn serve_as(
     let (rd, wr) = stream.into_split();
     let (events, rx) = mpsc::unbounded_channel();
     let permits = Arc::new(Semaphore::new(ctx.config.max_pipeline));
+    let pushed = Arc::new(AtomicUsize::new(0));
+    let kill = CancellationToken::new();
     let reader = Reader {
         ctx: ctx.clone(),
         client: ClientState::new(id, peer_addr),
@@ -80,10 +84,14 @@ async fn serve_as(
         next_seq: 0,
         conn_hint,
         pinned: Pinned::default(),
+        pushed: pushed.clone(),
+        kill: kill.clone(),
     };
     let writer = Writer {
         ctx: ctx.clone(),
         permits,
+        pushed: pushed.clone(),
+        kill: kill.clone(),
     };
     tokio::join!(reader.run(shutdown), writer.run(wr, rx));
     tracing::debug!("client disconnected");
@@ -102,6 +110,10 @@ struct Reader {
     conn_hint: usize,
     /// The client's dedicated connection state: WATCH, MULTI, a blocked command.
     pinned: Pinned,
+    /// Bytes of `Push` events sent and not yet written, shared with the writer.
+    pushed: Arc<AtomicUsize>,
+    /// Tells the writer to stop at once.
+    kill: CancellationToken,
 }
 
 enum Flow {
@@ -174,6 +186,8 @@ impl Reader {
         let spec = match table().lookup(&cmd) {
             Ok(spec) => spec,
             Err(e) => {
+                // As in Redis, a command refused while queueing dooms the transaction.
+                self.abort();
                 self.reply(seq, ProxyError::Command(e).to_reply(), false);
                 return Flow::Continue;
             }
@@ -186,6 +200,9 @@ impl Reader {
             "multi" | "exec" | "discard" | "watch" | "unwatch"
         ) {
             return self.transaction_control(spec, cmd, seq).await;
+        }
+        if matches!(spec.full_name(), "subscribe" | "psubscribe") {
+            return self.subscribed(cmd, seq).await;
         }
         if let Some(local) = local::handle(spec, &cmd, &mut self.client, &self.ctx) {
             return match local {
@@ -252,8 +269,10 @@ impl Reader {
                 }
             }
             Route::FanOut { merge, all_nodes } => {
-                if spec.full_name() == "script|load" {
-                    router.remember_script(cmd.arg(2));
+                match spec.full_name() {
+                    "script|load" => router.remember_script(cmd.arg(2)),
+                    "script|flush" => router.forget_scripts(),
+                    _ => {}
                 }
                 let nodes = if all_nodes {
                     router.all_nodes()
@@ -329,6 +348,9 @@ impl Reader {
 struct Writer {
     ctx: Arc<ProxyContext>,
     permits: Arc<Semaphore>,
+    /// Bytes of `Push` events sent and not yet written, shared with the reader.
+    pushed: Arc<AtomicUsize>,
+    kill: CancellationToken,
 }
 
 impl Writer {
@@ -342,14 +364,24 @@ impl Writer {
         let mut batch = Vec::with_capacity(64);
         let mut healthy = true;
         while rx.recv_many(&mut batch, 64).await > 0 {
+            let mut close = false;
             for event in batch.drain(..) {
                 match event {
-                    Event::Reply { seq, data, close } => {
+                    Event::Reply {
+                        seq,
+                        data,
+                        close: c,
+                    } => {
                         let i = (seq - written) as usize;
                         if window.len() <= i {
                             window.resize(i + 1, None);
                         }
-                        window[i] = Some((data, close));
+                        window[i] = Some((data, c));
+                    }
+                    Event::Push { data, close: c } => {
+                        self.pushed.fetch_sub(data.len(), Ordering::Relaxed);
+                        out.extend_from_slice(&data);
+                        close |= c;
                     }
                     Event::Redirect {
                         request,
@@ -359,22 +391,30 @@ impl Writer {
                         tokio::spawn(self.ctx.router.clone().redirect(request, error, from));
                     }
                 }
-            }
-            let mut close = false;
-            while let Some(Some(_)) = window.front() {
-                let Some(Some((data, c))) = window.pop_front() else {
-                    unreachable!("front was checked")
-                };
-                out.extend_from_slice(&data);
-                written += 1;
-                self.permits.add_permits(1);
-                if c {
-                    close = true;
+                // Replies go out in command order, as soon as each is next.
+                while let Some(Some(_)) = window.front() {
+                    let Some(Some((data, c))) = window.pop_front() else {
+                        unreachable!("front was checked")
+                    };
+                    out.extend_from_slice(&data);
+                    written += 1;
+                    self.permits.add_permits(1);
+                    if c {
+                        close = true;
+                        break;
+                    }
+                }
+                if close {
                     break;
                 }
             }
             if healthy && !out.is_empty() {
-                if let Err(e) = wr.write_all(&out).await {
+                let result = tokio::select! {
+                    r = wr.write_all(&out) => r,
+                    // The reader gave up on this client (a subscriber too slow to keep up).
+                    _ = self.kill.cancelled() => return,
+                };
+                if let Err(e) = result {
                     tracing::debug!(error = %e, "cannot write to client");
                     // Keep draining so backends' replies have somewhere to go; the reader
                     // sees the broken connection and stops.

@@ -58,8 +58,13 @@ impl Pinned {
 }
 
 impl Reader {
+    /// Keeps `conn` for the next command that needs a connection of its own.
+    pub(super) fn pinned_spare(&mut self, conn: Dedicated) {
+        self.pinned.spare = Some(conn);
+    }
+
     /// Waits until every earlier command's reply is written: what follows runs after them.
-    async fn drain(&self) {
+    pub(super) async fn drain(&self) {
         let others = u32::try_from(self.ctx.config.max_pipeline - 1).unwrap_or(u32::MAX);
         if let Ok(permits) = self.permits.acquire_many(others).await {
             drop(permits);
@@ -67,14 +72,14 @@ impl Reader {
     }
 
     /// A dedicated connection to `addr`: the spare one if it leads there, else a new one.
-    async fn dedicated(&mut self, addr: &NodeAddr) -> Result<Dedicated, ProxyError> {
+    pub(super) async fn dedicated(&mut self, addr: &NodeAddr) -> Result<Dedicated, ProxyError> {
         match self.pinned.spare.take() {
             Some(conn) if conn.addr() == addr => Ok(conn),
             _ => Dedicated::connect(addr, self.ctx.config.connect_timeout()).await,
         }
     }
 
-    fn master_of(&self, slot: Slot) -> Result<NodeAddr, ProxyError> {
+    pub(super) fn master_of(&self, slot: Slot) -> Result<NodeAddr, ProxyError> {
         self.ctx
             .router
             .slot_map()
@@ -185,7 +190,8 @@ impl Reader {
         Ok(reply)
     }
 
-    fn abort(&mut self) {
+    /// Marks the open transaction, if any, to end in `EXECABORT`.
+    pub(super) fn abort(&mut self) {
         if let Some(m) = self.pinned.multi.as_mut() {
             m.aborted = true;
         }

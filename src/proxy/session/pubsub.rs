@@ -1,0 +1,166 @@
+//! Subscribed mode: SUBSCRIBE and PSUBSCRIBE on a connection of the client's own.
+//!
+//! In a Redis Cluster a `PUBLISH` reaches every node, so one node's subscriptions see every
+//! message: the session subscribes on the master of slot 0. From the first subscription until
+//! an unsubscribe confirmation says none is left, every frame that node sends is forwarded to
+//! the client as it comes, and the client may only send what Redis allows a subscriber.
+//! Messages waiting to be written are bounded: a subscriber that falls more than
+//! [`PUBSUB_OUTPUT_LIMIT`] bytes behind is disconnected, as Redis's
+//! `client-output-buffer-limit pubsub` does, rather than growing the proxy's memory.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::{keyless_slot, Flow, Reader};
+use crate::proxy::dedicated::Dedicated;
+use crate::proxy::error::ProxyError;
+use crate::proxy::local::ClientState;
+use crate::proxy::request::Event;
+use crate::resp::Command;
+
+/// Bytes of messages a subscriber may have waiting (Redis's default hard limit, 32 MiB).
+pub const PUBSUB_OUTPUT_LIMIT: usize = 32 * 1024 * 1024;
+
+impl Reader {
+    fn push(&self, data: Bytes, close: bool) {
+        self.pushed.fetch_add(data.len(), Ordering::Relaxed);
+        let _ = self.events.send(Event::Push { data, close });
+    }
+
+    /// `SUBSCRIBE`/`PSUBSCRIBE` from a client not yet subscribed: serves the client in
+    /// subscribed mode until it leaves it (back to normal service) or goes away.
+    pub(super) async fn subscribed(&mut self, first: Command, seq: u64) -> Flow {
+        self.drain().await;
+        let conn = match self.master_of(keyless_slot()) {
+            Ok(addr) => self.dedicated(&addr).await,
+            Err(e) => Err(e),
+        };
+        let mut conn = match conn {
+            Ok(c) => c,
+            Err(e) => {
+                self.reply(seq, e.to_reply(), false);
+                return Flow::Continue;
+            }
+        };
+        // The confirmations come as pushes: the numbered reply is empty.
+        self.reply(seq, Bytes::new(), false);
+        if let Err(e) = conn.send(first.raw()).await {
+            self.push(e.to_reply(), true);
+            return Flow::Stop;
+        }
+        let mut pongs: VecDeque<Pong> = VecDeque::new();
+        loop {
+            // After an unsubscribe, wait to learn whether subscribed mode is over before
+            // reading the client's next command.
+            while !pongs.iter().any(|p| matches!(p, Pong::ModeCheck)) {
+                match self.parser.parse(&mut self.buf) {
+                    Ok(Some(cmd)) => {
+                        if let Err(e) = self.subscriber_command(&mut conn, cmd, &mut pongs).await {
+                            self.push(e.to_reply(), true);
+                            return Flow::Stop;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        self.push(ProxyError::Protocol(e).to_reply(), true);
+                        return Flow::Stop;
+                    }
+                }
+            }
+            tokio::select! {
+                frame = conn.reply() => {
+                    let Ok(frame) = frame else {
+                        self.push(
+                            Bytes::from_static(b"-ERR subscription connection lost\r\n"),
+                            true,
+                        );
+                        return Flow::Stop;
+                    };
+                    let is_pong = frame.starts_with(b"*2\r\n$4\r\npong\r\n") || &frame[..] == b"+PONG\r\n";
+                    match (is_pong, pongs.front()) {
+                        (true, Some(_)) => match pongs.pop_front().expect("front exists") {
+                            Pong::Client => self.push(frame, false),
+                            Pong::Reply(text) => self.push(text, false),
+                            Pong::Quit => {
+                                self.push(Bytes::from_static(b"+OK\r\n"), true);
+                                return Flow::Stop;
+                            }
+                            Pong::ModeCheck if &frame[..] == b"+PONG\r\n" => {
+                                // The node left subscribed mode: so does the client.
+                                self.pinned_spare(conn);
+                                return Flow::Continue;
+                            }
+                            Pong::ModeCheck => {}
+                        },
+                        _ => {
+                            if frame.starts_with(b"+RESET") {
+                                self.client = ClientState::new(self.client.id, self.client.peer_addr);
+                            }
+                            self.push(frame, false);
+                        }
+                    }
+                    if self.pushed.load(Ordering::Relaxed) > PUBSUB_OUTPUT_LIMIT {
+                        tracing::warn!("subscriber too slow: output limit reached, closing it");
+                        self.kill.cancel();
+                        return Flow::Stop;
+                    }
+                }
+                read = self.read_more() => match read {
+                    Ok(0) | Err(_) => return Flow::Stop,
+                    Ok(_) => {}
+                },
+            }
+        }
+    }
+
+    /// One command from a subscriber, forwarded in order: what the node allows a subscriber
+    /// goes to it; anything else is answered by the proxy, in its turn.
+    async fn subscriber_command(
+        &mut self,
+        conn: &mut Dedicated,
+        cmd: Command,
+        pongs: &mut VecDeque<Pong>,
+    ) -> Result<(), ProxyError> {
+        let name = String::from_utf8_lossy(cmd.name()).to_lowercase();
+        match name.as_str() {
+            "subscribe" | "psubscribe" => conn.send(cmd.raw()).await,
+            "ping" => {
+                pongs.push_back(Pong::Client);
+                conn.send(cmd.raw()).await
+            }
+            "unsubscribe" | "punsubscribe" | "reset" => {
+                pongs.push_back(Pong::ModeCheck);
+                conn.send(&[&cmd.raw()[..], PING].concat()).await
+            }
+            "quit" => {
+                pongs.push_back(Pong::Quit);
+                conn.send(PING).await
+            }
+            _ => {
+                let text = format!(
+                    "-ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n"
+                );
+                pongs.push_back(Pong::Reply(Bytes::from(text)));
+                conn.send(PING).await
+            }
+        }
+    }
+}
+
+/// A `PING` sent on the subscription connection, and what its reply stands for. The node
+/// answers in order, so the replies keep the client's command order.
+#[derive(Debug)]
+enum Pong {
+    /// The client's own `PING`: its reply goes to the client.
+    Client,
+    /// A command the proxy refuses: this is its reply, in its turn.
+    Reply(Bytes),
+    /// Sent after an unsubscribe or `RESET`: `+PONG` means the node left subscribed mode.
+    ModeCheck,
+    /// The client said `QUIT`: `+OK` and close, after every earlier reply.
+    Quit,
+}
+
+const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
