@@ -14,6 +14,15 @@ Every process it starts is stopped by PID on exit, on error and on Ctrl-C.
 
     python3 benches/load.py                      # GET and SET, pipeline 1 and 16, ~5 s a run
     python3 benches/load.py --tests get,set,mset --pipelines 1,16,64 --requests 500000
+    python3 benches/load.py --multikey           # plus MGET and MSET of 10 keys (below)
+
+Multi-key tests (`mget10`, `mset10` in --tests, or --multikey to add both): one MGET or MSET of
+10 random keys per request. Through the proxy the keys are in different slots, so the proxy
+splits each command into one part per slot and merges the replies. A cluster client cannot
+send such a command at all, so the direct run is what a cluster allows instead: the same
+command with 10 keys under one hash tag, sent to the master that owns the tag's slot (one
+master does all the direct work, as it would for a real application's same-slot MGET). Both
+sides read keys that exist: the keyspace is written once before the first multi-key run.
 
 Python 3.11, standard library only.
 """
@@ -40,6 +49,14 @@ REPO = Path(__file__).resolve().parent.parent
 BUS_PORT_OFFSET = 10_000
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
+# Multi-key tests: redis-benchmark custom commands of MULTIKEY_KEYS keys each.
+MULTIKEY_TESTS = ("mget10", "mset10")
+MULTIKEY_KEYS = 10
+# Key prefixes: spread over the slots through the proxy, one slot (the tag's) direct.
+PROXY_KEY_PREFIX = "mk:"
+DIRECT_TAG = "mk"
+DIRECT_KEY_PREFIX = "{" + DIRECT_TAG + "}:"
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -48,7 +65,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--tests",
         default="get,set",
-        help="comma-separated redis-benchmark tests (its -t names) [%(default)s]",
+        help="comma-separated redis-benchmark tests (its -t names, or mget10/mset10) [%(default)s]",
+    )
+    parser.add_argument(
+        "--multikey",
+        action="store_true",
+        help="also run mget10 and mset10: 10-key MGET/MSET, cross-slot through the proxy vs. "
+        "same-slot direct",
     )
     parser.add_argument(
         "--pipelines", default="1,16", help="comma-separated pipeline depths (-P) [%(default)s]"
@@ -78,7 +101,12 @@ def parse_args() -> argparse.Namespace:
         help="extra argument for `slotgate proxy` (repeat the flag for several)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory (logs) at the end")
-    return parser.parse_args()
+    args = parser.parse_args()
+    tests = [t.strip().lower() for t in args.tests.split(",") if t.strip()]
+    if args.multikey:
+        tests += [t for t in MULTIKEY_TESTS if t not in tests]
+    args.tests = ",".join(tests)
+    return args
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,6 +238,46 @@ def start_cluster(procs: Processes, scratch: Path) -> list[int]:
     return ports
 
 
+def master_of_tag(port: int, tag: str) -> int:
+    """The port of the master that serves the slot of `{tag}`, from a node's CLUSTER NODES."""
+    slot = int(redis_cli(port, "cluster", "keyslot", tag).strip())
+    for line in redis_cli(port, "cluster", "nodes").splitlines():
+        fields = line.split()
+        if len(fields) < 8 or "master" not in fields[2].split(","):
+            continue
+        for entry in fields[8:]:
+            if entry.startswith("["):  # a migration in progress, not an owned range
+                continue
+            first, _, last = entry.partition("-")
+            if int(first) <= slot <= int(last or first):
+                return int(fields[1].split("@")[0].rsplit(":", 1)[1])
+    raise RuntimeError(f"no master serves slot {slot} of {{{tag}}}")
+
+
+def encode_command(args: list[str]) -> bytes:
+    out = [f"*{len(args)}\r\n".encode()]
+    for arg in args:
+        data = arg.encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(out)
+
+
+def write_keys(port: int, keys: list[str], value: str) -> None:
+    """Sets every key to `value` with pipelined MSETs of 100 keys (cross-slot ones too, when
+    `port` is the proxy's)."""
+    batches = [keys[i : i + 100] for i in range(0, len(keys), 100)]
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock, sock.makefile("rb") as replies:
+        for start in range(0, len(batches), 50):
+            group = batches[start : start + 50]
+            sock.sendall(
+                b"".join(encode_command(["MSET", *(a for key in batch for a in (key, value))]) for batch in group)
+            )
+            for _ in group:
+                reply = replies.readline()
+                if reply != b"+OK\r\n":
+                    raise RuntimeError(f"MSET on port {port} replied {reply!r}")
+
+
 def start_proxy(procs: Processes, scratch: Path, binary: str, seeds: list[int], extra: list[str]) -> tuple[int, int]:
     """Starts the proxy; returns its (pid, port) once it accepts connections."""
     port = free_port()
@@ -258,6 +326,42 @@ def memory_kib(pid: int, field_name: str) -> int:
 
 
 @dataclass
+class Targets:
+    """Where the runs go: the proxy, the cluster for `--cluster` runs, and the master of
+    DIRECT_TAG for direct multi-key runs."""
+
+    proxy_pid: int
+    proxy_port: int
+    cluster_port: int
+    tag_port: int
+
+
+def multikey_command(test: str, data_size: int, direct: bool) -> list[str]:
+    """The custom command of a multi-key test; redis-benchmark replaces every `__rand_int__`
+    with its own random number, so the keys differ (and, through the proxy, so do their slots)."""
+    key = (DIRECT_KEY_PREFIX if direct else PROXY_KEY_PREFIX) + "__rand_int__"
+    if test == "mget10":
+        return ["MGET", *[key] * MULTIKEY_KEYS]
+    value = "x" * data_size
+    return ["MSET", *[key, value] * MULTIKEY_KEYS]
+
+
+def prefill_multikey(args: argparse.Namespace, targets: Targets) -> None:
+    """Writes every key the multi-key tests can pick, on both sides, so MGET reads values."""
+    numbers = [f"{n:012d}" for n in range(args.keyspace)]  # redis-benchmark's __rand_int__ form
+    value = "x" * args.data_size
+    started = time.monotonic()
+    write_keys(targets.proxy_port, [PROXY_KEY_PREFIX + n for n in numbers], value)
+    write_keys(targets.tag_port, [DIRECT_KEY_PREFIX + n for n in numbers], value)
+    print(
+        f"  wrote {args.keyspace:,} keys through the proxy and {args.keyspace:,} {{{DIRECT_TAG}}} keys "
+        f"directly in {time.monotonic() - started:.1f} s",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+@dataclass
 class Run:
     ops: float
     cpu_per_million: float | None = None
@@ -273,13 +377,17 @@ class Row:
     peak_rss_kib: int = 0
 
 
-def benchmark(args: argparse.Namespace, test: str, pipeline: int, requests: int, port: int, cluster: bool) -> float:
-    """One redis-benchmark run; returns its requests per second."""
+def benchmark(args: argparse.Namespace, test: str, pipeline: int, requests: int, targets: Targets, direct: bool) -> float:
+    """One redis-benchmark run, through the proxy or direct; returns its requests per second."""
+    multikey = test in MULTIKEY_TESTS
+    if not direct:
+        port = targets.proxy_port
+    else:
+        port = targets.tag_port if multikey else targets.cluster_port
     command = [
         "redis-benchmark",
         "-h", "127.0.0.1",
         "-p", str(port),
-        "-t", test,
         "-c", str(args.clients),
         "-d", str(args.data_size),
         "-r", str(args.keyspace),
@@ -287,14 +395,23 @@ def benchmark(args: argparse.Namespace, test: str, pipeline: int, requests: int,
         "-n", str(requests),
         "--csv",
     ]
-    if cluster:
-        command.append("--cluster")
     if args.threads:
         command += ["--threads", str(args.threads)]
+    if multikey:
+        # A custom command: its CSV row is named by the command line.
+        custom = multikey_command(test, args.data_size, direct)
+        command += custom
+        name = custom[0]
+    else:
+        command += ["-t", test]
+        if direct:
+            command.append("--cluster")
+        name = test
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    # redis-benchmark exits with 1 at the first error reply, so a run never counts errors as work.
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{result.stdout}{result.stderr}")
-    return parse_rps(result.stdout, test)
+    return parse_rps(result.stdout, name)
 
 
 def parse_rps(output: str, test: str) -> float:
@@ -309,47 +426,51 @@ def parse_rps(output: str, test: str) -> float:
     raise RuntimeError(f"no result for {test!r} in redis-benchmark output:\n{output}")
 
 
-def requests_for(args: argparse.Namespace, test: str, pipeline: int, proxy_port: int, cluster_port: int) -> int:
+def requests_for(args: argparse.Namespace, test: str, pipeline: int, targets: Targets) -> int:
     """-n for one (test, pipeline): fixed, or sized so the faster target runs about --seconds."""
     if args.requests:
         return args.requests
     probe = 20_000 * pipeline
     fastest = max(
-        benchmark(args, test, pipeline, probe, proxy_port, cluster=False),
-        benchmark(args, test, pipeline, probe, cluster_port, cluster=True),
+        benchmark(args, test, pipeline, probe, targets, direct=False),
+        benchmark(args, test, pipeline, probe, targets, direct=True),
     )
     return max(probe, int(fastest * args.seconds))
 
 
-def measure(args: argparse.Namespace, proxy_pid: int, proxy_port: int, cluster_port: int) -> list[Row]:
+def measure(args: argparse.Namespace, targets: Targets) -> list[Row]:
     rows = []
+    prefilled = False
     for test in args.tests.split(","):
+        if test in MULTIKEY_TESTS and not prefilled:
+            prefill_multikey(args, targets)
+            prefilled = True
         for pipeline in (int(p) for p in args.pipelines.split(",")):
-            requests = requests_for(args, test, pipeline, proxy_port, cluster_port)
+            requests = requests_for(args, test, pipeline, targets)
             row = Row(test, pipeline, requests)
             for repeat in range(args.repeats):
                 # Alternate which target goes first, so drift (heat, caches) favours neither.
                 order = ("proxy", "direct") if repeat % 2 == 0 else ("direct", "proxy")
                 for target in order:
                     if target == "proxy":
-                        cpu_before = cpu_seconds(proxy_pid)
-                        ops = benchmark(args, test, pipeline, requests, proxy_port, cluster=False)
-                        cpu = cpu_seconds(proxy_pid) - cpu_before
+                        cpu_before = cpu_seconds(targets.proxy_pid)
+                        ops = benchmark(args, test, pipeline, requests, targets, direct=False)
+                        cpu = cpu_seconds(targets.proxy_pid) - cpu_before
                         row.proxy.append(Run(ops, cpu / requests * 1e6))
                     else:
-                        row.direct.append(Run(benchmark(args, test, pipeline, requests, cluster_port, cluster=True)))
+                        row.direct.append(Run(benchmark(args, test, pipeline, requests, targets, direct=True)))
                 print(
                     f"  {test} -P {pipeline} run {repeat + 1}/{args.repeats}: "
                     f"proxy {row.proxy[-1].ops:,.0f} ops/s, direct {row.direct[-1].ops:,.0f} ops/s",
                     file=sys.stderr,
                     flush=True,
                 )
-            row.peak_rss_kib = memory_kib(proxy_pid, "VmHWM")
+            row.peak_rss_kib = memory_kib(targets.proxy_pid, "VmHWM")
             rows.append(row)
     return rows
 
 
-def print_table(args: argparse.Namespace, rows: list[Row], idle_rss_kib: int) -> None:
+def print_table(args: argparse.Namespace, rows: list[Row], idle_rss_kib: int, targets: Targets) -> None:
     print()
     print(
         f"slotgate proxy vs. direct cluster: {args.clients} clients, -d {args.data_size}, "
@@ -378,6 +499,12 @@ def print_table(args: argparse.Namespace, rows: list[Row], idle_rss_kib: int) ->
                         for i, (cell, width) in enumerate(zip(line, widths))))
         if n == 0:
             print("  ".join("-" * width for width in widths))
+    if any(row.test in MULTIKEY_TESTS for row in rows):
+        print(
+            f"\nMGET10/MSET10: {MULTIKEY_KEYS} keys per request (ops/s are commands, not keys). Proxy: keys in "
+            f"different slots, split by the proxy; direct: the same command with the keys under one hash tag, "
+            f"sent to the master of its slot (port {targets.tag_port})."
+        )
     print(f"\nproxy idle RSS before load: {idle_rss_kib / 1024:.1f} MiB")
 
 
@@ -402,12 +529,13 @@ def main() -> int:
     try:
         ports = start_cluster(procs, scratch)
         proxy_pid, proxy_port = start_proxy(procs, scratch, args.proxy_bin, ports[:3], args.proxy_arg)
+        targets = Targets(proxy_pid, proxy_port, ports[0], master_of_tag(ports[0], DIRECT_TAG))
         # A moment for the proxy to settle (topology fetched, pools opened) before idle RSS.
         time.sleep(1)
         idle_rss = memory_kib(proxy_pid, "VmRSS")
         print(f"cluster on {ports}, proxy (pid {proxy_pid}) on {proxy_port}", file=sys.stderr)
-        rows = measure(args, proxy_pid, proxy_port, ports[0])
-        print_table(args, rows, idle_rss)
+        rows = measure(args, targets)
+        print_table(args, rows, idle_rss, targets)
         return 0
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
