@@ -65,6 +65,23 @@ pub fn handle(
         },
         "hello" => hello(cmd, client, &mut out),
         "auth" => auth(cmd, &mut out),
+        // Not subscribed (subscribed clients are served elsewhere): Redis confirms each name
+        // with a count of 0, or once with a nil name. Answered here because the several
+        // frames must never reach a shared backend connection.
+        "unsubscribe" | "punsubscribe" => {
+            let kind = spec.full_name().as_bytes();
+            if cmd.argc() == 1 {
+                write_array_header(&mut out, 3);
+                write_bulk(&mut out, kind);
+                out.extend_from_slice(b"$-1\r\n:0\r\n");
+            }
+            for name in cmd.args().skip(1) {
+                write_array_header(&mut out, 3);
+                write_bulk(&mut out, kind);
+                write_bulk(&mut out, name);
+                write_integer(&mut out, 0);
+            }
+        }
         "readonly" => {
             client.readonly = true;
             ok(&mut out)

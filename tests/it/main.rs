@@ -6,5 +6,6 @@ mod command_table;
 mod harness;
 mod proxy_core;
 mod proxy_multikey;
+mod proxy_pubsub;
 mod proxy_stateful;
 mod slots;

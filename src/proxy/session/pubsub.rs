@@ -14,6 +14,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 
 use super::{keyless_slot, Flow, Reader};
+use crate::command::table;
 use crate::proxy::dedicated::Dedicated;
 use crate::proxy::error::ProxyError;
 use crate::proxy::local::ClientState;
@@ -123,8 +124,16 @@ impl Reader {
         cmd: Command,
         pongs: &mut VecDeque<Pong>,
     ) -> Result<(), ProxyError> {
-        let name = String::from_utf8_lossy(cmd.name()).to_lowercase();
-        match name.as_str() {
+        let spec = match table().lookup(&cmd) {
+            Ok(spec) => spec,
+            Err(e) => {
+                // Unknown commands and wrong arity get Redis's own error, in their turn.
+                pongs.push_back(Pong::Reply(ProxyError::Command(e).to_reply()));
+                return conn.send(PING).await;
+            }
+        };
+        let name = spec.full_name();
+        match name {
             "subscribe" | "psubscribe" => conn.send(cmd.raw()).await,
             "ping" => {
                 pongs.push_back(Pong::Client);
