@@ -25,6 +25,8 @@ use super::request::{is_redirect, Event, Request};
 use crate::resp::{FrameScanner, Limits};
 use crate::topology::NodeAddr;
 
+const HELLO_3: &[u8] = b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n";
+
 /// The most requests the writer takes from its queue for one write.
 const WRITE_BATCH: usize = 256;
 /// Read buffer growth step, and the least free space before a read.
@@ -88,6 +90,7 @@ impl BackendConn {
     pub fn spawn(
         addr: NodeAddr,
         settings: &BackendSettings,
+        resp3: bool,
         on_end: impl FnOnce(ConnEnd) + Send + 'static,
     ) -> Arc<BackendConn> {
         let (tx, rx) = mpsc::channel(settings.queue);
@@ -98,6 +101,7 @@ impl BackendConn {
         });
         let task = ConnTask {
             addr,
+            resp3,
             settings: settings.clone(),
             shared: shared.clone(),
         };
@@ -138,6 +142,9 @@ enum WriterStop {
 
 struct ConnTask {
     addr: NodeAddr,
+    /// Say `HELLO 3` first: this connection carries RESP3 clients' requests, whose replies
+    /// must be in RESP3.
+    resp3: bool,
     settings: BackendSettings,
     shared: Arc<Shared>,
 }
@@ -167,6 +174,17 @@ impl ConnTask {
             .run(rd),
         );
         let mut wr = wr;
+        if self.resp3 {
+            lock(&self.shared.inflight).queue.push_back(Pending {
+                request: None,
+                sent_at: Instant::now(),
+            });
+            if wr.write_all(HELLO_3).await.is_err() {
+                self.fail_inflight(ProxyError::ConnectionLost {
+                    addr: self.addr.clone(),
+                });
+            }
+        }
         if self.write_loop(&mut wr, &mut rx).await == WriterStop::Idle {
             // Nobody can send any more: let the replies still due arrive (the reader's request
             // timeout bounds the wait) before closing.

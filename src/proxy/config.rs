@@ -220,9 +220,15 @@ impl ProxyConfig {
     }
 
     /// Which of a node's connections carries client `client_id`'s requests: one of its own
-    /// worker's, always the same, so the client's commands to a node keep their order.
-    pub fn connection_for(&self, worker: usize, client_id: u64) -> usize {
-        worker * self.pool_size + (client_id % self.pool_size as u64) as usize
+    /// worker's, always the same, so the client's commands to a node keep their order. RESP3
+    /// clients use the second half of the pool, whose connections speak RESP3.
+    pub fn connection_for(&self, worker: usize, client_id: u64, resp3: bool) -> usize {
+        let resp3_offset = if resp3 {
+            self.connections_per_node()
+        } else {
+            0
+        };
+        resp3_offset + worker * self.pool_size + (client_id % self.pool_size as u64) as usize
     }
 
     pub fn connect_timeout(&self) -> Duration {

@@ -12,17 +12,25 @@ use super::error::{io_reason, ProxyError};
 use crate::resp::{FrameScanner, Limits};
 use crate::topology::NodeAddr;
 
+const HELLO_3: &[u8] = b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n";
+
 /// One client's own connection to one node.
 #[derive(Debug)]
 pub struct Dedicated {
     addr: NodeAddr,
+    resp3: bool,
     stream: TcpStream,
     buf: BytesMut,
     scanner: FrameScanner,
 }
 
 impl Dedicated {
-    pub async fn connect(addr: &NodeAddr, timeout: Duration) -> Result<Dedicated, ProxyError> {
+    /// Connects; with `resp3`, says `HELLO 3` first, so replies come as a RESP3 client's.
+    pub async fn connect(
+        addr: &NodeAddr,
+        timeout: Duration,
+        resp3: bool,
+    ) -> Result<Dedicated, ProxyError> {
         let failed = |reason: String| ProxyError::Connect {
             addr: addr.clone(),
             reason,
@@ -32,12 +40,27 @@ impl Dedicated {
             .map_err(|_| failed("connect timed out".into()))?
             .map_err(|e| failed(io_reason(&e)))?;
         let _ = stream.set_nodelay(true);
-        Ok(Dedicated {
+        let mut conn = Dedicated {
             addr: addr.clone(),
+            resp3,
             stream,
             buf: BytesMut::with_capacity(16 * 1024),
             scanner: FrameScanner::new(Limits::default()),
-        })
+        };
+        if resp3 {
+            let hello = tokio::time::timeout(timeout, conn.call(HELLO_3))
+                .await
+                .map_err(|_| failed("HELLO 3 timed out".into()))??;
+            if hello.first() == Some(&b'-') {
+                return Err(failed(String::from_utf8_lossy(&hello).trim().to_string()));
+            }
+        }
+        Ok(conn)
+    }
+
+    /// Whether the connection speaks RESP3.
+    pub fn is_resp3(&self) -> bool {
+        self.resp3
     }
 
     pub fn addr(&self) -> &NodeAddr {

@@ -8,7 +8,9 @@ use bytes::{Bytes, BytesMut};
 use super::info;
 use super::ProxyContext;
 use crate::command::{table, CommandError, CommandSpec};
-use crate::resp::{parse_i64, write_array_header, write_bulk, write_error, write_integer, Command};
+use crate::resp::{
+    parse_i64, write_array_header, write_bulk, write_error, write_integer, Command, Frame,
+};
 
 /// The version of Redis whose behaviour the proxy presents.
 pub const REDIS_VERSION: &str = "7.0.15";
@@ -70,13 +72,19 @@ pub fn handle(
         // frames must never reach a shared backend connection.
         "unsubscribe" | "punsubscribe" => {
             let kind = spec.full_name().as_bytes();
+            // RESP3 clients get the confirmations as push frames.
+            let header: &[u8] = if client.protocol == 3 {
+                b">3\r\n"
+            } else {
+                b"*3\r\n"
+            };
             if cmd.argc() == 1 {
-                write_array_header(&mut out, 3);
+                out.extend_from_slice(header);
                 write_bulk(&mut out, kind);
                 out.extend_from_slice(b"$-1\r\n:0\r\n");
             }
             for name in cmd.args().skip(1) {
-                write_array_header(&mut out, 3);
+                out.extend_from_slice(header);
                 write_bulk(&mut out, kind);
                 write_bulk(&mut out, name);
                 write_integer(&mut out, 0);
@@ -106,7 +114,7 @@ pub fn handle(
         },
         "client|getname" => match &client.name {
             Some(n) => write_bulk(&mut out, n),
-            None => out.extend_from_slice(b"$-1\r\n"),
+            None => write_null(&mut out, client.protocol),
         },
         "client|id" => write_integer(&mut out, client.id as i64),
         "command" => write_all_commands(&mut out),
@@ -120,7 +128,7 @@ pub fn handle(
             for name in cmd.args().skip(2) {
                 match table().get(name) {
                     Some(spec) => out.extend_from_slice(spec.info_bytes()),
-                    None => out.extend_from_slice(b"*-1\r\n"),
+                    None => write_null(&mut out, client.protocol),
                 }
             }
         }
@@ -136,7 +144,16 @@ pub fn handle(
         "command|getkeys" => command_getkeys(cmd, &mut out),
         "info" => {
             let text = info::render(ctx, cmd.get(1));
-            write_bulk(&mut out, text.as_bytes());
+            if client.protocol == 3 {
+                // RESP3 clients get INFO as a verbatim text string, as Redis sends it.
+                Frame::Verbatim {
+                    format: *b"txt",
+                    text: Bytes::from(text),
+                }
+                .encode(&mut out);
+            } else {
+                write_bulk(&mut out, text.as_bytes());
+            }
         }
         _ => return None,
     }
@@ -148,6 +165,11 @@ fn write_all_commands(out: &mut BytesMut) {
     for spec in table().iter() {
         out.extend_from_slice(spec.info_bytes());
     }
+}
+
+/// Null: `$-1` for RESP2 clients, `_` for RESP3 ones.
+fn write_null(out: &mut BytesMut, protocol: u8) {
+    out.extend_from_slice(if protocol == 3 { b"_\r\n" } else { b"$-1\r\n" });
 }
 
 fn ok(out: &mut BytesMut) {
@@ -173,12 +195,7 @@ fn hello(cmd: &Command, client: &mut ClientState, out: &mut BytesMut) {
     if let Some(v) = cmd.get(1) {
         match parse_i64(v) {
             Some(2) => protocol = 2,
-            Some(3) => {
-                return error(
-                    out,
-                    "NOPROTO sorry, this protocol version is not supported by slotgate yet",
-                )
-            }
+            Some(3) => protocol = 3,
             Some(_) => return error(out, "NOPROTO unsupported protocol version"),
             None => {
                 return error(
@@ -219,7 +236,11 @@ fn hello(cmd: &Command, client: &mut ClientState, out: &mut BytesMut) {
     if let Some(n) = name {
         client.name = (!n.is_empty()).then_some(n);
     }
-    write_array_header(out, 14);
+    if protocol == 3 {
+        out.extend_from_slice(b"%7\r\n");
+    } else {
+        write_array_header(out, 14);
+    }
     for (k, v) in [("server", "redis"), ("version", REDIS_VERSION)] {
         write_bulk(out, k.as_bytes());
         write_bulk(out, v.as_bytes());

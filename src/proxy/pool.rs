@@ -15,8 +15,9 @@ use crate::topology::NodeAddr;
 /// each trying to connect again.
 const RECONNECT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Pipelined connections to one node (`pool-size` for each worker), each opened on first use,
-/// by and on the worker that uses it, and replaced when it fails.
+/// Pipelined connections to one node (`pool-size` for each worker, for RESP2 clients and again
+/// for RESP3 clients), each opened on first use, by and on the worker that uses it, and
+/// replaced when it fails.
 #[derive(Debug)]
 pub struct NodePool {
     addr: NodeAddr,
@@ -97,7 +98,9 @@ impl NodePool {
 
     /// An open connection for `hint`, replacing a closed one.
     fn conn(&self, hint: usize) -> Arc<BackendConn> {
-        let slot = &self.conns[hint % self.conns.len()];
+        let index = hint % self.conns.len();
+        let slot = &self.conns[index];
+        let resp3 = index >= self.conns.len() / 2;
         let current = slot.load_full();
         if let Some(c) = &current {
             if c.is_open() {
@@ -105,7 +108,7 @@ impl NodePool {
             }
         }
         let health = self.health.clone();
-        let fresh = BackendConn::spawn(self.addr.clone(), &self.settings, move |end| {
+        let fresh = BackendConn::spawn(self.addr.clone(), &self.settings, resp3, move |end| {
             let mut down = health.down.lock().unwrap_or_else(|e| e.into_inner());
             *down = match end {
                 ConnEnd::ConnectFailed(reason) => Some((Instant::now(), reason)),

@@ -131,7 +131,8 @@ impl Router {
             .or_insert_with(|| {
                 Arc::new(NodePool::new(
                     addr.clone(),
-                    self.config.connections_per_node(),
+                    // One set speaking RESP2, one speaking RESP3.
+                    2 * self.config.connections_per_node(),
                     self.settings.clone(),
                 ))
             })

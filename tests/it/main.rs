@@ -7,5 +7,6 @@ mod harness;
 mod proxy_core;
 mod proxy_multikey;
 mod proxy_pubsub;
+mod proxy_resp3;
 mod proxy_stateful;
 mod slots;

@@ -54,8 +54,7 @@ pub async fn serve(
     let _ = stream.set_nodelay(true);
     let id = ctx.stats.next_client_id();
     let span = tracing::info_span!("client", id, %peer_addr);
-    let conn_hint = ctx.config.connection_for(worker, id);
-    serve_as(stream, id, conn_hint, peer_addr, ctx, shutdown)
+    serve_as(stream, id, worker, peer_addr, ctx, shutdown)
         .instrument(span)
         .await
 }
@@ -63,7 +62,7 @@ pub async fn serve(
 async fn serve_as(
     stream: TcpStream,
     id: u64,
-    conn_hint: usize,
+    worker: usize,
     peer_addr: SocketAddr,
     ctx: Arc<ProxyContext>,
     shutdown: CancellationToken,
@@ -82,7 +81,7 @@ async fn serve_as(
         events,
         permits: permits.clone(),
         next_seq: 0,
-        conn_hint,
+        worker,
         pinned: Pinned::default(),
         pushed: pushed.clone(),
         kill: kill.clone(),
@@ -107,7 +106,8 @@ struct Reader {
     events: EventTx,
     permits: Arc<Semaphore>,
     next_seq: u64,
-    conn_hint: usize,
+    /// The worker thread serving this client.
+    worker: usize,
     /// The client's dedicated connection state: WATCH, MULTI, a blocked command.
     pinned: Pinned,
     /// Bytes of `Push` events sent and not yet written, shared with the writer.
@@ -157,6 +157,13 @@ impl Reader {
                 }
             }
         }
+    }
+
+    /// Which pooled backend connection carries this client's requests to a node.
+    fn conn_hint(&self) -> usize {
+        self.ctx
+            .config
+            .connection_for(self.worker, self.client.id, self.client.protocol == 3)
     }
 
     /// Reads more of the client's bytes into the buffer; `Ok(0)` at end of stream. An error
@@ -242,8 +249,12 @@ impl Reader {
                     Route::Slot(slot) => slot,
                     _ => keyless_slot(),
                 };
-                let request =
-                    Request::new(cmd.raw().clone(), Dest::Slot(slot), self.conn_hint, client);
+                let request = Request::new(
+                    cmd.raw().clone(),
+                    Dest::Slot(slot),
+                    self.conn_hint(),
+                    client,
+                );
                 router.dispatch(request).await;
             }
             Route::Split(split) => {
@@ -262,7 +273,7 @@ impl Reader {
                     let request = Request::new(
                         part.raw().clone(),
                         Dest::Slot(*slot),
-                        self.conn_hint,
+                        self.conn_hint(),
                         reply_to,
                     );
                     router.dispatch(request).await;
@@ -292,7 +303,7 @@ impl Reader {
                     let request = Request::new(
                         cmd.raw().clone(),
                         Dest::Node(node),
-                        self.conn_hint,
+                        self.conn_hint(),
                         reply_to,
                     );
                     router.dispatch(request).await;
@@ -322,7 +333,7 @@ impl Reader {
                     .dispatch(Request::new(
                         page.raw().clone(),
                         dest,
-                        self.conn_hint,
+                        self.conn_hint(),
                         reply_to,
                     ))
                     .await;

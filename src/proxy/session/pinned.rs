@@ -71,12 +71,22 @@ impl Reader {
         }
     }
 
-    /// A dedicated connection to `addr`: the spare one if it leads there, else a new one.
-    pub(super) async fn dedicated(&mut self, addr: &NodeAddr) -> Result<Dedicated, ProxyError> {
+    /// A dedicated connection to `addr` speaking the client's protocol (or RESP2 if
+    /// `resp2_only`): the spare one if it fits, else a new one.
+    pub(super) async fn dedicated_with(
+        &mut self,
+        addr: &NodeAddr,
+        resp2_only: bool,
+    ) -> Result<Dedicated, ProxyError> {
+        let resp3 = self.client.protocol == 3 && !resp2_only;
         match self.pinned.spare.take() {
-            Some(conn) if conn.addr() == addr => Ok(conn),
-            _ => Dedicated::connect(addr, self.ctx.config.connect_timeout()).await,
+            Some(conn) if conn.addr() == addr && conn.is_resp3() == resp3 => Ok(conn),
+            _ => Dedicated::connect(addr, self.ctx.config.connect_timeout(), resp3).await,
         }
+    }
+
+    pub(super) async fn dedicated(&mut self, addr: &NodeAddr) -> Result<Dedicated, ProxyError> {
+        self.dedicated_with(addr, false).await
     }
 
     pub(super) fn master_of(&self, slot: Slot) -> Result<NodeAddr, ProxyError> {

@@ -34,8 +34,10 @@ impl Reader {
     /// subscribed mode until it leaves it (back to normal service) or goes away.
     pub(super) async fn subscribed(&mut self, first: Command, seq: u64) -> Flow {
         self.drain().await;
+        // Always RESP2 on the node's side: subscribed mode then has one set of rules, and
+        // frames are turned into RESP3 pushes for RESP3 clients.
         let conn = match self.master_of(keyless_slot()) {
-            Ok(addr) => self.dedicated(&addr).await,
+            Ok(addr) => self.dedicated_with(&addr, true).await,
             Err(e) => Err(e),
         };
         let mut conn = match conn {
@@ -82,7 +84,10 @@ impl Reader {
                     let is_pong = frame.starts_with(b"*2\r\n$4\r\npong\r\n") || &frame[..] == b"+PONG\r\n";
                     match (is_pong, pongs.front()) {
                         (true, Some(_)) => match pongs.pop_front().expect("front exists") {
-                            Pong::Client => self.push(frame, false),
+                            Pong::Client => {
+                                let frame = self.for_client(frame);
+                                self.push(frame, false)
+                            }
                             Pong::Reply(text) => self.push(text, false),
                             Pong::Quit => {
                                 self.push(Bytes::from_static(b"+OK\r\n"), true);
@@ -99,6 +104,7 @@ impl Reader {
                             if frame.starts_with(b"+RESET") {
                                 self.client = ClientState::new(self.client.id, self.client.peer_addr);
                             }
+                            let frame = self.for_client(frame);
                             self.push(frame, false);
                         }
                     }
@@ -114,6 +120,24 @@ impl Reader {
                 },
             }
         }
+    }
+
+    /// A frame from the (RESP2) subscription connection as this client's protocol has it:
+    /// for RESP3, messages and confirmations are push frames and a subscriber's `PING` is
+    /// answered like any `PING`.
+    fn for_client(&self, frame: Bytes) -> Bytes {
+        if self.client.protocol != 3 || frame.first() != Some(&b'*') {
+            return frame;
+        }
+        if let Some(message) = frame.strip_prefix(b"*2\r\n$4\r\npong\r\n") {
+            if message == b"$0\r\n\r\n" {
+                return Bytes::from_static(b"+PONG\r\n");
+            }
+            return frame.slice(frame.len() - message.len()..);
+        }
+        let mut push = frame.to_vec();
+        push[0] = b'>';
+        Bytes::from(push)
     }
 
     /// One command from a subscriber, forwarded in order: what the node allows a subscriber
