@@ -210,8 +210,6 @@ fn unsupported(spec: &CommandSpec, _cmd: &Command) -> Option<&'static str> {
     match name {
         "ssubscribe" | "sunsubscribe" => return Some("sharded subscriptions are not built yet"),
         "move" | "swapdb" => return Some("a Redis Cluster has only database 0"),
-        // WAIT blocks its connection, which the proxy shares between clients.
-        "wait" => return Some("it needs a dedicated connection, which is not built yet"),
         "pubsub|shardchannels" | "pubsub|shardnumsub" => {
             return Some("sharded pub/sub introspection is not built yet");
         }
@@ -324,6 +322,12 @@ mod tests {
             }
         );
         assert_eq!(route_of(&["SCAN", "0"]).unwrap(), Route::Scan);
-        assert!(route_of(&["WAIT", "1", "0"]).is_err());
+        assert_eq!(
+            route_of(&["WAIT", "1", "0"]).unwrap(),
+            Route::FanOut {
+                merge: Merge::Min,
+                all_nodes: false
+            }
+        );
     }
 }

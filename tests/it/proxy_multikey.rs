@@ -1148,19 +1148,51 @@ fn a_part_refused_by_its_master_is_the_reply() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn wait_is_refused_with_a_clear_error() {
-    // WAIT would block a connection the proxy shares between clients.
-    let cluster = RedisCluster::start(3, 0);
-    let proxy = Proxy::start(&cluster);
+fn wait_counts_the_replicas_of_the_masters_the_client_wrote_to() {
+    let cluster = RedisCluster::start(3, 1);
+    let proxy = Proxy::start_with(&cluster.master_addrs(), &["--request-timeout-ms", "2000"]);
     let mut raw = proxy.raw();
-    let reply = raw.request(&["WAIT", "1", "0"]);
+    // Writes on two of the three masters.
+    let keys: Vec<String> = [0, 1]
+        .iter()
+        .flat_map(|&m| keys_on(&cluster, m, "wait", 1))
+        .collect();
+    for key in &keys {
+        assert_eq!(raw.request(&["SET", key, "v"]), Reply::Simple("OK".into()));
+    }
+    // Each master has one replica: one acknowledgement is reached at once.
+    let started = Instant::now();
+    assert_eq!(raw.request(&["WAIT", "1", "5000"]), Reply::Integer(1));
     assert!(
-        reply
-            .as_error()
-            .is_some_and(|e| e.starts_with("ERR 'wait' is not supported by slotgate: ")),
-        "WAIT replied {reply:?}"
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
     );
-    assert_eq!(raw.request(&["PING"]), Reply::Simple("PONG".into()));
+
+    // Two cannot be reached: WAIT answers what it has at its timeout.
+    let started = Instant::now();
+    assert_eq!(raw.request(&["WAIT", "2", "200"]), Reply::Integer(1));
+    assert!(started.elapsed() >= Duration::from_millis(190));
+
+    // WAIT 0 (forever) would hold a connection other clients share: the proxy caps it below
+    // the request timeout (here 2 s, so 1.5 s), and the answer is what was reached by then.
+    // Commands other clients send to those masters meanwhile wait behind it, but no longer.
+    let started = Instant::now();
+    let mut other = proxy.raw();
+    other.send(&encode_command(&["WAIT", "2", "0"]));
+    assert_eq!(raw.request(&["GET", &keys[0]]), Reply::bulk("v"));
+    assert_eq!(other.read_reply(), Reply::Integer(1));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Bad arguments get Redis's own errors.
+    assert_eq!(
+        raw.request(&["WAIT", "1", "-1"]),
+        Reply::Error("ERR timeout is negative".into())
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::error::ProxyError;
-use super::gather::Gather;
+use super::gather::{Gather, Merge};
 use super::local::{self, ClientState, Local};
 use super::request::{Dest, Event, EventTx, ReplyTo, Request};
 use super::route::{is_blocking, route, Route};
@@ -29,6 +29,7 @@ use super::ProxyContext;
 use crate::command::{table, CommandSpec};
 use crate::resp::{Command, RequestParser};
 use crate::slot::Slot;
+use crate::topology::NodeAddr;
 
 mod pinned;
 mod pubsub;
@@ -36,6 +37,15 @@ mod pubsub;
 use pinned::Pinned;
 
 const READ_CHUNK: usize = 16 * 1024;
+
+/// The slots a client wrote to, as far as they are tracked.
+enum Written {
+    Slots(Vec<Slot>),
+    /// More than [`MAX_WRITTEN_SLOTS`]: every master counts as written to.
+    Everywhere,
+}
+
+const MAX_WRITTEN_SLOTS: usize = 64;
 
 /// Keyless commands that any one master answers for the whole cluster go to the master of
 /// this slot: a stable choice, so a client's keyless commands stay in order.
@@ -85,12 +95,13 @@ async fn serve_as(
         pinned: Pinned::default(),
         pushed: pushed.clone(),
         kill: kill.clone(),
+        written: Written::Slots(Vec::new()),
     };
     let writer = Writer {
         ctx: ctx.clone(),
         permits,
-        pushed: pushed.clone(),
-        kill: kill.clone(),
+        pushed,
+        kill,
     };
     tokio::join!(reader.run(shutdown), writer.run(wr, rx));
     tracing::debug!("client disconnected");
@@ -112,6 +123,8 @@ struct Reader {
     pinned: Pinned,
     /// Bytes of `Push` events sent and not yet written, shared with the writer.
     pushed: Arc<AtomicUsize>,
+    /// The slots this client has written to, for `WAIT`.
+    written: Written,
     /// Tells the writer to stop at once.
     kill: CancellationToken,
 }
@@ -249,6 +262,10 @@ impl Reader {
                     Route::Slot(slot) => slot,
                     _ => keyless_slot(),
                 };
+                if spec.is_write() {
+                    self.wrote_to(slot);
+                }
+                let router = &self.ctx.router;
                 let request = Request::new(
                     cmd.raw().clone(),
                     Dest::Slot(slot),
@@ -279,6 +296,13 @@ impl Reader {
                     router.dispatch(request).await;
                 }
             }
+            Route::FanOut { merge, .. } if spec.full_name() == "wait" => {
+                // On the connections that carried the client's writes, to the masters that
+                // took them: WAIT counts the acknowledgements of its own connection's writes.
+                let nodes = self.written_masters();
+                let cmd = self.capped_wait(&cmd);
+                self.fan_out(&cmd, merge, nodes, seq).await;
+            }
             Route::FanOut { merge, all_nodes } => {
                 match spec.full_name() {
                     "script|load" => router.remember_script(cmd.arg(2)),
@@ -290,24 +314,7 @@ impl Reader {
                 } else {
                     router.masters()
                 };
-                if nodes.is_empty() {
-                    let slot = Slot::new(0).expect("slot 0 exists");
-                    return self.reply(seq, ProxyError::SlotNotServed { slot }.to_reply(), false);
-                }
-                let gather = Arc::new(Gather::new(self.events.clone(), seq, merge, nodes.len()));
-                for (index, node) in nodes.into_iter().enumerate() {
-                    let reply_to = ReplyTo::Part {
-                        gather: gather.clone(),
-                        index,
-                    };
-                    let request = Request::new(
-                        cmd.raw().clone(),
-                        Dest::Node(node),
-                        self.conn_hint(),
-                        reply_to,
-                    );
-                    router.dispatch(request).await;
-                }
+                self.fan_out(&cmd, merge, nodes, seq).await;
             }
             Route::Scan => {
                 let masters = router.masters();
@@ -338,6 +345,71 @@ impl Reader {
                     ))
                     .await;
             }
+        }
+    }
+
+    /// Sends `cmd` to every one of `nodes` and merges their replies into reply `seq`.
+    async fn fan_out(&self, cmd: &Command, merge: Merge, nodes: Vec<NodeAddr>, seq: u64) {
+        if nodes.is_empty() {
+            let slot = keyless_slot();
+            return self.reply(seq, ProxyError::SlotNotServed { slot }.to_reply(), false);
+        }
+        let gather = Arc::new(Gather::new(self.events.clone(), seq, merge, nodes.len()));
+        for (index, node) in nodes.into_iter().enumerate() {
+            let reply_to = ReplyTo::Part {
+                gather: gather.clone(),
+                index,
+            };
+            let request = Request::new(
+                cmd.raw().clone(),
+                Dest::Node(node),
+                self.conn_hint(),
+                reply_to,
+            );
+            self.ctx.router.dispatch(request).await;
+        }
+    }
+
+    /// Remembers that the client wrote to `slot`, for `WAIT`.
+    fn wrote_to(&mut self, slot: Slot) {
+        if let Written::Slots(slots) = &mut self.written {
+            if !slots.contains(&slot) {
+                if slots.len() == MAX_WRITTEN_SLOTS {
+                    self.written = Written::Everywhere;
+                } else {
+                    slots.push(slot);
+                }
+            }
+        }
+    }
+
+    /// The masters this client's writes went to; every master if it wrote to more slots than
+    /// are tracked, or to none (then WAIT answers for the whole cluster).
+    fn written_masters(&self) -> Vec<NodeAddr> {
+        let map = self.ctx.router.slot_map();
+        let mut nodes: Vec<NodeAddr> = match &self.written {
+            Written::Slots(slots) if !slots.is_empty() => slots
+                .iter()
+                .filter_map(|&s| map.master(s).cloned())
+                .collect(),
+            _ => return self.ctx.router.masters(),
+        };
+        nodes.sort();
+        nodes.dedup();
+        nodes
+    }
+
+    /// `WAIT numreplicas timeout` with the timeout capped below the request timeout: WAIT
+    /// holds the connection it runs on, which other clients share. A capped WAIT answers
+    /// what Redis answers at its timeout: the replicas reached so far.
+    fn capped_wait(&self, cmd: &Command) -> Command {
+        let cap = (self.ctx.config.request_timeout_ms * 3 / 4).max(1) as i64;
+        match crate::resp::parse_i64(cmd.arg(2)) {
+            Some(t) if t == 0 || t > cap => {
+                let cap = cap.to_string();
+                Command::from_args([cmd.arg(0), cmd.arg(1), cap.as_bytes()])
+            }
+            _ => cmd.clone(),
         }
     }
 
