@@ -37,6 +37,9 @@ pub enum Merge {
     FirstNonNil,
     /// The first part to succeed, or the last error (`SCRIPT KILL`, `FUNCTION KILL`).
     OneOk,
+    /// `INFO`: the proxy's own sections, then the keyspace summed from the masters' answers
+    /// to `INFO keyspace`.
+    Info { local: String, resp3: bool },
 }
 
 /// Collects the parts of one client command's reply. Parts arrive from backend readers in
@@ -211,6 +214,31 @@ pub fn merge(how: &Merge, replies: &[Bytes]) -> Bytes {
                 .unwrap_or_else(|| Bytes::from_static(b"$-1\r\n"))
         }
         Merge::OneOk => unreachable!("handled above"),
+        Merge::Info { local, resp3 } => {
+            let mut texts = Vec::with_capacity(replies.len());
+            for reply in replies {
+                match decode(reply).as_ref().and_then(Frame::as_bytes) {
+                    Some(t) => texts.push(String::from_utf8_lossy(t).into_owned()),
+                    None => return unexpected(reply),
+                }
+            }
+            let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let mut text = local.clone();
+            if !text.is_empty() {
+                text.push_str("\r\n");
+            }
+            text.push_str(&super::info::keyspace(&texts));
+            let text = Bytes::from(text);
+            if *resp3 {
+                Frame::Verbatim {
+                    format: *b"txt",
+                    text,
+                }
+                .encode(&mut out);
+            } else {
+                Frame::Bulk(text).encode(&mut out);
+            }
+        }
     }
     out.freeze()
 }

@@ -9,6 +9,51 @@ use crate::slot::SLOT_COUNT;
 
 const SECTIONS: &[&str] = &["server", "clients", "stats", "cluster"];
 
+/// Whether `INFO <section>` includes the keyspace, which the masters must be asked for.
+pub fn wants_keyspace(section: Option<&[u8]>) -> bool {
+    match section.map(|s| String::from_utf8_lossy(s).to_lowercase()) {
+        None => true,
+        Some(s) => matches!(s.as_str(), "keyspace" | "default" | "all" | "everything"),
+    }
+}
+
+/// The `# Keyspace` section of the cluster: the masters' `db0` lines summed (`avg_ttl`
+/// weighted by each master's keys with an expiry).
+pub fn keyspace(masters_info: &[&str]) -> String {
+    let (mut keys, mut expires, mut ttl_weighted) = (0u64, 0u64, 0u128);
+    for text in masters_info {
+        for line in text.lines() {
+            let Some(fields) = line.strip_prefix("db0:") else {
+                continue;
+            };
+            let field = |name: &str| -> u64 {
+                fields
+                    .split(',')
+                    .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0)
+            };
+            let (k, e) = (field("keys"), field("expires"));
+            keys += k;
+            expires += e;
+            ttl_weighted += u128::from(field("avg_ttl")) * u128::from(e);
+        }
+    }
+    let mut out = String::from("# Keyspace\r\n");
+    if keys > 0 {
+        let avg_ttl = if expires > 0 {
+            ttl_weighted / u128::from(expires)
+        } else {
+            0
+        };
+        let _ = write!(
+            out,
+            "db0:keys={keys},expires={expires},avg_ttl={avg_ttl}\r\n"
+        );
+    }
+    out
+}
+
 /// Renders the sections `section` asks for (`None`, `default`, `all` and `everything` mean
 /// all of the proxy's sections), as `INFO` does.
 pub fn render(ctx: &ProxyContext, section: Option<&[u8]>) -> String {

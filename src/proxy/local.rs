@@ -42,6 +42,8 @@ impl ClientState {
 pub enum Local {
     Reply(Bytes),
     ReplyAndClose(Bytes),
+    /// `INFO` whose keyspace section the masters must complete: the proxy's own sections.
+    InfoWithKeyspace(String),
 }
 
 /// Answers `cmd` if it is one of the proxy's own commands.
@@ -117,6 +119,34 @@ pub fn handle(
             None => write_null(&mut out, client.protocol),
         },
         "client|id" => write_integer(&mut out, client.id as i64),
+        "client|list" => {
+            let now = ctx.stats.now_ms();
+            match client_list_filter(cmd) {
+                Ok(None) => write_text(
+                    &mut out,
+                    &ctx.clients.list(now, client.id, "client|list"),
+                    client.protocol,
+                ),
+                Ok(Some(ids)) => {
+                    let text: String = ids
+                        .iter()
+                        .filter_map(|&id| ctx.clients.get(id))
+                        .map(|c| c.line(now, (c.id == client.id).then_some("client|list")))
+                        .collect();
+                    write_text(&mut out, &text, client.protocol)
+                }
+                Err(e) => error(&mut out, e),
+            }
+        }
+        "client|info" => match ctx.clients.get(client.id) {
+            Some(me) => write_text(
+                &mut out,
+                &me.line(ctx.stats.now_ms(), Some("client|info")),
+                client.protocol,
+            ),
+            None => write_null(&mut out, client.protocol),
+        },
+        "client|kill" => client_kill(cmd, client.id, ctx, &mut out),
         "command" => write_all_commands(&mut out),
         "command|count" => write_integer(&mut out, table().len() as i64),
         "command|info" => {
@@ -144,6 +174,9 @@ pub fn handle(
         "command|getkeys" => command_getkeys(cmd, &mut out),
         "info" => {
             let text = info::render(ctx, cmd.get(1));
+            if info::wants_keyspace(cmd.get(1)) {
+                return Some(Local::InfoWithKeyspace(text));
+            }
             if client.protocol == 3 {
                 // RESP3 clients get INFO as a verbatim text string, as Redis sends it.
                 Frame::Verbatim {
@@ -165,6 +198,106 @@ fn write_all_commands(out: &mut BytesMut) {
     for spec in table().iter() {
         out.extend_from_slice(spec.info_bytes());
     }
+}
+
+/// Text as Redis sends it: a bulk string, or a verbatim string to RESP3 clients.
+fn write_text(out: &mut BytesMut, text: &str, protocol: u8) {
+    if protocol == 3 {
+        Frame::Verbatim {
+            format: *b"txt",
+            text: Bytes::copy_from_slice(text.as_bytes()),
+        }
+        .encode(out);
+    } else {
+        write_bulk(out, text.as_bytes());
+    }
+}
+
+/// `CLIENT LIST [TYPE type] [ID id…]`: the ids asked for, if any.
+fn client_list_filter(cmd: &Command) -> Result<Option<Vec<u64>>, &'static str> {
+    match cmd.get(2) {
+        None => Ok(None),
+        Some(opt) if opt.eq_ignore_ascii_case(b"ID") && cmd.argc() > 3 => cmd
+            .args()
+            .skip(3)
+            .map(|a| {
+                parse_i64(a)
+                    .filter(|&n| n > 0)
+                    .map(|n| n as u64)
+                    .ok_or("ERR Invalid client ID")
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some),
+        Some(opt) if opt.eq_ignore_ascii_case(b"TYPE") && cmd.argc() == 4 => {
+            let t = String::from_utf8_lossy(cmd.arg(3)).to_lowercase();
+            match t.as_str() {
+                // Every client of the proxy is a normal client.
+                "normal" => Ok(None),
+                "master" | "replica" | "slave" | "pubsub" => Ok(Some(Vec::new())),
+                _ => Err("ERR Unknown client type"),
+            }
+        }
+        _ => Err("ERR syntax error"),
+    }
+}
+
+/// `CLIENT KILL addr` or `CLIENT KILL <filter value>…`, for the proxy's own clients.
+fn client_kill(cmd: &Command, me: u64, ctx: &ProxyContext, out: &mut BytesMut) {
+    if cmd.argc() == 3 {
+        let addr = String::from_utf8_lossy(cmd.arg(2)).into_owned();
+        return match ctx.clients.kill(None, |c| c.peer_addr.to_string() == addr) {
+            0 => error(out, "ERR No such client"),
+            _ => ok(out),
+        };
+    }
+    if !cmd.argc().is_multiple_of(2) {
+        return error(out, "ERR syntax error");
+    }
+    let mut id = None;
+    let mut addr = None;
+    let mut laddr = None;
+    let mut skip_me = true;
+    let mut nobody = false;
+    for pair in (2..cmd.argc()).step_by(2) {
+        let (opt, value) = (cmd.arg(pair), cmd.arg(pair + 1));
+        let value_text = String::from_utf8_lossy(value).into_owned();
+        match opt.to_ascii_lowercase().as_slice() {
+            b"id" => match parse_i64(value).filter(|&n| n > 0) {
+                Some(n) => id = Some(n as u64),
+                None => return error(out, "ERR client-id should be greater than 0"),
+            },
+            b"addr" => addr = Some(value_text),
+            b"laddr" => laddr = Some(value_text),
+            b"skipme" => match value_text.to_ascii_lowercase().as_str() {
+                "yes" => skip_me = true,
+                "no" => skip_me = false,
+                _ => return error(out, "ERR syntax error"),
+            },
+            b"type" => match value_text.to_ascii_lowercase().as_str() {
+                "normal" => {}
+                "master" | "replica" | "slave" | "pubsub" => nobody = true,
+                _ => return error(out, &format!("ERR Unknown client type '{value_text}'")),
+            },
+            b"user" => {
+                if value_text != "default" {
+                    return error(out, &format!("ERR No such user '{value_text}'"));
+                }
+            }
+            _ => return error(out, "ERR syntax error"),
+        }
+    }
+    let killed = if nobody {
+        0
+    } else {
+        ctx.clients.kill(skip_me.then_some(me), |c| {
+            id.is_none_or(|id| c.id == id)
+                && addr.as_ref().is_none_or(|a| c.peer_addr.to_string() == *a)
+                && laddr
+                    .as_ref()
+                    .is_none_or(|a| c.local_addr.map(|l| l.to_string()).as_ref() == Some(a))
+        })
+    };
+    write_integer(out, killed as i64);
 }
 
 /// Null: `$-1` for RESP2 clients, `_` for RESP3 ones.

@@ -12,6 +12,7 @@
 //! - `pool` and `backend` are the shared, pipelined backend connections.
 
 mod backend;
+mod clients;
 pub mod config;
 mod dedicated;
 mod error;
@@ -52,6 +53,7 @@ pub struct ProxyContext {
     pub config: Arc<ProxyConfig>,
     pub router: Arc<Router>,
     pub stats: ProxyStats,
+    pub clients: Arc<clients::ClientRegistry>,
 }
 
 /// How long a clean shutdown waits for sessions to write the replies they owe.
@@ -90,6 +92,18 @@ pub async fn run(config: ProxyConfig, shutdown: CancellationToken) -> anyhow::Re
         config: config.clone(),
         router,
         stats: ProxyStats::default(),
+        clients: Arc::default(),
+    });
+    let ticker = ctx.clone();
+    let ticking = shutdown.clone();
+    tracker.spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tokio::select! {
+                _ = ticking.cancelled() => return,
+                _ = every.tick() => ticker.stats.tick(),
+            }
+        }
     });
     accept_loop(listener, ctx, &workers, &tracker, &shutdown).await;
 

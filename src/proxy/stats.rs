@@ -12,6 +12,8 @@ pub struct ProxyStats {
     pub total_connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
     pub total_commands_processed: AtomicU64,
+    /// Milliseconds since start, advanced by a ticker: a clock that costs one load to read.
+    coarse_ms: AtomicU64,
 }
 
 impl Default for ProxyStats {
@@ -23,6 +25,7 @@ impl Default for ProxyStats {
             total_connections_received: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
             total_commands_processed: AtomicU64::new(0),
+            coarse_ms: AtomicU64::new(0),
         }
     }
 }
@@ -30,6 +33,17 @@ impl Default for ProxyStats {
 impl ProxyStats {
     pub fn next_client_id(&self) -> u64 {
         self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The coarse clock: milliseconds since start, to within the ticker's period.
+    pub fn now_ms(&self) -> u64 {
+        self.coarse_ms.load(Ordering::Relaxed)
+    }
+
+    /// Advances the coarse clock; the proxy's ticker calls it.
+    pub fn tick(&self) {
+        let ms = self.started.elapsed().as_millis() as u64;
+        self.coarse_ms.store(ms, Ordering::Relaxed);
     }
 
     pub fn command_processed(&self) {

@@ -4,6 +4,7 @@
 
 mod command_table;
 mod harness;
+mod proxy_clients;
 mod proxy_core;
 mod proxy_multikey;
 mod proxy_pubsub;

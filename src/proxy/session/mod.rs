@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::clients::ClientEntry;
 use super::error::ProxyError;
 use super::gather::{Gather, Merge};
 use super::local::{self, ClientState, Local};
@@ -77,6 +78,15 @@ async fn serve_as(
     ctx: Arc<ProxyContext>,
     shutdown: CancellationToken,
 ) {
+    // `CLIENT KILL` cancels this one; shutting the proxy down cancels it too.
+    let stop = shutdown.child_token();
+    let registration = ctx.clients.register(
+        id,
+        peer_addr,
+        stream.local_addr().ok(),
+        ctx.stats.now_ms(),
+        stop.clone(),
+    );
     let (rd, wr) = stream.into_split();
     let (events, rx) = mpsc::unbounded_channel();
     let permits = Arc::new(Semaphore::new(ctx.config.max_pipeline));
@@ -96,6 +106,8 @@ async fn serve_as(
         pushed: pushed.clone(),
         kill: kill.clone(),
         written: Written::Slots(Vec::new()),
+        entry: registration.entry.clone(),
+        stop: stop.clone(),
     };
     let writer = Writer {
         ctx: ctx.clone(),
@@ -103,7 +115,8 @@ async fn serve_as(
         pushed,
         kill,
     };
-    tokio::join!(reader.run(shutdown), writer.run(wr, rx));
+    tokio::join!(reader.run(stop), writer.run(wr, rx));
+    drop(registration);
     tracing::debug!("client disconnected");
 }
 
@@ -125,6 +138,10 @@ struct Reader {
     pushed: Arc<AtomicUsize>,
     /// The slots this client has written to, for `WAIT`.
     written: Written,
+    /// This client's line in `CLIENT LIST`.
+    entry: Arc<ClientEntry>,
+    /// Cancelled by `CLIENT KILL` or the proxy's shutdown.
+    stop: CancellationToken,
     /// Tells the writer to stop at once.
     kill: CancellationToken,
 }
@@ -202,6 +219,7 @@ impl Reader {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.ctx.stats.command_processed();
+        self.entry.touch(self.ctx.stats.now_ms());
 
         let spec = match table().lookup(&cmd) {
             Ok(spec) => spec,
@@ -225,9 +243,23 @@ impl Reader {
             return self.subscribed(cmd, seq).await;
         }
         if let Some(local) = local::handle(spec, &cmd, &mut self.client, &self.ctx) {
+            if matches!(spec.full_name(), "client|setname" | "hello" | "reset") {
+                self.entry.set_name(self.client.name.clone());
+                self.entry.set_protocol(self.client.protocol);
+            }
             return match local {
                 Local::Reply(data) => {
                     self.reply(seq, data, false);
+                    Flow::Continue
+                }
+                Local::InfoWithKeyspace(local) => {
+                    let merge = Merge::Info {
+                        local,
+                        resp3: self.client.protocol == 3,
+                    };
+                    let ask = Command::from_args(["INFO", "keyspace"]);
+                    let masters = self.ctx.router.masters();
+                    self.fan_out(&ask, merge, masters, seq).await;
                     Flow::Continue
                 }
                 Local::ReplyAndClose(data) => {

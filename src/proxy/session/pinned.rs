@@ -348,6 +348,7 @@ impl Reader {
                 self.reply(seq, e.to_reply(), false);
                 return Flow::Continue;
             }
+            let stop = self.stop.clone();
             let reply = loop {
                 tokio::select! {
                     r = async {
@@ -361,6 +362,7 @@ impl Reader {
                         Ok(0) | Err(_) => return Flow::Stop,
                         Ok(_) => continue,
                     },
+                    _ = stop.cancelled() => return Flow::Stop,
                 }
             };
             let reply = match reply {
