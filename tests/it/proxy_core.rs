@@ -571,10 +571,10 @@ fn cluster_without_failover() -> RedisCluster {
 fn killed_master_gets_errors_fast_while_other_masters_keep_serving() {
     let mut cluster = cluster_without_failover();
     let proxy = Proxy::start_with(&cluster.master_addrs(), &FAST_FAILURE_ARGS);
-    let dead_key = &keys_on(&cluster, &cluster.masters()[0], "dead", 1)[0];
+    let dead_key = &cluster.keys_on(&cluster.masters()[0], "dead", 1)[0];
     let live_keys: Vec<String> = [1, 2]
         .iter()
-        .flat_map(|&m| keys_on(&cluster, &cluster.masters()[m], "live", 5))
+        .flat_map(|&m| cluster.keys_on(&cluster.masters()[m], "live", 5))
         .collect();
     let mut raw = proxy.raw();
     for key in live_keys.iter().chain([dead_key]) {
@@ -633,7 +633,7 @@ fn proxy_starts_when_the_first_seed_is_down() {
     let proxy = Proxy::start_with(&[dead_seed, cluster.masters()[0].addr()], &[]);
     let mut raw = proxy.raw();
     for master in cluster.masters() {
-        for key in keys_on(&cluster, master, "seed", 3) {
+        for key in cluster.keys_on(master, "seed", 3) {
             assert_eq!(raw.request(&["SET", &key, "v"]), Reply::Simple("OK".into()));
             assert_eq!(raw.request(&["GET", &key]), Reply::bulk("v"));
         }
@@ -643,10 +643,10 @@ fn proxy_starts_when_the_first_seed_is_down() {
 #[test]
 fn proxy_serves_reachable_masters_when_one_is_down_at_start() {
     let mut cluster = cluster_without_failover();
-    let dead_keys = keys_on(&cluster, &cluster.masters()[0], "down", 3);
+    let dead_keys = cluster.keys_on(&cluster.masters()[0], "down", 3);
     let live_keys: Vec<String> = [1, 2]
         .iter()
-        .flat_map(|&m| keys_on(&cluster, &cluster.masters()[m], "up", 3))
+        .flat_map(|&m| cluster.keys_on(&cluster.masters()[m], "up", 3))
         .collect();
     cluster.master_mut(0).kill();
 
@@ -925,22 +925,6 @@ fn other_master<'a>(cluster: &'a RedisCluster, node: &RedisNode) -> &'a RedisNod
         .iter()
         .find(|m| m.port() != node.port())
         .expect("a second master")
-}
-
-/// `count` keys named `<prefix>:<n>` whose slots `node` owns.
-fn keys_on(cluster: &RedisCluster, node: &RedisNode, prefix: &str, count: usize) -> Vec<String> {
-    let owners = cluster.slot_owners();
-    let candidates: Vec<String> = (0..count * 20).map(|n| format!("{prefix}:{n}")).collect();
-    let slots = cluster.key_slots(&candidates);
-    let keys: Vec<String> = candidates
-        .into_iter()
-        .zip(slots)
-        .filter(|(_, slot)| owners[usize::from(*slot)].port() == node.port())
-        .map(|(key, _)| key)
-        .take(count)
-        .collect();
-    assert_eq!(keys.len(), count, "not enough {prefix}:* keys on {node:?}");
-    keys
 }
 
 /// The error a client gets for a slot whose master cannot be reached.

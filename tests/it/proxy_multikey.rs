@@ -315,7 +315,7 @@ fn split_parts_follow_a_slot_that_moved_behind_the_proxys_back() {
     let proxy = Proxy::start(&cluster);
     let moved: Vec<String> = (0..5).map(|n| format!("{{moving}}:{n}")).collect();
     let others: Vec<String> = (0..3)
-        .map(|m| keys_on(&cluster, m, "still", 1).remove(0))
+        .map(|m| cluster.keys_on(&cluster.masters()[m], "still", 1).remove(0))
         .collect();
     let mut raw = proxy.raw();
     let mut mset = vec!["MSET"];
@@ -666,7 +666,7 @@ fn dbsize_keys_and_randomkey_answer_for_the_whole_cluster() {
         .iter()
         .position(|m| m.port() == last.port())
         .expect("a master");
-    let lonely = keys_on(&cluster, last_index, "lonely", 5);
+    let lonely = cluster.keys_on(&cluster.masters()[last_index], "lonely", 5);
     for key in &lonely {
         assert_eq!(raw.request(&["SET", key, "v"]), Reply::Simple("OK".into()));
     }
@@ -831,7 +831,7 @@ fn scripts_loaded_through_the_proxy_run_on_every_master() {
 
     // EVALSHA runs on the master of its key, whichever master that is.
     for m in 0..3 {
-        let key = &keys_on(&cluster, m, "script", 1)[0];
+        let key = &cluster.keys_on(&cluster.masters()[m], "script", 1)[0];
         assert_eq!(
             raw.request(&["EVALSHA", &sha, "1", key, "5"]),
             Reply::Integer(5)
@@ -851,7 +851,7 @@ fn scripts_loaded_through_the_proxy_run_on_every_master() {
     );
     assert_eq!(script_exists(flushed, &[sha.as_str()]), integers(&[0]));
     assert_eq!(raw.request(&["SCRIPT", "EXISTS", &sha]), integers(&[0]));
-    let key = &keys_on(&cluster, 1, "script", 1)[0];
+    let key = &cluster.keys_on(&cluster.masters()[1], "script", 1)[0];
     assert_eq!(
         raw.request(&["EVALSHA", &sha, "1", key, "10"]),
         Reply::Integer(15)
@@ -861,7 +861,7 @@ fn scripts_loaded_through_the_proxy_run_on_every_master() {
 
     // A script the proxy saw only in an EVAL, on another master, runs by its SHA1 anywhere.
     let body = "return redis.call('SET', KEYS[1], ARGV[1])";
-    let eval_key = &keys_on(&cluster, 0, "eval", 1)[0];
+    let eval_key = &cluster.keys_on(&cluster.masters()[0], "eval", 1)[0];
     assert_eq!(
         raw.request(&["EVAL", body, "1", eval_key, "x"]),
         Reply::Simple("OK".into())
@@ -875,7 +875,7 @@ fn scripts_loaded_through_the_proxy_run_on_every_master() {
         script_exists(elsewhere, &[body_sha.as_str()]),
         integers(&[0])
     );
-    let far_key = &keys_on(&cluster, 2, "eval", 1)[0];
+    let far_key = &cluster.keys_on(&cluster.masters()[2], "eval", 1)[0];
     assert_eq!(
         raw.request(&["EVALSHA", &body_sha, "1", far_key, "y"]),
         Reply::Simple("OK".into())
@@ -915,7 +915,7 @@ fn script_flush_through_the_proxy_empties_every_node_like_one_server() {
     let reference = RedisNode::standalone();
     let mut raw = proxy.raw();
     let mut redis = reference.raw();
-    let key = &keys_on(&cluster, 1, "flush", 1)[0];
+    let key = &cluster.keys_on(&cluster.masters()[1], "flush", 1)[0];
 
     let sha = match raw.request(&["SCRIPT", "LOAD", INCR_SCRIPT]) {
         Reply::Bulk(Some(sha)) => String::from_utf8(sha).expect("hex"),
@@ -970,7 +970,7 @@ fn functions_loaded_through_the_proxy_run_on_every_master() {
     let mut raw = proxy.raw();
     let mut redis = reference.raw();
     let keys: Vec<String> = (0..3)
-        .map(|m| keys_on(&cluster, m, "fn", 1).remove(0))
+        .map(|m| cluster.keys_on(&cluster.masters()[m], "fn", 1).remove(0))
         .collect();
     let same = |raw: &mut RawConn, redis: &mut RawConn, command: &[&str]| {
         let command: Vec<Vec<u8>> = command.iter().map(|a| a.as_bytes().to_vec()).collect();
@@ -1033,10 +1033,10 @@ fn a_dead_master_fails_the_commands_that_need_it_and_only_those() {
             .config("cluster-require-full-coverage", "no"),
     );
     let proxy = Proxy::start_with(&cluster.master_addrs(), &FAST_FAILURE_ARGS);
-    let dead: Vec<String> = keys_on(&cluster, 0, "dead", 2);
+    let dead: Vec<String> = cluster.keys_on(&cluster.masters()[0], "dead", 2);
     let live: Vec<String> = [1, 2]
         .into_iter()
-        .flat_map(|m| keys_on(&cluster, m, "live", 3))
+        .flat_map(|m| cluster.keys_on(&cluster.masters()[m], "live", 3))
         .collect();
     let mut raw = proxy.raw();
     let mut mset = vec!["MSET"];
@@ -1110,8 +1110,8 @@ fn a_part_refused_by_its_master_is_the_reply() {
     let cluster = RedisCluster::start(3, 0);
     let proxy = Proxy::start(&cluster);
     let full = &cluster.masters()[2];
-    let refused = &keys_on(&cluster, 2, "full", 1)[0];
-    let accepted = &keys_on(&cluster, 0, "roomy", 1)[0];
+    let refused = &cluster.keys_on(&cluster.masters()[2], "full", 1)[0];
+    let accepted = &cluster.keys_on(&cluster.masters()[0], "roomy", 1)[0];
     let mut raw = proxy.raw();
     assert_eq!(
         raw.request(&["MSET", refused, "before", accepted, "before"]),
@@ -1155,7 +1155,7 @@ fn wait_counts_the_replicas_of_the_masters_the_client_wrote_to() {
     // Writes on two of the three masters.
     let keys: Vec<String> = [0, 1]
         .iter()
-        .flat_map(|&m| keys_on(&cluster, m, "wait", 1))
+        .flat_map(|&m| cluster.keys_on(&cluster.masters()[m], "wait", 1))
         .collect();
     for key in &keys {
         assert_eq!(raw.request(&["SET", key, "v"]), Reply::Simple("OK".into()));
@@ -1214,25 +1214,6 @@ fn master_indexes<K: AsRef<[u8]>>(cluster: &RedisCluster, keys: &[K]) -> Vec<usi
                 .expect("slots are owned by masters")
         })
         .collect()
-}
-
-/// `count` keys named `<prefix>:<n>` whose slots the master at `master` owns.
-fn keys_on(cluster: &RedisCluster, master: usize, prefix: &str, count: usize) -> Vec<String> {
-    let candidates: Vec<String> = (0..count * 20).map(|n| format!("{prefix}:{n}")).collect();
-    let owners = master_indexes(cluster, &candidates);
-    let keys: Vec<String> = candidates
-        .into_iter()
-        .zip(owners)
-        .filter(|&(_, owner)| owner == master)
-        .map(|(key, _)| key)
-        .take(count)
-        .collect();
-    assert_eq!(
-        keys.len(),
-        count,
-        "not enough {prefix}:* keys on master {master}"
-    );
-    keys
 }
 
 /// The masters in the order the proxy walks them for SCAN and fan-out: by address.

@@ -785,7 +785,7 @@ fn many_blocked_clients_each_get_their_own_element() {
     let keys: Vec<String> = cluster
         .masters()
         .iter()
-        .flat_map(|master| keys_on(&cluster, master, "many", 7))
+        .flat_map(|master| cluster.keys_on(master, "many", 7))
         .take(20)
         .collect();
 
@@ -1043,20 +1043,4 @@ fn tag_on_other_slot(cluster: &RedisCluster, tag: &str, prefix: &str) -> String 
         .find(|&(_, s)| s != slot && owners[usize::from(s)].port() == node.port())
         .map(|(tag, _)| tag)
         .unwrap_or_else(|| panic!("no {{{prefix}:n}} tag on {node:?} off slot {slot}"))
-}
-
-/// `count` keys named `<prefix>:<n>` whose slots `node` owns.
-fn keys_on(cluster: &RedisCluster, node: &RedisNode, prefix: &str, count: usize) -> Vec<String> {
-    let owners = cluster.slot_owners();
-    let candidates: Vec<String> = (0..count * 20).map(|n| format!("{prefix}:{n}")).collect();
-    let slots = cluster.key_slots(&candidates);
-    let keys: Vec<String> = candidates
-        .into_iter()
-        .zip(slots)
-        .filter(|(_, slot)| owners[usize::from(*slot)].port() == node.port())
-        .map(|(key, _)| key)
-        .take(count)
-        .collect();
-    assert_eq!(keys.len(), count, "not enough {prefix}:* keys on {node:?}");
-    keys
 }

@@ -175,6 +175,22 @@ impl RedisCluster {
             .collect()
     }
 
+    /// `count` keys named `<prefix>:<n>` whose slots `node` owns.
+    pub fn keys_on(&self, node: &RedisNode, prefix: &str, count: usize) -> Vec<String> {
+        let owners = self.slot_owners();
+        let candidates: Vec<String> = (0..count * 20).map(|n| format!("{prefix}:{n}")).collect();
+        let slots = self.key_slots(&candidates);
+        let keys: Vec<String> = candidates
+            .into_iter()
+            .zip(slots)
+            .filter(|(_, slot)| owners[usize::from(*slot)].port() == node.port())
+            .map(|(key, _)| key)
+            .take(count)
+            .collect();
+        assert_eq!(keys.len(), count, "not enough {prefix}:* keys on {node:?}");
+        keys
+    }
+
     /// The node serving `slot`.
     pub fn node_for_slot(&self, slot: u16) -> &RedisNode {
         let node = self.running_master();
