@@ -118,8 +118,8 @@ pub fn route(spec: &CommandSpec, cmd: &Command) -> Result<Route, ProxyError> {
     // Subscribers may be on any master (a cluster's PUBLISH reaches every node): pub/sub
     // introspection asks them all.
     let merge = match spec.full_name() {
-        "pubsub|channels" => Some(Merge::Union),
-        "pubsub|numsub" => Some(Merge::SumPairs),
+        "pubsub|channels" | "pubsub|shardchannels" => Some(Merge::Union),
+        "pubsub|numsub" | "pubsub|shardnumsub" => Some(Merge::SumPairs),
         "pubsub|numpat" => Some(Merge::Sum),
         "lastsave" => Some(Merge::Min),
         _ => None,
@@ -208,11 +208,7 @@ fn unsupported(spec: &CommandSpec, _cmd: &Command) -> Option<&'static str> {
     let name = spec.full_name();
     let flags = spec.flags();
     match name {
-        "ssubscribe" | "sunsubscribe" => return Some("sharded subscriptions are not built yet"),
         "move" | "swapdb" => return Some("a Redis Cluster has only database 0"),
-        "pubsub|shardchannels" | "pubsub|shardnumsub" => {
-            return Some("sharded pub/sub introspection is not built yet");
-        }
         _ => {}
     }
     if name.starts_with("client|") {

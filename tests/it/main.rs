@@ -9,5 +9,6 @@ mod proxy_core;
 mod proxy_multikey;
 mod proxy_pubsub;
 mod proxy_resp3;
+mod proxy_sharded_pubsub;
 mod proxy_stateful;
 mod slots;

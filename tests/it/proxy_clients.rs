@@ -112,6 +112,34 @@ fn client_kill_ends_a_blocked_client() {
 }
 
 #[test]
+fn client_kill_ends_subscribers() {
+    let cluster = RedisCluster::start(3, 0);
+    let proxy = Proxy::start(&cluster);
+    let mut admin = proxy.raw();
+    let mut classic = proxy.raw();
+    let classic_id = client_id(classic.request(&["CLIENT", "ID"]));
+    classic.request(&["SUBSCRIBE", "killed-classic"]);
+    let mut sharded = proxy.raw();
+    let sharded_id = client_id(sharded.request(&["CLIENT", "ID"]));
+    sharded.request(&["SSUBSCRIBE", "killed-sharded"]);
+    for id in [classic_id, sharded_id] {
+        assert_eq!(
+            admin.request(&["CLIENT", "KILL", "ID", &id.to_string()]),
+            Reply::Integer(1)
+        );
+    }
+    classic.assert_closed();
+    sharded.assert_closed();
+    // Their subscriptions on the nodes end with them.
+    assert_eventually(Duration::from_secs(5), "no subscribers left", || {
+        admin.request(&["PUBSUB", "NUMSUB", "killed-classic"])
+            == Reply::Array(Some(vec![Reply::bulk("killed-classic"), Reply::Integer(0)]))
+            && admin.request(&["PUBSUB", "SHARDNUMSUB", "killed-sharded"])
+                == Reply::Array(Some(vec![Reply::bulk("killed-sharded"), Reply::Integer(0)]))
+    });
+}
+
+#[test]
 fn info_keyspace_sums_the_masters() {
     let cluster = RedisCluster::start(3, 0);
     let proxy = Proxy::start(&cluster);

@@ -34,6 +34,7 @@ use crate::topology::NodeAddr;
 
 mod pinned;
 mod pubsub;
+mod sharded;
 
 use pinned::Pinned;
 
@@ -241,6 +242,9 @@ impl Reader {
         }
         if matches!(spec.full_name(), "subscribe" | "psubscribe") {
             return self.subscribed(cmd, seq).await;
+        }
+        if matches!(spec.full_name(), "ssubscribe" | "sunsubscribe") {
+            return self.sharded(cmd, seq).await;
         }
         if let Some(local) = local::handle(spec, &cmd, &mut self.client, &self.ctx) {
             if matches!(spec.full_name(), "client|setname" | "hello" | "reset") {

@@ -13,6 +13,7 @@ use std::sync::atomic::Ordering;
 
 use bytes::Bytes;
 
+use super::sharded::NO_MIXING;
 use super::{keyless_slot, Flow, Reader};
 use crate::command::table;
 use crate::proxy::dedicated::Dedicated;
@@ -25,7 +26,7 @@ use crate::resp::Command;
 pub const PUBSUB_OUTPUT_LIMIT: usize = 32 * 1024 * 1024;
 
 impl Reader {
-    fn push(&self, data: Bytes, close: bool) {
+    pub(super) fn push(&self, data: Bytes, close: bool) {
         self.pushed.fetch_add(data.len(), Ordering::Relaxed);
         let _ = self.events.send(Event::Push { data, close });
     }
@@ -53,11 +54,13 @@ impl Reader {
             self.push(e.to_reply(), true);
             return Flow::Stop;
         }
-        let mut pongs: VecDeque<Pong> = VecDeque::new();
+        let mut pongs = Pongs::default();
+        let stop = self.stop.clone();
         loop {
             // After an unsubscribe, wait to learn whether subscribed mode is over before
-            // reading the client's next command.
-            while !pongs.iter().any(|p| matches!(p, Pong::ModeCheck)) {
+            // reading the client's next command; and stop reading while too many replies are
+            // owed.
+            while pongs.mode_checks == 0 && pongs.queue.len() < MAX_OWED {
                 match self.parser.parse(&mut self.buf) {
                     Ok(Some(cmd)) => {
                         if let Err(e) = self.subscriber_command(&mut conn, cmd, &mut pongs).await {
@@ -82,8 +85,8 @@ impl Reader {
                         return Flow::Stop;
                     };
                     let is_pong = frame.starts_with(b"*2\r\n$4\r\npong\r\n") || &frame[..] == b"+PONG\r\n";
-                    match (is_pong, pongs.front()) {
-                        (true, Some(_)) => match pongs.pop_front().expect("front exists") {
+                    match (is_pong, pongs.queue.front()) {
+                        (true, Some(_)) => match pongs.pop().expect("front exists") {
                             Pong::Client => {
                                 let frame = self.for_client(frame);
                                 self.push(frame, false)
@@ -118,6 +121,8 @@ impl Reader {
                     Ok(0) | Err(_) => return Flow::Stop,
                     Ok(_) => {}
                 },
+                // CLIENT KILL, or the proxy shutting down.
+                _ = stop.cancelled() => return Flow::Stop,
             }
         }
     }
@@ -125,7 +130,7 @@ impl Reader {
     /// A frame from the (RESP2) subscription connection as this client's protocol has it:
     /// for RESP3, messages and confirmations are push frames and a subscriber's `PING` is
     /// answered like any `PING`.
-    fn for_client(&self, frame: Bytes) -> Bytes {
+    pub(super) fn for_client(&self, frame: Bytes) -> Bytes {
         if self.client.protocol != 3 || frame.first() != Some(&b'*') {
             return frame;
         }
@@ -146,13 +151,13 @@ impl Reader {
         &mut self,
         conn: &mut Dedicated,
         cmd: Command,
-        pongs: &mut VecDeque<Pong>,
+        pongs: &mut Pongs,
     ) -> Result<(), ProxyError> {
         let spec = match table().lookup(&cmd) {
             Ok(spec) => spec,
             Err(e) => {
                 // Unknown commands and wrong arity get Redis's own error, in their turn.
-                pongs.push_back(Pong::Reply(ProxyError::Command(e).to_reply()));
+                pongs.push(Pong::Reply(ProxyError::Command(e).to_reply()));
                 return conn.send(PING).await;
             }
         };
@@ -160,22 +165,30 @@ impl Reader {
         match name {
             "subscribe" | "psubscribe" => conn.send(cmd.raw()).await,
             "ping" => {
-                pongs.push_back(Pong::Client);
+                pongs.push(Pong::Client);
                 conn.send(cmd.raw()).await
             }
             "unsubscribe" | "punsubscribe" | "reset" => {
-                pongs.push_back(Pong::ModeCheck);
+                pongs.push(Pong::ModeCheck);
                 conn.send(&[&cmd.raw()[..], PING].concat()).await
             }
+            "ssubscribe" => {
+                pongs.push(Pong::Reply(Bytes::from_static(NO_MIXING)));
+                conn.send(PING).await
+            }
+            "sunsubscribe" => {
+                pongs.push(Pong::Reply(self.not_subscribed_sunsubscribe(&cmd)));
+                conn.send(PING).await
+            }
             "quit" => {
-                pongs.push_back(Pong::Quit);
+                pongs.push(Pong::Quit);
                 conn.send(PING).await
             }
             _ => {
                 let text = format!(
                     "-ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n"
                 );
-                pongs.push_back(Pong::Reply(Bytes::from(text)));
+                pongs.push(Pong::Reply(Bytes::from(text)));
                 conn.send(PING).await
             }
         }
@@ -195,5 +208,30 @@ enum Pong {
     /// The client said `QUIT`: `+OK` and close, after every earlier reply.
     Quit,
 }
+
+/// The replies the subscription connection owes, in order.
+#[derive(Default)]
+struct Pongs {
+    queue: VecDeque<Pong>,
+    /// How many of them are [`Pong::ModeCheck`].
+    mode_checks: usize,
+}
+
+impl Pongs {
+    fn push(&mut self, pong: Pong) {
+        self.mode_checks += usize::from(matches!(pong, Pong::ModeCheck));
+        self.queue.push_back(pong);
+    }
+
+    fn pop(&mut self) -> Option<Pong> {
+        let pong = self.queue.pop_front()?;
+        self.mode_checks -= usize::from(matches!(pong, Pong::ModeCheck));
+        Some(pong)
+    }
+}
+
+/// Replies a subscriber may be owed before the proxy stops reading its commands: a client
+/// that pipelines without reading waits on TCP, not on the proxy's memory.
+const MAX_OWED: usize = 1024;
 
 const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
