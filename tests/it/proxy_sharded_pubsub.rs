@@ -5,12 +5,16 @@
 
 use std::time::Duration;
 
-use crate::harness::{assert_eventually, Proxy, RawConn, RedisCluster, RedisNode, Reply};
+use crate::harness::{
+    assert_eventually, ClusterOptions, Proxy, RawConn, RedisCluster, RedisNode, Reply,
+};
 use crate::proxy_pubsub::{event, sorted};
 
 const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long `PUBSUB` counts and resubscriptions may take to follow the cluster.
 const SETTLE: Duration = Duration::from_secs(10);
+/// How long a replica may take to be elected and the proxy to subscribe on it.
+const FAILOVER: Duration = Duration::from_secs(20);
 
 fn smessage(channel: &str, payload: &str) -> Reply {
     Reply::bulks(["smessage", channel, payload])
@@ -230,4 +234,31 @@ fn sharded_subscriber_with_resp3_gets_push_frames() {
         sub.read_raw_reply(),
         b">3\r\n$8\r\nsmessage\r\n$4\r\n{r}a\r\n$2\r\nhi\r\n".to_vec()
     );
+}
+
+#[test]
+fn sharded_subscriber_survives_a_failover() {
+    let mut cluster = RedisCluster::start_with(ClusterOptions::new(3, 1).node_timeout_ms(1000));
+    let proxy = Proxy::start(&cluster);
+    let channel = cluster.keys_on(&cluster.masters()[0], "fo", 1).remove(0);
+    let mut sub = proxy.raw();
+    sub.set_read_timeout(REPLY_TIMEOUT);
+    assert_eq!(
+        sub.request(&["SSUBSCRIBE", &channel]),
+        event("ssubscribe", &channel, 1)
+    );
+
+    // The master dies; its replica takes the slot over. The proxy's subscription connection
+    // is lost, and the proxy subscribes on the new master once the map names it.
+    cluster.master_mut(0).kill();
+    let replica = cluster.replicas_of(0).next().expect("a replica").addr();
+    let new_master = cluster
+        .nodes()
+        .find(|n| n.addr() == replica)
+        .expect("the replica's node");
+    assert_eventually(FAILOVER, "the new master has the subscriber", || {
+        spublish_on(new_master, &channel, "after failover") == Reply::Integer(1)
+    });
+    assert_eq!(sub.read_reply(), smessage(&channel, "after failover"));
+    assert_eq!(sub.request(&["PING"]), Reply::bulks(["pong", ""]));
 }
