@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use slotgate::proxy::{self, ProxyConfig};
+use slotgate::proxy::{self, ProxyConfig, ReadFrom, Secret};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -58,6 +58,21 @@ struct ProxyArgs {
     refresh_interval_ms: Option<u64>,
     #[arg(long)]
     max_clients: Option<usize>,
+    /// Where read-only commands go.
+    #[arg(long, value_enum)]
+    read_from: Option<ReadFrom>,
+    /// How long requests wait for a failover to finish.
+    #[arg(long)]
+    failover_hold_ms: Option<u64>,
+    /// Password clients must give with AUTH.
+    #[arg(long)]
+    requirepass: Option<String>,
+    /// ACL user for the proxy's connections to the nodes.
+    #[arg(long)]
+    backend_user: Option<String>,
+    /// Password for the proxy's connections to the nodes.
+    #[arg(long)]
+    backend_password: Option<String>,
 }
 
 impl ProxyArgs {
@@ -92,6 +107,21 @@ impl ProxyArgs {
         }
         if let Some(v) = self.max_clients {
             c.max_clients = v;
+        }
+        if let Some(v) = self.read_from {
+            c.read_from = v;
+        }
+        if let Some(v) = self.failover_hold_ms {
+            c.failover_hold_ms = v;
+        }
+        if let Some(v) = self.requirepass {
+            c.requirepass = Secret(v);
+        }
+        if let Some(v) = self.backend_user {
+            c.backend_user = v;
+        }
+        if let Some(v) = self.backend_password {
+            c.backend_password = Secret(v);
         }
         c.validate()?;
         Ok(c)

@@ -1,5 +1,6 @@
 //! The proxy's configuration: `config/proxy.toml`, overridden by command-line flags.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -36,8 +37,25 @@ pub struct ProxyConfig {
     pub refresh_min_interval_ms: u64,
     /// `MOVED`/`ASK` hops followed for one request before the client gets an error.
     pub max_redirects: u32,
-    /// How long `TRYAGAIN`/`CLUSTERDOWN` are retried for one request.
-    pub retry_window_ms: u64,
+    /// How long a request is held while its shard has no reachable master (a failover), and
+    /// how long `TRYAGAIN`/`CLUSTERDOWN`/`LOADING` are retried.
+    pub failover_hold_ms: u64,
+    /// Bytes of requests the proxy holds at once during failovers; past it, requests for an
+    /// unreachable master get an error at once.
+    pub failover_hold_max_bytes: usize,
+    /// Where read-only commands go.
+    pub read_from: ReadFrom,
+    /// A replica whose link to its master has been down for longer than this is not read
+    /// from.
+    pub replica_max_lag_ms: u64,
+    /// ACL user for backend connections; empty for the default user.
+    pub backend_user: String,
+    /// Password for backend connections; empty for none.
+    pub backend_password: Secret,
+    /// Password clients must give (`AUTH <password>`, as the `default` user); empty for none.
+    pub requirepass: Secret,
+    /// Named users clients may authenticate as (`AUTH <user> <password>`), name → password.
+    pub users: BTreeMap<String, Secret>,
     /// Client connections accepted at once.
     pub max_clients: usize,
     /// Commands one client may have in flight; reading from it pauses past this.
@@ -66,7 +84,14 @@ impl Default for ProxyConfig {
             refresh_interval_ms: 10_000,
             refresh_min_interval_ms: 200,
             max_redirects: 5,
-            retry_window_ms: 2000,
+            failover_hold_ms: 15_000,
+            failover_hold_max_bytes: 64 * 1024 * 1024,
+            read_from: ReadFrom::Master,
+            replica_max_lag_ms: 10_000,
+            backend_user: String::new(),
+            backend_password: Secret::default(),
+            requirepass: Secret::default(),
+            users: BTreeMap::new(),
             max_clients: 10_000,
             max_pipeline: 1024,
             proto_max_bulk_len: Limits::DEFAULT_MAX_BULK_LEN,
@@ -74,6 +99,45 @@ impl Default for ProxyConfig {
             max_inline_len: Limits::DEFAULT_MAX_INLINE_LEN,
             client_query_buffer_limit: 1024 * 1024 * 1024,
         }
+    }
+}
+
+/// Where read-only commands are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadFrom {
+    /// Every command to the slot's master.
+    #[default]
+    Master,
+    /// Reads to the slot's replicas (round-robin); to the master when none is healthy.
+    Replica,
+    /// Reads to a replica when one is healthy, else the master (the same as `replica`, kept
+    /// for the name users know from other proxies).
+    PreferReplica,
+    /// Reads round-robin over the master and its healthy replicas.
+    Any,
+    /// Reads to the node of the shard with the lowest measured latency.
+    Nearest,
+}
+
+/// A password: kept out of `Debug` output, so it never reaches a log.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl Secret {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
     }
 }
 
@@ -137,7 +201,12 @@ impl ProxyConfig {
                 return invalid("seeds", format!("'{s}' is not a host:port address"));
             }
         }
-        let positive: [(&'static str, u64); 10] = [
+        let positive: [(&'static str, u64); 12] = [
+            ("failover-hold-ms", self.failover_hold_ms),
+            (
+                "failover-hold-max-bytes",
+                self.failover_hold_max_bytes as u64,
+            ),
             ("pool-size", self.pool_size as u64),
             ("backend-queue", self.backend_queue as u64),
             ("connect-timeout-ms", self.connect_timeout_ms),
@@ -231,6 +300,10 @@ impl ProxyConfig {
         resp3_offset + worker * self.pool_size + (client_id % self.pool_size as u64) as usize
     }
 
+    pub fn failover_hold(&self) -> Duration {
+        Duration::from_millis(self.failover_hold_ms)
+    }
+
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_millis(self.connect_timeout_ms)
     }
@@ -269,6 +342,22 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("'listen'"));
         let err = ProxyConfig::from_toml("pool-size = \"two\"").unwrap_err();
         assert!(err.to_string().contains("invalid type"), "{err}");
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let c = ProxyConfig::from_toml(
+            "requirepass = \"hunter2\"\nbackend-password = \"s3cret\"\n[users]\nalice = \"wonderland\"",
+        )
+        .unwrap();
+        assert_eq!(c.requirepass.expose(), "hunter2");
+        assert_eq!(c.users["alice"].expose(), "wonderland");
+        let shown = format!("{c:?}");
+        for secret in ["hunter2", "s3cret", "wonderland"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        let c = ProxyConfig::from_toml("read-from = \"prefer-replica\"").unwrap();
+        assert_eq!(c.read_from, ReadFrom::PreferReplica);
     }
 
     #[test]

@@ -39,7 +39,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use config::{ConfigError, ProxyConfig};
+pub use config::{ConfigError, ProxyConfig, ReadFrom, Secret};
 pub use error::ProxyError;
 pub use refresher::fetch_slot_map;
 pub use router::Router;

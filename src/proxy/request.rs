@@ -85,7 +85,7 @@ pub struct Request {
     /// `MOVED`/`ASK`/`NOSCRIPT` hops followed so far.
     pub hops: u32,
     /// When the first `TRYAGAIN`/`CLUSTERDOWN` for it came back: retries stop
-    /// `retry-window-ms` later. (Not stamped on dispatch: the clock is not free.)
+    /// `failover-hold-ms` later. (Not stamped on dispatch: the clock is not free.)
     pub retry_since: Option<Instant>,
     pub reply_to: ReplyTo,
 }

@@ -272,7 +272,7 @@ impl Router {
                 None => request.reply(error),
             },
             Some(Redirect::Retry { cluster_down }) => {
-                let window = Duration::from_millis(self.config.retry_window_ms);
+                let window = Duration::from_millis(self.config.failover_hold_ms);
                 let since = *request.retry_since.get_or_insert_with(Instant::now);
                 let waited = since.elapsed();
                 if waited >= window {
