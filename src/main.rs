@@ -20,7 +20,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Face {
     /// Serve non-cluster Redis clients in front of a Redis Cluster.
-    Proxy(ProxyArgs),
+    Proxy(Box<ProxyArgs>),
     /// A bundled Redis-Cluster-compatible node (not built yet).
     Node,
     /// Cluster administration, like `redis-cli --cluster` (not built yet).
@@ -137,7 +137,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.face {
-        Face::Proxy(args) => args.into_config().and_then(run_proxy),
+        Face::Proxy(args) => (*args).into_config().and_then(run_proxy),
         Face::Node => not_built("node", "the bundled node"),
         Face::Cluster => not_built("cluster", "cluster administration"),
         Face::Up => not_built("up", "the local cluster launcher"),
