@@ -82,6 +82,8 @@ pub enum ConnEnd {
     ConnectFailed(String),
     /// The connection was up and then failed.
     Lost,
+    /// The connection was closed because nobody uses it any more.
+    Closed,
 }
 
 impl BackendConn {
@@ -185,7 +187,8 @@ impl ConnTask {
                 });
             }
         }
-        if self.write_loop(&mut wr, &mut rx).await == WriterStop::Idle {
+        let stop = self.write_loop(&mut wr, &mut rx).await;
+        if stop == WriterStop::Idle {
             // Nobody can send any more: let the replies still due arrive (the reader's request
             // timeout bounds the wait) before closing.
             while !self.shared.closed.is_cancelled()
@@ -206,9 +209,12 @@ impl ConnTask {
             reason: "connection closed".into(),
         };
         while let Some(r) = rx.recv().await {
-            r.fail(&unsent);
+            r.lost(&unsent, false);
         }
-        ConnEnd::Lost
+        match stop {
+            WriterStop::Idle => ConnEnd::Closed,
+            WriterStop::Failed => ConnEnd::Lost,
+        }
     }
 
     /// Connecting failed: every queued request gets the reason.
@@ -221,7 +227,7 @@ impl ConnTask {
         self.fail_inflight(err.clone());
         rx.close();
         while let Some(r) = rx.recv().await {
-            r.fail(&err);
+            r.lost(&err, false);
         }
         ConnEnd::ConnectFailed(reason)
     }
@@ -252,7 +258,7 @@ impl ConnTask {
                 let mut inflight = lock(&self.shared.inflight);
                 if let Some(err) = inflight.failed.clone() {
                     drop(inflight);
-                    batch.drain(..).for_each(|r| r.fail(&err));
+                    batch.drain(..).for_each(|r| r.lost(&err, false));
                     return WriterStop::Failed;
                 }
                 let now = Instant::now();
@@ -301,10 +307,9 @@ fn fail_all(shared: &Shared, err: ProxyError) {
     };
     shared.failed.store(true, Ordering::Relaxed);
     shared.closed.cancel();
-    let reply = err.to_reply();
     for p in drained {
         if let Some(r) = p.request {
-            r.reply(reply.clone());
+            r.lost(&err, true);
         }
     }
 }

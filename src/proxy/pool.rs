@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
+use tokio::sync::Notify;
 
 use super::backend::{BackendConn, BackendSettings, ConnEnd};
 use super::error::ProxyError;
@@ -24,6 +25,8 @@ pub struct NodePool {
     settings: Arc<BackendSettings>,
     conns: Box<[ArcSwapOption<BackendConn>]>,
     health: Arc<Health>,
+    /// Told when a connection fails: the slot map may have changed (a failover).
+    trouble: Arc<Notify>,
 }
 
 /// The node's last connect failure. `is_down` is checked on every request; the mutex (read
@@ -36,33 +39,46 @@ struct Health {
 }
 
 impl NodePool {
-    pub fn new(addr: NodeAddr, size: usize, settings: Arc<BackendSettings>) -> NodePool {
+    pub fn new(
+        addr: NodeAddr,
+        size: usize,
+        settings: Arc<BackendSettings>,
+        trouble: Arc<Notify>,
+    ) -> NodePool {
         NodePool {
             addr,
             settings,
             conns: (0..size.max(1)).map(|_| ArcSwapOption::empty()).collect(),
             health: Arc::default(),
+            trouble,
         }
+    }
+
+    /// Whether the last attempt to connect to the node failed.
+    pub fn is_down(&self) -> bool {
+        self.health.is_down.load(Ordering::Relaxed)
     }
 
     /// Sends a request on connection `request.conn_hint`; if the node is unreachable the
     /// request gets an error reply instead.
     pub async fn send(&self, request: Request) {
         if let Some(reason) = self.recently_down() {
-            return request.fail(&ProxyError::Connect {
+            let error = ProxyError::Connect {
                 addr: self.addr.clone(),
                 reason,
-            });
+            };
+            return request.lost(&error, false);
         }
         let conn = self.conn(request.conn_hint);
         if let Err(request) = conn.send(request).await {
             // It closed between the check and the send: one fresh connection, one try.
             let conn = self.conn(request.conn_hint);
             if let Err(request) = conn.send(request).await {
-                request.fail(&ProxyError::Connect {
+                let error = ProxyError::Connect {
                     addr: self.addr.clone(),
                     reason: "connection closed".into(),
-                });
+                };
+                request.lost(&error, false);
             }
         }
     }
@@ -74,10 +90,11 @@ impl NodePool {
     pub fn try_send(&self, request: Request) -> Result<(), Request> {
         if self.health.is_down.load(Ordering::Relaxed) {
             if let Some(reason) = self.recently_down() {
-                request.fail(&ProxyError::Connect {
+                let error = ProxyError::Connect {
                     addr: self.addr.clone(),
                     reason,
-                });
+                };
+                request.lost(&error, false);
                 return Ok(());
             }
         }
@@ -108,11 +125,15 @@ impl NodePool {
             }
         }
         let health = self.health.clone();
+        let trouble = self.trouble.clone();
         let fresh = BackendConn::spawn(self.addr.clone(), &self.settings, resp3, move |end| {
+            if !matches!(end, ConnEnd::Closed) {
+                trouble.notify_one();
+            }
             let mut down = health.down.lock().unwrap_or_else(|e| e.into_inner());
             *down = match end {
                 ConnEnd::ConnectFailed(reason) => Some((Instant::now(), reason)),
-                ConnEnd::Lost => None,
+                ConnEnd::Lost | ConnEnd::Closed => None,
             };
             health.is_down.store(down.is_some(), Ordering::Relaxed);
         });

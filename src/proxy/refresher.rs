@@ -27,24 +27,50 @@ impl Refresher {
         Refresher { router, seeds }
     }
 
-    /// Refreshes once, asking the known nodes and then the seeds until one answers.
+    /// Refreshes once. Every node of the current map is asked at once and the view most of
+    /// them share is installed, so one node with a stale or partitioned view cannot flip the
+    /// map back and forth; if none answers, the seeds are asked one after the other.
     /// Returns whether some node answered.
     pub async fn refresh_once(&self) -> bool {
         let current = self.router.slot_map();
-        let mut candidates: Vec<NodeAddr> = current.shards().map(|s| s.master.clone()).collect();
-        candidates.extend(current.nodes().cloned());
-        candidates.extend(self.seeds.iter().cloned());
+        let mut known: Vec<NodeAddr> = current.shards().map(|s| s.master.clone()).collect();
+        known.extend(current.nodes().cloned());
         let mut seen = std::collections::HashSet::new();
-        candidates.retain(|a| seen.insert(a.clone()));
+        known.retain(|a| seen.insert(a.clone()));
+        known.truncate(MAX_ASKED);
         let timeout = self.router.config().connect_timeout() * 2;
-        for node in candidates {
-            match fetch_slot_map(&node, timeout).await {
+        let mut asked = tokio::task::JoinSet::new();
+        for node in known {
+            asked.spawn(async move {
+                let map = fetch_slot_map(&node, timeout).await;
+                (node, map)
+            });
+        }
+        let mut views: Vec<(SlotMap, usize)> = Vec::new();
+        while let Some(answer) = asked.join_next().await {
+            let Ok((node, map)) = answer else { continue };
+            match map {
+                Ok(map) => match views.iter_mut().find(|(v, _)| *v == map) {
+                    Some((_, votes)) => *votes += 1,
+                    None => views.push((map, 1)),
+                },
+                Err(reason) => {
+                    tracing::debug!(peer_addr = %node, %reason, "topology refresh: node did not answer")
+                }
+            }
+        }
+        if let Some(view) = majority(views, &current) {
+            self.router.install(view);
+            return true;
+        }
+        for seed in &self.seeds {
+            match fetch_slot_map(seed, timeout).await {
                 Ok(map) => {
                     self.router.install(map);
                     return true;
                 }
                 Err(reason) => {
-                    tracing::debug!(peer_addr = %node, %reason, "topology refresh: node did not answer")
+                    tracing::debug!(peer_addr = %seed, %reason, "topology refresh: seed did not answer")
                 }
             }
         }
@@ -60,7 +86,8 @@ impl Refresher {
         let min_gap = Duration::from_millis(config.refresh_min_interval_ms);
         let mut last = Instant::now();
         loop {
-            let healthy = self.router.slot_map().covered_slots() == SLOT_COUNT;
+            let healthy = self.router.slot_map().covered_slots() == SLOT_COUNT
+                && !self.router.has_unreachable_master();
             let wait = if healthy {
                 period
             } else {
@@ -82,6 +109,25 @@ impl Refresher {
             last = Instant::now();
         }
     }
+}
+
+/// Nodes asked at once for their view of the cluster.
+const MAX_ASKED: usize = 16;
+
+/// The view most nodes answered; on a tie, the current map if it is one of the tied views,
+/// else the view that covers the most slots.
+fn majority(views: Vec<(SlotMap, usize)>, current: &SlotMap) -> Option<SlotMap> {
+    let most = views.iter().map(|(_, votes)| *votes).max()?;
+    let mut tied: Vec<SlotMap> = views
+        .into_iter()
+        .filter(|(_, votes)| *votes == most)
+        .map(|(view, _)| view)
+        .collect();
+    if let Some(i) = tied.iter().position(|v| v == current) {
+        return Some(tied.swap_remove(i));
+    }
+    tied.sort_by_key(|v| std::cmp::Reverse(v.covered_slots()));
+    tied.into_iter().next()
 }
 
 /// Asks one node for `CLUSTER SLOTS` and builds a map from the answer.
@@ -115,4 +161,27 @@ pub async fn fetch_slot_map(node: &NodeAddr, timeout: Duration) -> Result<SlotMa
     tokio::time::timeout(timeout, fetch)
         .await
         .map_err(|_| "timed out".to_string())?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slot::Slot;
+
+    fn map_with(owner: u16) -> SlotMap {
+        SlotMap::empty().with_slot_moved(Slot::new(0).unwrap(), &NodeAddr::new("127.0.0.1", owner))
+    }
+
+    #[test]
+    fn the_view_most_nodes_share_wins() {
+        let (a, b) = (map_with(1), map_with(2));
+        let current = SlotMap::empty();
+        assert_eq!(
+            majority(vec![(a.clone(), 1), (b.clone(), 3)], &current),
+            Some(b.clone())
+        );
+        // A tie keeps the current view rather than flipping to the other.
+        assert_eq!(majority(vec![(a.clone(), 2), (b.clone(), 2)], &b), Some(b));
+        assert_eq!(majority(Vec::new(), &a), None);
+    }
 }

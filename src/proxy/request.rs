@@ -24,13 +24,16 @@ pub enum Event {
     /// Bytes for the client in subscribed mode (messages, confirmations), written in the order
     /// they come. The session sends them only when every numbered reply has been written.
     Push { data: Bytes, close: bool },
-    /// A backend answered `MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN` or `NOSCRIPT`: the proxy,
-    /// not the client, must act on it.
+    /// A backend answered `MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`, `LOADING` or `NOSCRIPT`:
+    /// the proxy, not the client, must act on it.
     Redirect {
         request: Request,
         error: Bytes,
         from: NodeAddr,
     },
+    /// The request's backend is unreachable and the request can safely be sent again: it is
+    /// held until its slot has a reachable master (see [`Request::lost`]).
+    Lost { request: Request, error: ProxyError },
 }
 
 pub type EventTx = mpsc::UnboundedSender<Event>;
@@ -84,9 +87,15 @@ pub struct Request {
     pub prefix: Option<Bytes>,
     /// `MOVED`/`ASK`/`NOSCRIPT` hops followed so far.
     pub hops: u32,
-    /// When the first `TRYAGAIN`/`CLUSTERDOWN` for it came back: retries stop
-    /// `failover-hold-ms` later. (Not stamped on dispatch: the clock is not free.)
+    /// When it was first held or retried (an unreachable backend, `TRYAGAIN`, `CLUSTERDOWN`,
+    /// `LOADING`): retries stop `failover-hold-ms` later. (Not stamped on dispatch: the clock
+    /// is not free.)
     pub retry_since: Option<Instant>,
+    /// The command only reads: it may go to a replica, and may be sent again after its
+    /// connection was lost with it written.
+    pub read_only: bool,
+    /// Sent to a replica: a redirect from it sends the request to the master instead.
+    pub to_replica: bool,
     pub reply_to: ReplyTo,
 }
 
@@ -99,8 +108,35 @@ impl Request {
             prefix: None,
             hops: 0,
             retry_since: None,
+            read_only: false,
+            to_replica: false,
             reply_to,
         }
+    }
+
+    /// Marks the request as one that only reads.
+    pub fn read_only(mut self, read_only: bool) -> Request {
+        self.read_only = read_only;
+        self
+    }
+
+    /// The request's backend became unreachable: with `written`, after the request was
+    /// written to it. A request that surely did not run (not written), or that only reads,
+    /// is handed back to its session to be held and sent again once its slot has a
+    /// reachable master; a write that may have run gets `error`, since sending it again
+    /// could apply it twice. Requests for one named node are not held: no other node can
+    /// answer them.
+    pub fn lost(self, error: &ProxyError, written: bool) {
+        let again = matches!(self.dest, Dest::Slot(_)) && (!written || self.read_only);
+        if !again {
+            return self.fail(error);
+        }
+        let events = self.reply_to.events().clone();
+        // A session that has gone away drops the request: nobody waits for it.
+        let _ = events.send(Event::Lost {
+            request: self,
+            error: error.clone(),
+        });
     }
 
     /// The slot the request is routed by, if it is routed by slot.
@@ -149,6 +185,7 @@ pub fn is_redirect(reply: &[u8]) -> bool {
             || reply.starts_with(b"-ASK ")
             || reply.starts_with(b"-TRYAGAIN")
             || reply.starts_with(b"-CLUSTERDOWN")
+            || reply.starts_with(b"-LOADING")
             || reply.starts_with(b"-NOSCRIPT"))
 }
 
@@ -164,6 +201,9 @@ mod tests {
             b"-TRYAGAIN Multiple keys request during rehashing of slot\r\n"
         ));
         assert!(is_redirect(b"-CLUSTERDOWN The cluster is down\r\n"));
+        assert!(is_redirect(
+            b"-LOADING Redis is loading the dataset in memory\r\n"
+        ));
         assert!(is_redirect(
             b"-NOSCRIPT No matching script. Please use EVAL.\r\n"
         ));

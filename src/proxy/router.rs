@@ -1,13 +1,13 @@
 //! Where each request goes: the current slot map, the backend pools, and redirects.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use tokio::sync::Notify;
+use tokio::sync::{watch, Notify};
 
 use super::backend::BackendSettings;
 use super::config::ProxyConfig;
@@ -37,7 +37,11 @@ pub struct Router {
     /// other's change.
     update: Mutex<()>,
     versions: AtomicU64,
-    refresh: Notify,
+    /// The map's version, for requests held until it changes.
+    changes: watch::Sender<u64>,
+    /// Bytes of requests held during failovers, bounded by `failover-hold-max-bytes`.
+    held_bytes: AtomicUsize,
+    refresh: Arc<Notify>,
     /// Script bodies by SHA1 (lowercase hex), at most `MAX_SCRIPTS`. A std mutex, held for a
     /// map lookup or insert, never across an await.
     scripts: Mutex<HashMap<String, Bytes>>,
@@ -66,7 +70,9 @@ impl Router {
             pools: Mutex::new(HashMap::new()),
             update: Mutex::new(()),
             versions: AtomicU64::new(0),
-            refresh: Notify::new(),
+            changes: watch::Sender::new(0),
+            held_bytes: AtomicUsize::new(0),
+            refresh: Arc::new(Notify::new()),
             scripts: Mutex::new(HashMap::new()),
         })
     }
@@ -112,6 +118,43 @@ impl Router {
             masters,
             version,
         }));
+        self.changes.send_replace(version);
+    }
+
+    /// Whether some master of the current map could not be connected to lately.
+    pub fn has_unreachable_master(&self) -> bool {
+        self.routes.load().masters.iter().any(|p| p.is_down())
+    }
+
+    /// Bytes of requests held for failovers right now.
+    pub fn held_bytes(&self) -> usize {
+        self.held_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Holds a request whose backend was unreachable until the slot map changes (or a short
+    /// backoff passes), then routes it again: to the new master once a failover has
+    /// finished. Gives the client `error` once the request has waited `failover-hold-ms`,
+    /// or at once when the proxy already holds `failover-hold-max-bytes`.
+    pub async fn hold(self: Arc<Self>, mut request: Request, error: ProxyError) {
+        let hold = self.config.failover_hold();
+        let since = *request.retry_since.get_or_insert_with(Instant::now);
+        let waited = since.elapsed();
+        let size = request.cmd.len();
+        let budget = self.config.failover_hold_max_bytes;
+        if waited >= hold || self.held_bytes.fetch_add(size, Ordering::Relaxed) + size > budget {
+            if waited < hold {
+                self.held_bytes.fetch_sub(size, Ordering::Relaxed);
+                tracing::warn!("failover hold memory bound reached; failing a request");
+            }
+            return request.fail(&error);
+        }
+        self.request_refresh();
+        let mut changes = self.changes.subscribe();
+        let backoff = (waited / 10).clamp(Duration::from_millis(20), Duration::from_millis(200));
+        let _ = tokio::time::timeout(backoff.min(hold - waited), changes.changed()).await;
+        self.held_bytes.fetch_sub(size, Ordering::Relaxed);
+        request.prefix = None;
+        self.dispatch(request).await;
     }
 
     /// Asks the refresher for a full refresh soon (it rate-limits).
@@ -134,6 +177,7 @@ impl Router {
                     // One set speaking RESP2, one speaking RESP3.
                     2 * self.config.connections_per_node(),
                     self.settings.clone(),
+                    self.refresh.clone(),
                 ))
             })
             .clone()
@@ -333,7 +377,7 @@ impl Redirect {
                     Redirect::Ask { to }
                 })
             }
-            "TRYAGAIN" => Some(Redirect::Retry {
+            "TRYAGAIN" | "LOADING" => Some(Redirect::Retry {
                 cluster_down: false,
             }),
             "CLUSTERDOWN" => Some(Redirect::Retry { cluster_down: true }),

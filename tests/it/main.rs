@@ -6,6 +6,7 @@ mod command_table;
 mod harness;
 mod proxy_clients;
 mod proxy_core;
+mod proxy_failover;
 mod proxy_multikey;
 mod proxy_pubsub;
 mod proxy_resp3;

@@ -550,11 +550,14 @@ fn redis_cli_reshard_is_invisible_to_clients() {
 /// the request timeout plus the connect timeout plus the proxy's bounded retries, with room to
 /// spare on a slow machine. A hang fails the test instead of blocking it.
 const DEAD_MASTER_REPLY_WITHIN: Duration = Duration::from_secs(8);
-const FAST_FAILURE_ARGS: [&str; 4] = [
+const FAST_FAILURE_ARGS: [&str; 6] = [
     "--request-timeout-ms",
     "1000",
     "--connect-timeout-ms",
     "500",
+    // No replica can take over here: hold requests only briefly before answering the error.
+    "--failover-hold-ms",
+    "1000",
 ];
 
 /// A cluster in which a dead master stays dead and owns its slots: no replicas to take over,

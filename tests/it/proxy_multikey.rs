@@ -23,11 +23,14 @@ const REPLICATION_TIMEOUT: Duration = Duration::from_secs(10);
 /// [`FAST_FAILURE_ARGS`]: the connect and request timeouts plus the proxy's bounded retries,
 /// with room to spare on a slow machine. A hang fails the test instead of blocking it.
 const DEAD_PART_REPLY_WITHIN: Duration = Duration::from_secs(8);
-const FAST_FAILURE_ARGS: [&str; 4] = [
+const FAST_FAILURE_ARGS: [&str; 6] = [
     "--request-timeout-ms",
     "1000",
     "--connect-timeout-ms",
     "500",
+    // No replica can take over here: hold requests only briefly before answering the error.
+    "--failover-hold-ms",
+    "1000",
 ];
 
 // ---------------------------------------------------------------------------------------------

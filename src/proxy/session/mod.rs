@@ -307,7 +307,8 @@ impl Reader {
                     Dest::Slot(slot),
                     self.conn_hint(),
                     client,
-                );
+                )
+                .read_only(spec.is_readonly());
                 router.dispatch(request).await;
             }
             Route::Split(split) => {
@@ -328,7 +329,8 @@ impl Reader {
                         Dest::Slot(*slot),
                         self.conn_hint(),
                         reply_to,
-                    );
+                    )
+                    .read_only(spec.is_readonly());
                     router.dispatch(request).await;
                 }
             }
@@ -508,6 +510,9 @@ impl Writer {
                         from,
                     } => {
                         tokio::spawn(self.ctx.router.clone().redirect(request, error, from));
+                    }
+                    Event::Lost { request, error } => {
+                        tokio::spawn(self.ctx.router.clone().hold(request, error));
                     }
                 }
                 // Replies go out in command order, as soon as each is next.
