@@ -4,7 +4,7 @@
 //! everything to the new master. Only writes that were in flight at the kill may fail.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
