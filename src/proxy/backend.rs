@@ -26,6 +26,7 @@ use crate::resp::{FrameScanner, Limits};
 use crate::topology::NodeAddr;
 
 const HELLO_3: &[u8] = b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n";
+const READONLY: &[u8] = b"*1\r\n$8\r\nREADONLY\r\n";
 
 /// The most requests the writer takes from its queue for one write.
 const WRITE_BATCH: usize = 256;
@@ -176,16 +177,25 @@ impl ConnTask {
             .run(rd),
         );
         let mut wr = wr;
+        // Every connection may carry reads sent to a replica: READONLY lets a replica serve
+        // them (a master ignores it). Replies to these are dropped.
+        let mut hello: Vec<&[u8]> = vec![READONLY];
         if self.resp3 {
-            lock(&self.shared.inflight).queue.push_back(Pending {
-                request: None,
-                sent_at: Instant::now(),
-            });
-            if wr.write_all(HELLO_3).await.is_err() {
-                self.fail_inflight(ProxyError::ConnectionLost {
-                    addr: self.addr.clone(),
+            hello.push(HELLO_3);
+        }
+        {
+            let mut inflight = lock(&self.shared.inflight);
+            for _ in &hello {
+                inflight.queue.push_back(Pending {
+                    request: None,
+                    sent_at: Instant::now(),
                 });
             }
+        }
+        if wr.write_all(&hello.concat()).await.is_err() {
+            self.fail_inflight(ProxyError::ConnectionLost {
+                addr: self.addr.clone(),
+            });
         }
         let stop = self.write_loop(&mut wr, &mut rx).await;
         if stop == WriterStop::Idle {

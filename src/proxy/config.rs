@@ -120,6 +120,19 @@ pub enum ReadFrom {
     Nearest,
 }
 
+impl ReadFrom {
+    /// The name the config file uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadFrom::Master => "master",
+            ReadFrom::Replica => "replica",
+            ReadFrom::PreferReplica => "prefer-replica",
+            ReadFrom::Any => "any",
+            ReadFrom::Nearest => "nearest",
+        }
+    }
+}
+
 /// A password: kept out of `Debug` output, so it never reaches a log.
 #[derive(Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(transparent)]

@@ -146,10 +146,16 @@ fn cluster(ctx: &ProxyContext, out: &mut String) {
          slotgate_slots_covered:{covered}\r\n\
          slotgate_masters:{}\r\n\
          slotgate_nodes:{}\r\n\
-         slotgate_slot_map_version:{}\r\n",
+         slotgate_slot_map_version:{}\r\n\
+         slotgate_slots_migrating:{}\r\n\
+         slotgate_read_from:{}\r\n\
+         slotgate_requests_held_bytes:{}\r\n",
         if covered == SLOT_COUNT { "ok" } else { "fail" },
         map.shards().count(),
         map.nodes().count(),
         ctx.router.map_version(),
+        ctx.router.migrating_slots(),
+        ctx.config.read_from.name(),
+        ctx.router.held_bytes(),
     );
 }

@@ -1,6 +1,6 @@
 //! A few shared connections to one backend node.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,6 +27,12 @@ pub struct NodePool {
     health: Arc<Health>,
     /// Told when a connection fails: the slot map may have changed (a failover).
     trouble: Arc<Notify>,
+    /// Round-trip time of the refresher's last questions to the node (smoothed), in µs; 0
+    /// until measured.
+    latency_us: AtomicU64,
+    /// Whether reads may be sent here: false for a replica that is loading its data or has
+    /// lost its master for longer than `replica-max-lag-ms`.
+    readable: AtomicBool,
 }
 
 /// The node's last connect failure. `is_down` is checked on every request; the mutex (read
@@ -51,6 +57,33 @@ impl NodePool {
             conns: (0..size.max(1)).map(|_| ArcSwapOption::empty()).collect(),
             health: Arc::default(),
             trouble,
+            latency_us: AtomicU64::new(0),
+            readable: AtomicBool::new(true),
+        }
+    }
+
+    /// Whether a read may be sent to this node now.
+    pub fn is_readable(&self) -> bool {
+        self.readable.load(Ordering::Relaxed) && !self.is_down()
+    }
+
+    pub fn set_readable(&self, readable: bool) {
+        self.readable.store(readable, Ordering::Relaxed);
+    }
+
+    /// Records a round trip to the node.
+    pub fn record_latency(&self, rtt: Duration) {
+        let sample = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX).max(1);
+        let old = self.latency_us.load(Ordering::Relaxed);
+        let new = if old == 0 { sample } else { (old * 3 + sample) / 4 };
+        self.latency_us.store(new, Ordering::Relaxed);
+    }
+
+    /// The smoothed round-trip time, in µs (`u64::MAX` until measured).
+    pub fn latency_us(&self) -> u64 {
+        match self.latency_us.load(Ordering::Relaxed) {
+            0 => u64::MAX,
+            n => n,
         }
     }
 

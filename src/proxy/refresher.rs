@@ -8,13 +8,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
+use super::config::ReadFrom;
 use super::error::io_reason;
 use super::router::Router;
 use crate::resp::{Frame, Limits};
-use crate::slot::SLOT_COUNT;
+use crate::slot::{Slot, SLOT_COUNT};
 use crate::topology::{parse_cluster_slots, NodeAddr, SlotMap};
 
 const CLUSTER_SLOTS: &[u8] = b"*2\r\n$7\r\nCLUSTER\r\n$5\r\nSLOTS\r\n";
+const CLUSTER_NODES: &[u8] = b"*2\r\n$7\r\nCLUSTER\r\n$5\r\nNODES\r\n";
+const INFO_REPLICATION: &[u8] =
+    b"*3\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n$11\r\npersistence\r\n";
 
 /// The one task that rebuilds the slot map.
 pub struct Refresher {
@@ -41,8 +45,13 @@ impl Refresher {
         let timeout = self.router.config().connect_timeout() * 2;
         let mut asked = tokio::task::JoinSet::new();
         for node in known {
+            let pool = self.router.pool(&node);
             asked.spawn(async move {
-                let map = fetch_slot_map(&node, timeout).await;
+                let answer = ask(&node, CLUSTER_SLOTS, timeout).await;
+                let map = answer.and_then(|(reply, rtt)| {
+                    pool.record_latency(rtt);
+                    parse_cluster_slots(&reply, &node).map_err(|e| e.to_string())
+                });
                 (node, map)
             });
         }
@@ -61,6 +70,8 @@ impl Refresher {
         }
         if let Some(view) = majority(views, &current) {
             self.router.install(view);
+            // Clients may say READONLY whatever `read-from` says: always worth a few commands.
+            self.check_read_health(timeout).await;
             return true;
         }
         for seed in &self.seeds {
@@ -78,11 +89,59 @@ impl Refresher {
         false
     }
 
+    /// Asks every master which slots it is migrating, and every replica whether it can be
+    /// read from; records the answers for routing reads.
+    async fn check_read_health(&self, timeout: Duration) {
+        let map = self.router.slot_map();
+        let mut asked = tokio::task::JoinSet::new();
+        for shard in map.shards() {
+            let master = shard.master.clone();
+            asked.spawn(async move {
+                let answer = ask(&master, CLUSTER_NODES, timeout).await;
+                (master, true, answer)
+            });
+            for replica in &shard.replicas {
+                let replica = replica.clone();
+                asked.spawn(async move {
+                    let answer = ask(&replica, INFO_REPLICATION, timeout).await;
+                    (replica, false, answer)
+                });
+            }
+        }
+        let mut migrating = Vec::new();
+        let max_lag = Duration::from_millis(self.router.config().replica_max_lag_ms);
+        while let Some(answer) = asked.join_next().await {
+            let Ok((node, is_master, answer)) = answer else {
+                continue;
+            };
+            let text = answer.as_ref().ok().and_then(|(reply, _)| reply.as_bytes());
+            let text = text.map(|b| String::from_utf8_lossy(b).into_owned());
+            if is_master {
+                if let Some(text) = text {
+                    migrating.extend(migrating_slots(&text));
+                }
+            } else {
+                let readable = text.is_some_and(|t| replica_readable(&t, max_lag));
+                let pool = self.router.pool(&node);
+                if pool.is_readable() != readable {
+                    tracing::info!(peer_addr = %node, readable, "replica read health changed");
+                }
+                pool.set_readable(readable);
+            }
+        }
+        self.router.set_all_migrating(&migrating);
+    }
+
     /// Refreshes whenever asked (at most once per `refresh-min-interval-ms`), every
     /// `refresh-interval-ms`, and quickly again while the map is incomplete.
     pub async fn run(self, shutdown: CancellationToken) {
         let config = self.router.config();
-        let period = Duration::from_millis(config.refresh_interval_ms);
+        let mut period = Duration::from_millis(config.refresh_interval_ms);
+        if config.read_from != ReadFrom::Master {
+            // Replica reads must learn of slot migrations soon: a replica of either side may
+            // lack keys that exist while one runs.
+            period = period.min(REPLICA_READS_REFRESH);
+        }
         let min_gap = Duration::from_millis(config.refresh_min_interval_ms);
         let mut last = Instant::now();
         loop {
@@ -111,6 +170,9 @@ impl Refresher {
     }
 }
 
+/// The longest refresh period when reads go to replicas.
+const REPLICA_READS_REFRESH: Duration = Duration::from_secs(1);
+
 /// Nodes asked at once for their view of the cluster.
 const MAX_ASKED: usize = 16;
 
@@ -132,14 +194,19 @@ fn majority(views: Vec<(SlotMap, usize)>, current: &SlotMap) -> Option<SlotMap> 
 
 /// Asks one node for `CLUSTER SLOTS` and builds a map from the answer.
 pub async fn fetch_slot_map(node: &NodeAddr, timeout: Duration) -> Result<SlotMap, String> {
+    let (reply, _) = ask(node, CLUSTER_SLOTS, timeout).await?;
+    parse_cluster_slots(&reply, node).map_err(|e| e.to_string())
+}
+
+/// Sends one command to `node` on a fresh connection; its reply (an error reply is an
+/// error) and the round trip's time.
+async fn ask(node: &NodeAddr, cmd: &[u8], timeout: Duration) -> Result<(Frame, Duration), String> {
     let fetch = async {
         let mut stream = TcpStream::connect(node.as_str())
             .await
             .map_err(|e| io_reason(&e))?;
-        stream
-            .write_all(CLUSTER_SLOTS)
-            .await
-            .map_err(|e| io_reason(&e))?;
+        let started = Instant::now();
+        stream.write_all(cmd).await.map_err(|e| io_reason(&e))?;
         let mut buf = BytesMut::with_capacity(16 * 1024);
         let limits = Limits::default();
         let reply = loop {
@@ -150,23 +217,87 @@ pub async fn fetch_slot_map(node: &NodeAddr, timeout: Duration) -> Result<SlotMa
                 return Err("connection closed".to_string());
             }
         };
+        let rtt = started.elapsed();
         if reply.is_error() {
             let text = reply
                 .as_bytes()
                 .map(|b| String::from_utf8_lossy(b).into_owned());
             return Err(text.unwrap_or_default());
         }
-        parse_cluster_slots(&reply, node).map_err(|e| e.to_string())
+        Ok((reply, rtt))
     };
     tokio::time::timeout(timeout, fetch)
         .await
         .map_err(|_| "timed out".to_string())?
 }
 
+/// The slots a master's `CLUSTER NODES` line for itself shows being migrated away
+/// (`[slot->-id]`) or imported (`[slot-<-id]`).
+fn migrating_slots(cluster_nodes: &str) -> Vec<Slot> {
+    let Some(myself) = cluster_nodes
+        .lines()
+        .find(|l| l.split(' ').nth(2).is_some_and(|f| f.contains("myself")))
+    else {
+        return Vec::new();
+    };
+    myself
+        .split(' ')
+        .filter_map(|f| f.strip_prefix('['))
+        .filter_map(|f| f.split(['-', '>', '<']).next()?.parse().ok())
+        .filter_map(Slot::new)
+        .collect()
+}
+
+/// Whether a replica's `INFO replication` and `INFO persistence` allow reading from it: not
+/// loading, not in its first sync, and its master link not down for longer than `max_lag`.
+fn replica_readable(info: &str, max_lag: Duration) -> bool {
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+    };
+    if field("loading") == Some("1") || field("master_sync_in_progress") == Some("1") {
+        return false;
+    }
+    if field("master_link_status") != Some("down") {
+        return true;
+    }
+    match field("master_link_down_since_seconds").and_then(|s| s.parse::<i64>().ok()) {
+        Some(secs) if secs >= 0 => Duration::from_secs(secs as u64) <= max_lag,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::slot::Slot;
+
+    #[test]
+    fn migrating_slots_come_from_the_myself_line() {
+        let nodes = "a1 127.0.0.1:7001@17001 myself,master - 0 0 1 connected 0-100 [101->-b2] [102-<-c3]\n\
+                     b2 127.0.0.1:7002@17002 master - 0 0 2 connected 103-200 [5->-a1]\n";
+        assert_eq!(
+            migrating_slots(nodes),
+            vec![Slot::new(101).unwrap(), Slot::new(102).unwrap()]
+        );
+        assert!(migrating_slots("a1 127.0.0.1:7001@17001 myself,master - 0 0 1 connected 0-5\n").is_empty());
+    }
+
+    #[test]
+    fn replicas_loading_or_long_detached_are_not_read() {
+        let lag = Duration::from_secs(10);
+        assert!(replica_readable("role:slave\r\nmaster_link_status:up\r\nloading:0\r\n", lag));
+        assert!(!replica_readable("master_link_status:up\r\nloading:1\r\n", lag));
+        assert!(replica_readable(
+            "master_link_status:down\r\nmaster_link_down_since_seconds:3\r\n",
+            lag
+        ));
+        assert!(!replica_readable(
+            "master_link_status:down\r\nmaster_link_down_since_seconds:30\r\n",
+            lag
+        ));
+        assert!(!replica_readable("master_link_status:down\r\nmaster_sync_in_progress:1\r\n", lag));
+    }
 
     fn map_with(owner: u16) -> SlotMap {
         SlotMap::empty().with_slot_moved(Slot::new(0).unwrap(), &NodeAddr::new("127.0.0.1", owner))

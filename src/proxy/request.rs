@@ -6,6 +6,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use super::config::ReadFrom;
 use super::error::ProxyError;
 use super::gather::Gather;
 use super::scan;
@@ -94,7 +95,10 @@ pub struct Request {
     /// The command only reads: it may go to a replica, and may be sent again after its
     /// connection was lost with it written.
     pub read_only: bool,
-    /// Sent to a replica: a redirect from it sends the request to the master instead.
+    /// Where it may be read from: not [`ReadFrom::Master`] only for a read-only command of
+    /// a client whose reads may go to replicas.
+    pub read_from: ReadFrom,
+    /// Sent to a replica: a redirect or failure there sends it to the master instead.
     pub to_replica: bool,
     pub reply_to: ReplyTo,
 }
@@ -109,6 +113,7 @@ impl Request {
             hops: 0,
             retry_since: None,
             read_only: false,
+            read_from: ReadFrom::Master,
             to_replica: false,
             reply_to,
         }
@@ -118,6 +123,22 @@ impl Request {
     pub fn read_only(mut self, read_only: bool) -> Request {
         self.read_only = read_only;
         self
+    }
+
+    /// Lets the request go to a replica, per `read_from`, if it only reads.
+    pub fn reads_from(mut self, read_from: ReadFrom) -> Request {
+        if self.read_only {
+            self.read_from = read_from;
+        }
+        self
+    }
+
+    /// After a redirect or failure on a replica: the master answers from now on.
+    pub fn back_to_master(&mut self) {
+        if self.to_replica {
+            self.to_replica = false;
+            self.read_from = ReadFrom::Master;
+        }
     }
 
     /// The request's backend became unreachable: with `written`, after the request was

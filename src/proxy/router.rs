@@ -10,11 +10,11 @@ use bytes::Bytes;
 use tokio::sync::{watch, Notify};
 
 use super::backend::BackendSettings;
-use super::config::ProxyConfig;
+use super::config::{ProxyConfig, ReadFrom};
 use super::error::ProxyError;
 use super::pool::NodePool;
 use super::request::{Dest, Request};
-use crate::slot::Slot;
+use crate::slot::{Slot, SLOT_COUNT};
 use crate::topology::{NodeAddr, SlotMap};
 
 /// The routing snapshot: a slot map and, beside each of its shards, the master's pool.
@@ -22,6 +22,8 @@ use crate::topology::{NodeAddr, SlotMap};
 struct Routes {
     map: Arc<SlotMap>,
     masters: Vec<Arc<NodePool>>,
+    /// Each shard's replicas' pools, beside `masters`.
+    replicas: Vec<Box<[Arc<NodePool>]>>,
     version: u64,
 }
 
@@ -41,6 +43,11 @@ pub struct Router {
     changes: watch::Sender<u64>,
     /// Bytes of requests held during failovers, bounded by `failover-hold-max-bytes`.
     held_bytes: AtomicUsize,
+    /// Round-robin position for replica reads.
+    turn: AtomicUsize,
+    /// Slots being migrated (one bit each): their reads go to the master, since a replica of
+    /// either side may lack keys that exist.
+    migrating: Box<[AtomicU64]>,
     refresh: Arc<Notify>,
     /// Script bodies by SHA1 (lowercase hex), at most `MAX_SCRIPTS`. A std mutex, held for a
     /// map lookup or insert, never across an await.
@@ -65,8 +72,11 @@ impl Router {
             routes: ArcSwap::from_pointee(Routes {
                 map: Arc::new(SlotMap::empty()),
                 masters: Vec::new(),
+                replicas: Vec::new(),
                 version: 0,
             }),
+            turn: AtomicUsize::new(0),
+            migrating: (0..SLOT_COUNT / 64).map(|_| AtomicU64::new(0)).collect(),
             pools: Mutex::new(HashMap::new()),
             update: Mutex::new(()),
             versions: AtomicU64::new(0),
@@ -112,13 +122,95 @@ impl Router {
             .iter()
             .map(|s| self.pool_for(&s.master))
             .collect();
+        let replicas = map
+            .all_shards()
+            .iter()
+            .map(|s| s.replicas.iter().map(|r| self.pool_for(r)).collect())
+            .collect();
         let version = self.versions.fetch_add(1, Ordering::Relaxed) + 1;
         self.routes.store(Arc::new(Routes {
             map: Arc::new(map),
             masters,
+            replicas,
             version,
         }));
         self.changes.send_replace(version);
+    }
+
+    /// Marks `slot` as being migrated (or not).
+    pub fn set_migrating(&self, slot: Slot, migrating: bool) {
+        let (word, bit) = (slot.index() / 64, slot.index() % 64);
+        if migrating {
+            self.migrating[word].fetch_or(1 << bit, Ordering::Relaxed);
+        } else {
+            self.migrating[word].fetch_and(!(1 << bit), Ordering::Relaxed);
+        }
+    }
+
+    /// Replaces the set of slots being migrated.
+    pub fn set_all_migrating(&self, slots: &[Slot]) {
+        let mut words = vec![0u64; self.migrating.len()];
+        for slot in slots {
+            words[slot.index() / 64] |= 1 << (slot.index() % 64);
+        }
+        for (w, v) in self.migrating.iter().zip(words) {
+            w.store(v, Ordering::Relaxed);
+        }
+    }
+
+    pub fn is_migrating(&self, slot: Slot) -> bool {
+        self.migrating[slot.index() / 64].load(Ordering::Relaxed) & (1 << (slot.index() % 64))
+            != 0
+    }
+
+    /// How many slots are being migrated, as far as the proxy knows.
+    pub fn migrating_slots(&self) -> usize {
+        self.migrating
+            .iter()
+            .map(|w| w.load(Ordering::Relaxed).count_ones() as usize)
+            .sum()
+    }
+
+    /// The pool of the node `addr`, for the refresher's health and latency records.
+    pub fn pool(&self, addr: &NodeAddr) -> Arc<NodePool> {
+        self.pool_for(addr)
+    }
+
+    /// Which replica of shard `shard` reads for `slot` go to under `policy`; `None` for the
+    /// master (no healthy replica, a migrating slot, or the master is the better choice).
+    fn read_replica<'r>(
+        &self,
+        routes: &'r Routes,
+        shard: usize,
+        slot: Slot,
+        policy: ReadFrom,
+    ) -> Option<&'r Arc<NodePool>> {
+        let replicas = routes.replicas.get(shard)?;
+        if replicas.is_empty() || self.is_migrating(slot) {
+            return None;
+        }
+        let n = replicas.len();
+        match policy {
+            ReadFrom::Master => None,
+            ReadFrom::Replica | ReadFrom::PreferReplica => {
+                let start = self.turn.fetch_add(1, Ordering::Relaxed);
+                (0..n)
+                    .map(|k| &replicas[(start + k) % n])
+                    .find(|p| p.is_readable())
+            }
+            ReadFrom::Any => {
+                // The master is one more place in the round.
+                let k = self.turn.fetch_add(1, Ordering::Relaxed) % (n + 1);
+                replicas.get(k).filter(|p| p.is_readable())
+            }
+            ReadFrom::Nearest => {
+                let best = replicas
+                    .iter()
+                    .filter(|p| p.is_readable())
+                    .min_by_key(|p| p.latency_us())?;
+                (best.latency_us() < routes.masters[shard].latency_us()).then_some(best)
+            }
+        }
     }
 
     /// Whether some master of the current map could not be connected to lately.
@@ -148,6 +240,7 @@ impl Router {
             }
             return request.fail(&error);
         }
+        request.back_to_master();
         self.request_refresh();
         let mut changes = self.changes.subscribe();
         let backoff = (waited / 10).clamp(Duration::from_millis(20), Duration::from_millis(200));
@@ -185,7 +278,7 @@ impl Router {
 
     /// Sends a request where its destination says: the master serving its slot, or a named
     /// node. Answers it with an error if no master serves the slot.
-    pub async fn dispatch(&self, request: Request) {
+    pub async fn dispatch(&self, mut request: Request) {
         let slot = match &request.dest {
             Dest::Slot(slot) => *slot,
             Dest::Node(addr) => return self.pool_for(addr).send(request).await,
@@ -194,15 +287,21 @@ impl Router {
         // connection with room in its queue takes the request right away.
         let (request, pool) = {
             let routes = self.routes.load();
-            let Some(pool) = routes
-                .map
-                .shard_index(slot)
-                .and_then(|i| routes.masters.get(i))
-            else {
+            let shard = routes.map.shard_index(slot);
+            let Some(master) = shard.and_then(|i| routes.masters.get(i)) else {
                 drop(routes);
                 self.request_refresh();
                 return request.fail(&ProxyError::SlotNotServed { slot });
             };
+            let mut pool = master;
+            if request.read_from != ReadFrom::Master {
+                let shard = shard.expect("the master was found by it");
+                if let Some(replica) = self.read_replica(&routes, shard, slot, request.read_from)
+                {
+                    pool = replica;
+                    request.to_replica = true;
+                }
+            }
             match pool.try_send(request) {
                 Ok(()) => return,
                 Err(request) => (request, pool.clone()),
@@ -285,6 +384,9 @@ impl Router {
         let text = String::from_utf8_lossy(error.strip_suffix(b"\r\n").unwrap_or(&error[..]));
         let text = text.trim_start_matches('-');
         let redirect = Redirect::parse(text, &from);
+        // A replica that redirects (it lost the slot, or it is loading) hands the read to
+        // the master, not to the client.
+        request.back_to_master();
         if matches!(
             redirect,
             Some(Redirect::Moved { .. } | Redirect::Ask { .. } | Redirect::NoScript)
@@ -302,7 +404,8 @@ impl Router {
                 self.request_refresh();
                 self.pool_for(&to).send(request).await;
             }
-            Some(Redirect::Ask { to }) => {
+            Some(Redirect::Ask { slot, to }) => {
+                self.set_migrating(slot, true);
                 request.hops += 1;
                 request.prefix = Some(Bytes::from_static(ASKING));
                 self.pool_for(&to).send(request).await;
@@ -352,7 +455,7 @@ impl Router {
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Redirect {
     Moved { slot: Slot, to: NodeAddr },
-    Ask { to: NodeAddr },
+    Ask { slot: Slot, to: NodeAddr },
     Retry { cluster_down: bool },
     NoScript,
 }
@@ -374,7 +477,7 @@ impl Redirect {
                 Some(if code == "MOVED" {
                     Redirect::Moved { slot, to }
                 } else {
-                    Redirect::Ask { to }
+                    Redirect::Ask { slot, to }
                 })
             }
             "TRYAGAIN" | "LOADING" => Some(Redirect::Retry {
@@ -404,6 +507,7 @@ mod tests {
         assert_eq!(
             Redirect::parse("ASK 1 :6381", &from),
             Some(Redirect::Ask {
+                slot: Slot::new(1).unwrap(),
                 to: NodeAddr::new("10.0.0.1", 6381)
             })
         );

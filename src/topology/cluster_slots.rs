@@ -38,7 +38,9 @@ pub fn parse_cluster_slots(reply: &Frame, asked: &NodeAddr) -> Result<SlotMap, T
             .iter()
             .map(|n| node_addr(n, asked).ok_or(bad("node entry is malformed")));
         let master = nodes.next().ok_or(bad("no master"))??;
-        let replicas = nodes.collect::<Result<Vec<_>, _>>()?;
+        let mut replicas = nodes.collect::<Result<Vec<_>, _>>()?;
+        // Nodes list replicas in no set order: sorted, equal views compare equal.
+        replicas.sort();
         out.push((first, last, Shard { master, replicas }));
     }
     Ok(SlotMap::from_ranges(out))

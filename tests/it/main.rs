@@ -9,6 +9,7 @@ mod proxy_core;
 mod proxy_failover;
 mod proxy_multikey;
 mod proxy_pubsub;
+mod proxy_replicas;
 mod proxy_resp3;
 mod proxy_sharded_pubsub;
 mod proxy_stateful;

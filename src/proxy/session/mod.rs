@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::clients::ClientEntry;
+use super::config::ReadFrom;
 use super::error::ProxyError;
 use super::gather::{Gather, Merge};
 use super::local::{self, ClientState, Local};
@@ -308,7 +309,8 @@ impl Reader {
                     self.conn_hint(),
                     client,
                 )
-                .read_only(spec.is_readonly());
+                .read_only(spec.is_readonly())
+                .reads_from(self.read_policy());
                 router.dispatch(request).await;
             }
             Route::Split(split) => {
@@ -330,7 +332,8 @@ impl Reader {
                         self.conn_hint(),
                         reply_to,
                     )
-                    .read_only(spec.is_readonly());
+                    .read_only(spec.is_readonly())
+                    .reads_from(self.read_policy());
                     router.dispatch(request).await;
                 }
             }
@@ -405,6 +408,15 @@ impl Reader {
                 reply_to,
             );
             self.ctx.router.dispatch(request).await;
+        }
+    }
+
+    /// Where this client's reads go: the configured `read-from`, or a replica when the
+    /// client said `READONLY` (as a cluster client does to read from replicas).
+    fn read_policy(&self) -> ReadFrom {
+        match (self.client.readonly, self.ctx.config.read_from) {
+            (true, ReadFrom::Master) => ReadFrom::Replica,
+            (_, policy) => policy,
         }
     }
 

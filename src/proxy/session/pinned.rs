@@ -379,7 +379,7 @@ impl Reader {
                     target = to;
                     asking = false;
                 }
-                (Some(b'-'), Some(Redirect::Ask { to })) => {
+                (Some(b'-'), Some(Redirect::Ask { to, .. })) => {
                     target = to;
                     asking = true;
                 }
