@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::error::{io_reason, ProxyError};
+use super::handshake::Handshake;
 use super::request::{is_redirect, Event, Request};
 use crate::resp::{FrameScanner, Limits};
 use crate::topology::NodeAddr;
@@ -42,6 +43,8 @@ pub struct BackendSettings {
     pub queue: usize,
     /// Bounds on what a backend's replies may make the reader hold.
     pub reply_limits: Limits,
+    /// What a new connection says first (`AUTH`).
+    pub handshake: Arc<Handshake>,
 }
 
 /// A handle to one backend connection's tasks.
@@ -159,11 +162,18 @@ impl ConnTask {
             TcpStream::connect(self.addr.as_str()),
         )
         .await;
-        let stream = match connect {
+        let mut stream = match connect {
             Ok(Ok(s)) => s,
             Ok(Err(e)) => return self.refuse(rx, io_reason(&e)).await,
             Err(_) => return self.refuse(rx, "connect timed out".into()).await,
         };
+        let handshake = self.settings.handshake.clone();
+        if let Err(reason) = handshake
+            .run(&mut stream, self.settings.connect_timeout)
+            .await
+        {
+            return self.refuse(rx, reason).await;
+        }
         // Latency matters more than packet count: the writer already batches.
         let _ = stream.set_nodelay(true);
         tracing::debug!(peer_addr = %self.addr, "backend connected");

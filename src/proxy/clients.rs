@@ -24,6 +24,9 @@ pub struct ClientEntry {
     /// Set by `CLIENT SETNAME`/`HELLO SETNAME`. A std mutex: written by those commands and
     /// read by `CLIENT LIST`, never held across an await.
     name: Mutex<Option<Bytes>>,
+    /// The user the client authenticated as; `None` shows as `default`. A std mutex, like
+    /// `name`: written by AUTH, HELLO and RESET.
+    user: Mutex<Option<String>>,
     /// Cancelling it ends the session (`CLIENT KILL`).
     pub kill: CancellationToken,
 }
@@ -35,6 +38,20 @@ impl ClientEntry {
 
     pub fn set_name(&self, name: Option<Bytes>) {
         *self.name.lock().unwrap_or_else(|e| e.into_inner()) = name;
+    }
+
+    pub fn set_user(&self, user: Option<&str>) {
+        *self.user.lock().unwrap_or_else(|e| e.into_inner()) = user.map(str::to_owned);
+    }
+
+    /// The user the client authenticated as, `default` until then.
+    pub fn user(&self) -> String {
+        self.user
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_deref()
+            .unwrap_or("default")
+            .to_owned()
     }
 
     pub fn set_protocol(&self, protocol: u8) {
@@ -50,7 +67,7 @@ impl ClientEntry {
         let mut line = String::new();
         let _ = writeln!(
             line,
-            "id={} addr={} laddr={} name={} age={} idle={} flags=N db=0 cmd={} user=default resp={}",
+            "id={} addr={} laddr={} name={} age={} idle={} flags=N db=0 cmd={} user={} resp={}",
             self.id,
             self.peer_addr,
             self.local_addr.map(|a| a.to_string()).unwrap_or_default(),
@@ -59,6 +76,7 @@ impl ClientEntry {
             age_ms / 1000,
             idle_ms / 1000,
             cmd.unwrap_or("NULL"),
+            self.user(),
             self.protocol.load(Ordering::Relaxed),
         );
         line
@@ -90,6 +108,7 @@ impl ClientRegistry {
             last_active_ms: AtomicU64::new(now_ms),
             protocol: AtomicU8::new(2),
             name: Mutex::new(None),
+            user: Mutex::new(None),
             kill,
         });
         self.lock().insert(id, entry.clone());
@@ -169,6 +188,10 @@ mod tests {
         assert!(list.starts_with("id=1 addr=127.0.0.1:5000 "), "{list}");
         assert!(list.contains("cmd=client|list"));
         assert!(list.contains("id=2 addr=127.0.0.1:5001 laddr= name=worker "));
+        assert!(list.contains(" user=default "), "{list}");
+        b.entry.set_user(Some("alice"));
+        assert!(b.entry.line(5000, None).contains(" user=alice resp=2\n"));
+        assert_eq!(b.entry.user(), "alice");
         assert_eq!(list.lines().count(), 2);
         assert_eq!(registry.kill(Some(1), |_| true), 1);
         assert!(b.entry.kill.is_cancelled());

@@ -9,6 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::error::{io_reason, ProxyError};
+use super::handshake::Handshake;
 use crate::resp::{FrameScanner, Limits};
 use crate::topology::NodeAddr;
 
@@ -30,6 +31,7 @@ impl Dedicated {
         addr: &NodeAddr,
         timeout: Duration,
         resp3: bool,
+        handshake: &Handshake,
     ) -> Result<Dedicated, ProxyError> {
         let failed = |reason: String| ProxyError::Connect {
             addr: addr.clone(),
@@ -39,7 +41,9 @@ impl Dedicated {
             .await
             .map_err(|_| failed("connect timed out".into()))?
             .map_err(|e| failed(io_reason(&e)))?;
+        let mut stream = stream;
         let _ = stream.set_nodelay(true);
+        handshake.run(&mut stream, timeout).await.map_err(failed)?;
         let mut conn = Dedicated {
             addr: addr.clone(),
             resp3,

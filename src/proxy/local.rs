@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
 
+use super::auth::{self, DEFAULT_USER, WRONGPASS};
+use super::config::ProxyConfig;
 use super::info;
 use super::ProxyContext;
 use crate::command::{table, CommandError, CommandSpec};
@@ -22,8 +24,13 @@ pub struct ClientState {
     pub peer_addr: SocketAddr,
     pub name: Option<Bytes>,
     pub protocol: u8,
-    /// The client said READONLY (it accepts reads from replicas).
-    pub readonly: bool,
+    /// What the client said about replica reads: `Some(true)` after READONLY (its reads may
+    /// go to replicas), `Some(false)` after READWRITE (to the master), `None` for the
+    /// configured `read-from`.
+    pub readonly: Option<bool>,
+    /// The user the client authenticated as; `None` until it has. When no password is
+    /// configured, `auth::gate` makes every client `default` at its first command.
+    pub user: Option<String>,
 }
 
 impl ClientState {
@@ -33,7 +40,8 @@ impl ClientState {
             peer_addr,
             name: None,
             protocol: 2,
-            readonly: false,
+            readonly: None,
+            user: None,
         }
     }
 }
@@ -67,8 +75,12 @@ pub fn handle(
             Some(_) => error(&mut out, "ERR SELECT is not allowed in cluster mode"),
             None => error(&mut out, "ERR value is not an integer or out of range"),
         },
-        "hello" => hello(cmd, client, &mut out),
-        "auth" => auth(cmd, &mut out),
+        "hello" => hello(cmd, client, &ctx.config, &mut out),
+        "auth" => auth(cmd, client, &ctx.config, &mut out),
+        "acl|whoami" => write_bulk(
+            &mut out,
+            client.user.as_deref().unwrap_or(DEFAULT_USER).as_bytes(),
+        ),
         // Not subscribed (subscribed clients are served elsewhere): Redis confirms each name
         // with a count of 0, or once with a nil name. Answered here because the several
         // frames must never reach a shared backend connection.
@@ -93,11 +105,11 @@ pub fn handle(
             }
         }
         "readonly" => {
-            client.readonly = true;
+            client.readonly = Some(true);
             ok(&mut out)
         }
         "readwrite" => {
-            client.readonly = false;
+            client.readonly = Some(false);
             ok(&mut out)
         }
         "reset" => {
@@ -256,6 +268,7 @@ fn client_kill(cmd: &Command, me: u64, ctx: &ProxyContext, out: &mut BytesMut) {
     let mut id = None;
     let mut addr = None;
     let mut laddr = None;
+    let mut user = None;
     let mut skip_me = true;
     let mut nobody = false;
     for pair in (2..cmd.argc()).step_by(2) {
@@ -279,9 +292,10 @@ fn client_kill(cmd: &Command, me: u64, ctx: &ProxyContext, out: &mut BytesMut) {
                 _ => return error(out, &format!("ERR Unknown client type '{value_text}'")),
             },
             b"user" => {
-                if value_text != "default" {
+                if value_text != DEFAULT_USER && !ctx.config.users.contains_key(&value_text) {
                     return error(out, &format!("ERR No such user '{value_text}'"));
                 }
+                user = Some(value_text);
             }
             _ => return error(out, "ERR syntax error"),
         }
@@ -295,6 +309,7 @@ fn client_kill(cmd: &Command, me: u64, ctx: &ProxyContext, out: &mut BytesMut) {
                 && laddr
                     .as_ref()
                     .is_none_or(|a| c.local_addr.map(|l| l.to_string()).as_ref() == Some(a))
+                && user.as_ref().is_none_or(|u| c.user() == *u)
         })
     };
     write_integer(out, killed as i64);
@@ -322,8 +337,15 @@ fn valid_client_name(name: &[u8]) -> bool {
     name.iter().all(|&b| (b'!'..=b'~').contains(&b))
 }
 
-/// `HELLO [protover [AUTH user pass] [SETNAME name]]`.
-fn hello(cmd: &Command, client: &mut ClientState, out: &mut BytesMut) {
+/// `HELLO [protover [AUTH user pass] [SETNAME name]]`. As in Redis, options take effect in
+/// order (a good AUTH holds even when a later option is refused), and nothing else changes
+/// for a client that has not authenticated.
+pub(super) fn hello(
+    cmd: &Command,
+    client: &mut ClientState,
+    config: &ProxyConfig,
+    out: &mut BytesMut,
+) {
     let mut protocol = client.protocol;
     if let Some(v) = cmd.get(1) {
         match parse_i64(v) {
@@ -344,11 +366,12 @@ fn hello(cmd: &Command, client: &mut ClientState, out: &mut BytesMut) {
         let opt = cmd.arg(i);
         let more = cmd.argc() - i - 1;
         if opt.eq_ignore_ascii_case(b"AUTH") && more >= 2 {
-            if !cmd.arg(i + 1).eq_ignore_ascii_case(b"default") {
-                return error(
-                    out,
-                    "WRONGPASS invalid username-password pair or user is disabled.",
-                );
+            match auth::check(config, cmd.arg(i + 1), cmd.arg(i + 2)) {
+                Some(user) => client.user = Some(user.to_owned()),
+                None => {
+                    tracing::debug!("client authentication failed");
+                    return error(out, WRONGPASS);
+                }
             }
             i += 3;
         } else if opt.eq_ignore_ascii_case(b"SETNAME") && more >= 1 {
@@ -364,6 +387,14 @@ fn hello(cmd: &Command, client: &mut ClientState, out: &mut BytesMut) {
             let opt = String::from_utf8_lossy(opt);
             return error(out, &format!("ERR Syntax error in HELLO option '{opt}'"));
         }
+    }
+    if !auth::is_authenticated(client, config) {
+        return error(
+            out,
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the \
+             HELLO AUTH <user> <pass> option can be used to authenticate the client and select \
+             the RESP protocol version at the same time",
+        );
     }
     client.protocol = protocol;
     if let Some(n) = name {
@@ -390,23 +421,36 @@ fn hello(cmd: &Command, client: &mut ClientState, out: &mut BytesMut) {
     write_array_header(out, 0);
 }
 
-/// With no password configured, Redis accepts `AUTH default <anything>` and refuses the
-/// one-argument form with this text.
-fn auth(cmd: &Command, out: &mut BytesMut) {
-    if cmd.argc() == 2 {
-        return error(
-            out,
-            "ERR AUTH <password> called without any password configured for the default user. \
-             Are you sure your configuration is correct?",
-        );
-    }
-    if cmd.arg(1).eq_ignore_ascii_case(b"default") {
-        ok(out)
-    } else {
-        error(
-            out,
-            "WRONGPASS invalid username-password pair or user is disabled.",
-        )
+/// `AUTH [user] password`: the one-argument form is the `default` user's. With no password
+/// configured, Redis accepts `AUTH default <anything>` and refuses the one-argument form with
+/// its own text. A failed AUTH leaves the client as it was.
+pub(super) fn auth(
+    cmd: &Command,
+    client: &mut ClientState,
+    config: &ProxyConfig,
+    out: &mut BytesMut,
+) {
+    let (user, password) = match cmd.argc() {
+        2 if !auth::required(config) => {
+            return error(
+                out,
+                "ERR AUTH <password> called without any password configured for the default \
+                 user. Are you sure your configuration is correct?",
+            );
+        }
+        2 => (DEFAULT_USER.as_bytes(), cmd.arg(1)),
+        3 => (cmd.arg(1), cmd.arg(2)),
+        _ => return error(out, "ERR syntax error"),
+    };
+    match auth::check(config, user, password) {
+        Some(user) => {
+            client.user = Some(user.to_owned());
+            ok(out)
+        }
+        None => {
+            tracing::debug!("client authentication failed");
+            error(out, WRONGPASS)
+        }
     }
 }
 

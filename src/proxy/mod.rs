@@ -6,17 +6,20 @@
 //!   thread, and every session that becomes ready in one turn of the worker's event loop has
 //!   queued its request before the backend writer runs: one write carries them all.
 //! - `session` parses a client's commands and writes its replies in order.
-//! - `local` answers the proxy's own commands; `route` decides where the others go.
+//! - `auth` holds a client to AUTH when passwords are configured; `local` answers the
+//!   proxy's own commands; `route` decides where the others go.
 //! - `router` holds the slot-map snapshot and the backend pools and follows redirects;
 //!   `refresher` keeps the snapshot true.
 //! - `pool` and `backend` are the shared, pipelined backend connections.
 
+mod auth;
 mod backend;
 mod clients;
 pub mod config;
 mod dedicated;
 mod error;
 mod gather;
+mod handshake;
 mod info;
 mod local;
 mod pool;
@@ -74,8 +77,14 @@ pub async fn run(config: ProxyConfig, shutdown: CancellationToken) -> anyhow::Re
     }
     let config = Arc::new(config);
     let router = Router::new(config.clone());
-    let refresher = Refresher::new(router.clone(), config.seed_addrs());
+    let mut refresher = Refresher::new(router.clone(), config.seed_addrs());
     if !refresher.refresh_once().await {
+        if let Some(reason) = refresher.auth_failure() {
+            // Wrong credentials do not fix themselves: stop now, saying so.
+            anyhow::bail!(
+                "the cluster's nodes refused the proxy: {reason} (check backend-user and backend-password)"
+            );
+        }
         tracing::warn!("no seed answered yet; serving errors until the slot map is known");
     }
     let tracker = TaskTracker::new();

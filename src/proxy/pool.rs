@@ -62,6 +62,11 @@ impl NodePool {
         }
     }
 
+    /// Connections opened again after one closed.
+    pub fn reconnects(&self) -> usize {
+        self.health.reconnects.load(Ordering::Relaxed)
+    }
+
     /// Whether a read may be sent to this node now.
     pub fn is_readable(&self) -> bool {
         self.readable.load(Ordering::Relaxed) && !self.is_down()
@@ -75,7 +80,11 @@ impl NodePool {
     pub fn record_latency(&self, rtt: Duration) {
         let sample = u64::try_from(rtt.as_micros()).unwrap_or(u64::MAX).max(1);
         let old = self.latency_us.load(Ordering::Relaxed);
-        let new = if old == 0 { sample } else { (old * 3 + sample) / 4 };
+        let new = if old == 0 {
+            sample
+        } else {
+            (old * 3 + sample) / 4
+        };
         self.latency_us.store(new, Ordering::Relaxed);
     }
 
@@ -159,9 +168,17 @@ impl NodePool {
         }
         let health = self.health.clone();
         let trouble = self.trouble.clone();
+        let node = self.addr.to_string();
         let fresh = BackendConn::spawn(self.addr.clone(), &self.settings, resp3, move |end| {
-            if !matches!(end, ConnEnd::Closed) {
+            let kind = match &end {
+                ConnEnd::ConnectFailed(_) => Some("connect"),
+                ConnEnd::Lost => Some("lost"),
+                ConnEnd::Closed => None,
+            };
+            if let Some(kind) = kind {
                 trouble.notify_one();
+                metrics::counter!("slotgate_backend_errors_total", "node" => node.clone(), "kind" => kind)
+                    .increment(1);
             }
             let mut down = health.down.lock().unwrap_or_else(|e| e.into_inner());
             *down = match end {

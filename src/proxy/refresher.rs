@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::config::ReadFrom;
 use super::error::io_reason;
+use super::handshake::Handshake;
 use super::router::Router;
 use crate::resp::{Frame, Limits};
 use crate::slot::{Slot, SLOT_COUNT};
@@ -17,25 +18,48 @@ use crate::topology::{parse_cluster_slots, NodeAddr, SlotMap};
 
 const CLUSTER_SLOTS: &[u8] = b"*2\r\n$7\r\nCLUSTER\r\n$5\r\nSLOTS\r\n";
 const CLUSTER_NODES: &[u8] = b"*2\r\n$7\r\nCLUSTER\r\n$5\r\nNODES\r\n";
-const INFO_REPLICATION: &[u8] =
-    b"*3\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n$11\r\npersistence\r\n";
+const INFO_REPLICATION: &[u8] = b"*3\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n$11\r\npersistence\r\n";
 
 /// The one task that rebuilds the slot map.
 pub struct Refresher {
     router: Arc<Router>,
     seeds: Vec<NodeAddr>,
+    /// The last refresh's credential refusal, if every answer was one.
+    refused: Option<String>,
 }
 
 impl Refresher {
     pub fn new(router: Arc<Router>, seeds: Vec<NodeAddr>) -> Refresher {
-        Refresher { router, seeds }
+        Refresher {
+            router,
+            seeds,
+            refused: None,
+        }
     }
 
     /// Refreshes once. Every node of the current map is asked at once and the view most of
     /// them share is installed, so one node with a stale or partitioned view cannot flip the
     /// map back and forth; if none answers, the seeds are asked one after the other.
     /// Returns whether some node answered.
-    pub async fn refresh_once(&self) -> bool {
+    pub async fn refresh_once(&mut self) -> bool {
+        self.refresh("startup").await
+    }
+
+    /// One refresh, counted in the metrics under `trigger`.
+    async fn refresh(&mut self, trigger: &'static str) -> bool {
+        let changed = self.router.map_version();
+        let answered = self.ask_cluster().await;
+        let result = match (answered, self.router.map_version() != changed) {
+            (false, _) => "failed",
+            (true, true) => "changed",
+            (true, false) => "unchanged",
+        };
+        metrics::counter!("slotgate_topology_refreshes_total", "trigger" => trigger, "result" => result)
+            .increment(1);
+        answered
+    }
+
+    async fn ask_cluster(&mut self) -> bool {
         let current = self.router.slot_map();
         let mut known: Vec<NodeAddr> = current.shards().map(|s| s.master.clone()).collect();
         known.extend(current.nodes().cloned());
@@ -46,8 +70,9 @@ impl Refresher {
         let mut asked = tokio::task::JoinSet::new();
         for node in known {
             let pool = self.router.pool(&node);
+            let handshake = self.router.handshake().clone();
             asked.spawn(async move {
-                let answer = ask(&node, CLUSTER_SLOTS, timeout).await;
+                let answer = ask(&node, CLUSTER_SLOTS, timeout, &handshake).await;
                 let map = answer.and_then(|(reply, rtt)| {
                     pool.record_latency(rtt);
                     parse_cluster_slots(&reply, &node).map_err(|e| e.to_string())
@@ -74,19 +99,30 @@ impl Refresher {
             self.check_read_health(timeout).await;
             return true;
         }
+        let mut refused = None;
         for seed in &self.seeds {
-            match fetch_slot_map(seed, timeout).await {
+            match fetch_slot_map(seed, timeout, self.router.handshake()).await {
                 Ok(map) => {
                     self.router.install(map);
                     return true;
+                }
+                Err(reason) if is_auth_failure(&reason) => {
+                    tracing::error!(peer_addr = %seed, %reason, "the node refused the proxy's credentials (backend-user, backend-password)");
+                    refused = Some(reason);
                 }
                 Err(reason) => {
                     tracing::debug!(peer_addr = %seed, %reason, "topology refresh: seed did not answer")
                 }
             }
         }
+        self.refused = refused;
         tracing::warn!("topology refresh failed: no known node or seed answered CLUSTER SLOTS");
         false
+    }
+
+    /// Why the last refresh failed, if a node refused the proxy's credentials.
+    pub fn auth_failure(&self) -> Option<&str> {
+        self.refused.as_deref()
     }
 
     /// Asks every master which slots it is migrating, and every replica whether it can be
@@ -96,14 +132,16 @@ impl Refresher {
         let mut asked = tokio::task::JoinSet::new();
         for shard in map.shards() {
             let master = shard.master.clone();
+            let handshake = self.router.handshake().clone();
             asked.spawn(async move {
-                let answer = ask(&master, CLUSTER_NODES, timeout).await;
+                let answer = ask(&master, CLUSTER_NODES, timeout, &handshake).await;
                 (master, true, answer)
             });
             for replica in &shard.replicas {
                 let replica = replica.clone();
+                let handshake = self.router.handshake().clone();
                 asked.spawn(async move {
-                    let answer = ask(&replica, INFO_REPLICATION, timeout).await;
+                    let answer = ask(&replica, INFO_REPLICATION, timeout, &handshake).await;
                     (replica, false, answer)
                 });
             }
@@ -134,7 +172,7 @@ impl Refresher {
 
     /// Refreshes whenever asked (at most once per `refresh-min-interval-ms`), every
     /// `refresh-interval-ms`, and quickly again while the map is incomplete.
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(mut self, shutdown: CancellationToken) {
         let config = self.router.config();
         let mut period = Duration::from_millis(config.refresh_interval_ms);
         if config.read_from != ReadFrom::Master {
@@ -152,11 +190,11 @@ impl Refresher {
             } else {
                 min_gap.max(Duration::from_millis(100))
             };
-            tokio::select! {
+            let trigger = tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = self.router.refresh_requested() => {}
-                _ = tokio::time::sleep(wait) => {}
-            }
+                _ = self.router.refresh_requested() => "requested",
+                _ = tokio::time::sleep(wait) => if healthy { "periodic" } else { "unhealthy" },
+            };
             let since = last.elapsed();
             if since < min_gap {
                 tokio::select! {
@@ -164,10 +202,17 @@ impl Refresher {
                     _ = tokio::time::sleep(min_gap - since) => {}
                 }
             }
-            self.refresh_once().await;
+            self.refresh(trigger).await;
             last = Instant::now();
         }
     }
+}
+
+/// Whether a node's refusal is about credentials: a configuration problem, not an outage.
+fn is_auth_failure(reason: &str) -> bool {
+    ["authentication failed", "NOAUTH", "WRONGPASS", "NOPERM"]
+        .iter()
+        .any(|p| reason.starts_with(p))
 }
 
 /// The longest refresh period when reads go to replicas.
@@ -193,18 +238,28 @@ fn majority(views: Vec<(SlotMap, usize)>, current: &SlotMap) -> Option<SlotMap> 
 }
 
 /// Asks one node for `CLUSTER SLOTS` and builds a map from the answer.
-pub async fn fetch_slot_map(node: &NodeAddr, timeout: Duration) -> Result<SlotMap, String> {
-    let (reply, _) = ask(node, CLUSTER_SLOTS, timeout).await?;
+pub async fn fetch_slot_map(
+    node: &NodeAddr,
+    timeout: Duration,
+    handshake: &Handshake,
+) -> Result<SlotMap, String> {
+    let (reply, _) = ask(node, CLUSTER_SLOTS, timeout, handshake).await?;
     parse_cluster_slots(&reply, node).map_err(|e| e.to_string())
 }
 
 /// Sends one command to `node` on a fresh connection; its reply (an error reply is an
 /// error) and the round trip's time.
-async fn ask(node: &NodeAddr, cmd: &[u8], timeout: Duration) -> Result<(Frame, Duration), String> {
+async fn ask(
+    node: &NodeAddr,
+    cmd: &[u8],
+    timeout: Duration,
+    handshake: &Handshake,
+) -> Result<(Frame, Duration), String> {
     let fetch = async {
         let mut stream = TcpStream::connect(node.as_str())
             .await
             .map_err(|e| io_reason(&e))?;
+        handshake.run(&mut stream, timeout).await?;
         let started = Instant::now();
         stream.write_all(cmd).await.map_err(|e| io_reason(&e))?;
         let mut buf = BytesMut::with_capacity(16 * 1024);
@@ -274,20 +329,30 @@ mod tests {
 
     #[test]
     fn migrating_slots_come_from_the_myself_line() {
-        let nodes = "a1 127.0.0.1:7001@17001 myself,master - 0 0 1 connected 0-100 [101->-b2] [102-<-c3]\n\
+        let nodes =
+            "a1 127.0.0.1:7001@17001 myself,master - 0 0 1 connected 0-100 [101->-b2] [102-<-c3]\n\
                      b2 127.0.0.1:7002@17002 master - 0 0 2 connected 103-200 [5->-a1]\n";
         assert_eq!(
             migrating_slots(nodes),
             vec![Slot::new(101).unwrap(), Slot::new(102).unwrap()]
         );
-        assert!(migrating_slots("a1 127.0.0.1:7001@17001 myself,master - 0 0 1 connected 0-5\n").is_empty());
+        assert!(
+            migrating_slots("a1 127.0.0.1:7001@17001 myself,master - 0 0 1 connected 0-5\n")
+                .is_empty()
+        );
     }
 
     #[test]
     fn replicas_loading_or_long_detached_are_not_read() {
         let lag = Duration::from_secs(10);
-        assert!(replica_readable("role:slave\r\nmaster_link_status:up\r\nloading:0\r\n", lag));
-        assert!(!replica_readable("master_link_status:up\r\nloading:1\r\n", lag));
+        assert!(replica_readable(
+            "role:slave\r\nmaster_link_status:up\r\nloading:0\r\n",
+            lag
+        ));
+        assert!(!replica_readable(
+            "master_link_status:up\r\nloading:1\r\n",
+            lag
+        ));
         assert!(replica_readable(
             "master_link_status:down\r\nmaster_link_down_since_seconds:3\r\n",
             lag
@@ -296,7 +361,10 @@ mod tests {
             "master_link_status:down\r\nmaster_link_down_since_seconds:30\r\n",
             lag
         ));
-        assert!(!replica_readable("master_link_status:down\r\nmaster_sync_in_progress:1\r\n", lag));
+        assert!(!replica_readable(
+            "master_link_status:down\r\nmaster_sync_in_progress:1\r\n",
+            lag
+        ));
     }
 
     fn map_with(owner: u16) -> SlotMap {

@@ -12,6 +12,7 @@ use tokio::sync::{watch, Notify};
 use super::backend::BackendSettings;
 use super::config::{ProxyConfig, ReadFrom};
 use super::error::ProxyError;
+use super::handshake::Handshake;
 use super::pool::NodePool;
 use super::request::{Dest, Request};
 use crate::slot::{Slot, SLOT_COUNT};
@@ -43,6 +44,7 @@ pub struct Router {
     changes: watch::Sender<u64>,
     /// Bytes of requests held during failovers, bounded by `failover-hold-max-bytes`.
     held_bytes: AtomicUsize,
+    held_requests: AtomicUsize,
     /// Round-robin position for replica reads.
     turn: AtomicUsize,
     /// Slots being migrated (one bit each): their reads go to the master, since a replica of
@@ -65,6 +67,7 @@ impl Router {
             request_timeout: config.request_timeout(),
             queue: config.backend_queue,
             reply_limits: crate::resp::Limits::default(),
+            handshake: Arc::new(Handshake::new(&config)),
         });
         Arc::new(Router {
             config,
@@ -82,6 +85,7 @@ impl Router {
             versions: AtomicU64::new(0),
             changes: watch::Sender::new(0),
             held_bytes: AtomicUsize::new(0),
+            held_requests: AtomicUsize::new(0),
             refresh: Arc::new(Notify::new()),
             scripts: Mutex::new(HashMap::new()),
         })
@@ -89,6 +93,11 @@ impl Router {
 
     pub fn config(&self) -> &ProxyConfig {
         &self.config
+    }
+
+    /// What every connection to a node says first.
+    pub fn handshake(&self) -> &Arc<Handshake> {
+        &self.settings.handshake
     }
 
     /// The slot map requests are routed by now.
@@ -107,11 +116,18 @@ impl Router {
         if *self.routes.load().map == map {
             return false;
         }
+        let current = self.routes.load();
+        let moved = masters_changed(&current.map, &map);
+        if moved > 0 {
+            metrics::counter!("slotgate_failovers_observed_total").increment(moved as u64);
+        }
         tracing::info!(
             slots_covered = map.covered_slots(),
             masters = map.shards().count(),
+            slots_changing_master = moved,
             "slot map changed"
         );
+        drop(current);
         self.store(map);
         true
     }
@@ -159,8 +175,7 @@ impl Router {
     }
 
     pub fn is_migrating(&self, slot: Slot) -> bool {
-        self.migrating[slot.index() / 64].load(Ordering::Relaxed) & (1 << (slot.index() % 64))
-            != 0
+        self.migrating[slot.index() / 64].load(Ordering::Relaxed) & (1 << (slot.index() % 64)) != 0
     }
 
     /// How many slots are being migrated, as far as the proxy knows.
@@ -218,6 +233,30 @@ impl Router {
         self.routes.load().masters.iter().any(|p| p.is_down())
     }
 
+    /// The masters of the current map that could not be connected to lately.
+    pub fn unreachable_masters(&self) -> Vec<NodeAddr> {
+        let routes = self.routes.load();
+        routes
+            .map
+            .all_shards()
+            .iter()
+            .zip(&routes.masters)
+            .filter(|(_, pool)| pool.is_down())
+            .map(|(shard, _)| shard.master.clone())
+            .collect()
+    }
+
+    /// Every node pool the proxy has opened, by address.
+    pub fn pools(&self) -> Vec<(NodeAddr, Arc<NodePool>)> {
+        let pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        pools.iter().map(|(a, p)| (a.clone(), p.clone())).collect()
+    }
+
+    /// Requests held for failovers right now.
+    pub fn held_requests(&self) -> usize {
+        self.held_requests.load(Ordering::Relaxed)
+    }
+
     /// Bytes of requests held for failovers right now.
     pub fn held_bytes(&self) -> usize {
         self.held_bytes.load(Ordering::Relaxed)
@@ -242,10 +281,16 @@ impl Router {
         }
         request.back_to_master();
         self.request_refresh();
+        if waited.is_zero() {
+            metrics::counter!("slotgate_failover_held_total").increment(1);
+        }
+        self.held_requests.fetch_add(1, Ordering::Relaxed);
         let mut changes = self.changes.subscribe();
         let backoff = (waited / 10).clamp(Duration::from_millis(20), Duration::from_millis(200));
         let _ = tokio::time::timeout(backoff.min(hold - waited), changes.changed()).await;
         self.held_bytes.fetch_sub(size, Ordering::Relaxed);
+        self.held_requests.fetch_sub(1, Ordering::Relaxed);
+        metrics::histogram!("slotgate_failover_hold_seconds").record(since.elapsed().as_secs_f64());
         request.prefix = None;
         self.dispatch(request).await;
     }
@@ -296,8 +341,7 @@ impl Router {
             let mut pool = master;
             if request.read_from != ReadFrom::Master {
                 let shard = shard.expect("the master was found by it");
-                if let Some(replica) = self.read_replica(&routes, shard, slot, request.read_from)
-                {
+                if let Some(replica) = self.read_replica(&routes, shard, slot, request.read_from) {
                     pool = replica;
                     request.to_replica = true;
                 }
@@ -398,6 +442,7 @@ impl Router {
         }
         match redirect {
             Some(Redirect::Moved { slot, to }) => {
+                metrics::counter!("slotgate_redirects_total", "kind" => "moved").increment(1);
                 request.hops += 1;
                 request.prefix = None;
                 self.apply_moved(slot, &to);
@@ -405,6 +450,7 @@ impl Router {
                 self.pool_for(&to).send(request).await;
             }
             Some(Redirect::Ask { slot, to }) => {
+                metrics::counter!("slotgate_redirects_total", "kind" => "ask").increment(1);
                 self.set_migrating(slot, true);
                 request.hops += 1;
                 request.prefix = Some(Bytes::from_static(ASKING));
@@ -419,6 +465,12 @@ impl Router {
                 None => request.reply(error),
             },
             Some(Redirect::Retry { cluster_down }) => {
+                let kind = match text.split(' ').next() {
+                    Some("CLUSTERDOWN") => "clusterdown",
+                    Some("LOADING") => "loading",
+                    _ => "tryagain",
+                };
+                metrics::counter!("slotgate_retries_total", "kind" => kind).increment(1);
                 let window = Duration::from_millis(self.config.failover_hold_ms);
                 let since = *request.retry_since.get_or_insert_with(Instant::now);
                 let waited = since.elapsed();
@@ -449,6 +501,19 @@ impl Router {
         tracing::debug!(%slot, node = %to, "slot moved");
         self.store(current.map.with_slot_moved(slot, to));
     }
+}
+
+/// How many shards of `old` have their slots served by a replica of theirs in `new`: a
+/// failover promoted it.
+fn masters_changed(old: &SlotMap, new: &SlotMap) -> usize {
+    old.shards()
+        .filter(|shard| {
+            shard
+                .replicas
+                .iter()
+                .any(|r| new.shards().any(|n| n.master == *r))
+        })
+        .count()
 }
 
 /// A redirect-class error reply, parsed.

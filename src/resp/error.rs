@@ -8,6 +8,12 @@ pub enum ProtocolError {
     InvalidMultibulkLength,
     #[error("invalid bulk length")]
     InvalidBulkLength,
+    /// More arguments than a client that has not authenticated may send.
+    #[error("unauthenticated multibulk length")]
+    UnauthenticatedMultibulkLength,
+    /// A longer argument than a client that has not authenticated may send.
+    #[error("unauthenticated bulk length")]
+    UnauthenticatedBulkLength,
     #[error("expected '$', got '{}'", char::from(*.0))]
     ExpectedBulk(u8),
     #[error("too big mbulk count string")]

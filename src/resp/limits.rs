@@ -18,6 +18,11 @@ impl Limits {
     pub const DEFAULT_MAX_ARRAY_LEN: usize = 16 * 1024 * 1024;
     pub const DEFAULT_MAX_DEPTH: usize = 64;
     pub const DEFAULT_MAX_INLINE_LEN: usize = 64 * 1024;
+    /// Most arguments in one command from a client that has not authenticated (Redis's
+    /// bound, which keeps such a client from making the server hold much).
+    pub const UNAUTHENTICATED_MAX_ARRAY_LEN: usize = 10;
+    /// Largest argument from a client that has not authenticated (Redis's bound).
+    pub const UNAUTHENTICATED_MAX_BULK_LEN: usize = 16 * 1024;
 }
 
 impl Default for Limits {

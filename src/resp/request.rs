@@ -10,10 +10,18 @@ use super::{find_crlf, parse_i64, Command as Cmd, Limits, ProtocolError};
 /// Keeps its place inside a multibulk that has not fully arrived, so each argument's header is
 /// read once however the bytes are split. Completed commands are split off the front of the
 /// buffer without copying.
+///
+/// Until told the client has authenticated ([`set_unauthenticated`]), a parser can hold it to
+/// Redis's tighter bounds for unauthenticated clients.
+///
+/// [`set_unauthenticated`]: RequestParser::set_unauthenticated
 #[derive(Debug)]
 pub struct RequestParser {
+    /// The bounds in force: `own`, or tighter ones for an unauthenticated client.
     limits: Limits,
     state: State,
+    /// The bounds the parser was made with; read only to word an error.
+    own: Limits,
 }
 
 #[derive(Debug)]
@@ -33,7 +41,32 @@ impl RequestParser {
         RequestParser {
             limits,
             state: State::Idle,
+            own: limits,
         }
+    }
+
+    /// Holds the client to Redis's bounds for clients that have not authenticated (at most
+    /// [`Limits::UNAUTHENTICATED_MAX_ARRAY_LEN`] arguments per command, each at most
+    /// [`Limits::UNAUTHENTICATED_MAX_BULK_LEN`] bytes), or, with `false`, back to the
+    /// parser's own limits. A command past them fails with
+    /// [`ProtocolError::UnauthenticatedMultibulkLength`] or
+    /// [`ProtocolError::UnauthenticatedBulkLength`]. Applies from the next header read.
+    pub fn set_unauthenticated(&mut self, unauthenticated: bool) {
+        self.limits = if unauthenticated {
+            Limits {
+                max_array_len: self
+                    .own
+                    .max_array_len
+                    .min(Limits::UNAUTHENTICATED_MAX_ARRAY_LEN),
+                max_bulk_len: self
+                    .own
+                    .max_bulk_len
+                    .min(Limits::UNAUTHENTICATED_MAX_BULK_LEN),
+                ..self.own
+            }
+        } else {
+            self.own
+        };
     }
 
     /// True when some bytes of a command have been read but not the whole command.
@@ -66,7 +99,7 @@ impl RequestParser {
                     let count =
                         parse_i64(&buf[1..cr]).ok_or(ProtocolError::InvalidMultibulkLength)?;
                     if count > self.limits.max_array_len as i64 {
-                        return Err(ProtocolError::InvalidMultibulkLength);
+                        return Err(array_len_error(count, &self.own));
                     }
                     if count <= 0 {
                         // Redis reads `*0` and `*-1` as nothing at all.
@@ -97,10 +130,12 @@ impl RequestParser {
                             }
                             return Ok(None);
                         };
-                        let len = parse_i64(&buf[*pos + 1..cr])
+                        let Some(len) = parse_i64(&buf[*pos + 1..cr])
                             .filter(|&n| n >= 0 && n as u64 <= self.limits.max_bulk_len as u64)
-                            .ok_or(ProtocolError::InvalidBulkLength)?
-                            as usize;
+                        else {
+                            return Err(bulk_len_error(&buf[*pos + 1..cr], &self.own));
+                        };
+                        let len = len as usize;
                         let start = cr + 2;
                         let end = start + len;
                         if buf.len() < end + 2 {
@@ -141,6 +176,29 @@ impl RequestParser {
             return Ok(Inline::Empty);
         }
         Ok(Inline::Command(Cmd::from_args(args)))
+    }
+}
+
+/// Why a multibulk count over the bounds in force was refused: over the parser's own limit,
+/// or only over the tighter one for unauthenticated clients (Redis checks in that order).
+#[cold]
+fn array_len_error(count: i64, limits: &Limits) -> ProtocolError {
+    if count > limits.max_array_len as i64 {
+        ProtocolError::InvalidMultibulkLength
+    } else {
+        ProtocolError::UnauthenticatedMultibulkLength
+    }
+}
+
+/// Why a bulk length was refused: not a length, over the parser's own limit, or only over
+/// the tighter one for unauthenticated clients.
+#[cold]
+fn bulk_len_error(header: &[u8], limits: &Limits) -> ProtocolError {
+    match parse_i64(header) {
+        Some(n) if n >= 0 && n as u64 <= limits.max_bulk_len as u64 => {
+            ProtocolError::UnauthenticatedBulkLength
+        }
+        _ => ProtocolError::InvalidBulkLength,
     }
 }
 
@@ -393,5 +451,97 @@ mod tests {
         let mut buf = BytesMut::from(&b"*1\r\n$536870912\r\n"[..]);
         assert_eq!(p.parse(&mut buf).unwrap(), None);
         assert!(buf.capacity() < 1024);
+    }
+
+    #[test]
+    fn unauthenticated_clients_get_redis_bounds() {
+        let run = |limits: Limits, input: &[u8]| {
+            let mut p = RequestParser::new(limits);
+            p.set_unauthenticated(true);
+            p.parse(&mut BytesMut::from(input))
+        };
+        let limits = Limits::default();
+        // Ten arguments of 16 KiB each are still fine.
+        let big = vec![b'x'; Limits::UNAUTHENTICATED_MAX_BULK_LEN];
+        let mut ten = b"*10\r\n".to_vec();
+        for _ in 0..10 {
+            ten.extend_from_slice(b"$16384\r\n");
+            ten.extend_from_slice(&big);
+            ten.extend_from_slice(b"\r\n");
+        }
+        assert_eq!(run(limits, &ten).unwrap().unwrap().argc(), 10);
+        assert_eq!(
+            run(limits, b"*11\r\n").unwrap_err(),
+            ProtocolError::UnauthenticatedMultibulkLength
+        );
+        assert_eq!(
+            run(limits, b"*1\r\n$16385\r\n").unwrap_err(),
+            ProtocolError::UnauthenticatedBulkLength
+        );
+        // What the parser's own limits refuse keeps its own error, as in Redis.
+        assert_eq!(
+            run(limits, b"*1\r\n$-2\r\n").unwrap_err(),
+            ProtocolError::InvalidBulkLength
+        );
+        assert_eq!(
+            run(limits, b"*1\r\n$536870913\r\n").unwrap_err(),
+            ProtocolError::InvalidBulkLength
+        );
+        assert_eq!(
+            run(limits, b"*16777217\r\n").unwrap_err(),
+            ProtocolError::InvalidMultibulkLength
+        );
+        assert_eq!(
+            run(limits, b"*x\r\n").unwrap_err(),
+            ProtocolError::InvalidMultibulkLength
+        );
+        // Tighter configured limits stay in force.
+        let tight = Limits {
+            max_array_len: 3,
+            max_bulk_len: 100,
+            ..Limits::default()
+        };
+        assert_eq!(
+            run(tight, b"*4\r\n").unwrap_err(),
+            ProtocolError::InvalidMultibulkLength
+        );
+        assert_eq!(
+            run(tight, b"*1\r\n$101\r\n").unwrap_err(),
+            ProtocolError::InvalidBulkLength
+        );
+        // Inline commands are not bounded further, as in Redis.
+        assert!(run(limits, &[b"GET ", &big[..], b"\r\n"].concat())
+            .unwrap()
+            .is_some());
+        assert_eq!(
+            ProtocolError::UnauthenticatedMultibulkLength.to_string(),
+            "unauthenticated multibulk length"
+        );
+        assert_eq!(
+            ProtocolError::UnauthenticatedBulkLength.to_string(),
+            "unauthenticated bulk length"
+        );
+    }
+
+    #[test]
+    fn bounds_switch_between_commands() {
+        let mut p = RequestParser::new(Limits::default());
+        p.set_unauthenticated(true);
+        let eleven = b"*11\r\n$3\r\nDEL\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd\r\n$1\r\ne\r\n$1\r\nf\r\n$1\r\ng\r\n$1\r\nh\r\n$1\r\ni\r\n$1\r\nj\r\n";
+        let mut buf = BytesMut::from(&b"*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n"[..]);
+        buf.extend_from_slice(eleven);
+        // AUTH is read under the tight bounds; the client then authenticates, and the
+        // command already waiting in the buffer is read under the parser's own.
+        let auth = p.parse(&mut buf).unwrap().unwrap();
+        assert_eq!(auth.arg(1), b"pw");
+        p.set_unauthenticated(false);
+        assert_eq!(p.parse(&mut buf).unwrap().unwrap().argc(), 11);
+        // RESET: tight again.
+        p.set_unauthenticated(true);
+        buf.extend_from_slice(eleven);
+        assert_eq!(
+            p.parse(&mut buf).unwrap_err(),
+            ProtocolError::UnauthenticatedMultibulkLength
+        );
     }
 }

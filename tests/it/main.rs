@@ -4,6 +4,8 @@
 
 mod command_table;
 mod harness;
+mod proxy_auth;
+mod proxy_backend_auth;
 mod proxy_clients;
 mod proxy_core;
 mod proxy_failover;

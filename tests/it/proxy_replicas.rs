@@ -73,7 +73,10 @@ fn read_from_replica_sends_reads_to_replicas_and_writes_to_masters() {
     assert_eq!(on_replicas, keys.len() as u64);
 
     // Writes still go to the masters; a write reply is the master's.
-    assert_eq!(raw.request(&["SET", &keys[0], "new"]), Reply::Simple("OK".into()));
+    assert_eq!(
+        raw.request(&["SET", &keys[0], "new"]),
+        Reply::Simple("OK".into())
+    );
     assert_eq!(raw.request(&["INCR", "rr:counter"]), Reply::Integer(1));
     // Inside MULTI everything goes to the master.
     reset_stats(&cluster);
@@ -84,9 +87,18 @@ fn read_from_replica_sends_reads_to_replicas_and_writes_to_masters() {
         Reply::Array(Some(vec![Reply::bulk("new")]))
     );
     assert_eq!(gets_by_role(&cluster), (1, 0));
-    let info = String::from_utf8_lossy(raw.request(&["INFO", "cluster"]).as_bytes().unwrap())
-        .into_owned();
+    let info =
+        String::from_utf8_lossy(raw.request(&["INFO", "cluster"]).as_bytes().unwrap()).into_owned();
     assert!(info.contains("slotgate_read_from:replica"), "{info}");
+
+    // A client that says READWRITE reads from the masters, whatever the configuration says.
+    let mut own = proxy.raw();
+    assert_eq!(own.request(&["READWRITE"]), Reply::Simple("OK".into()));
+    reset_stats(&cluster);
+    for key in keys.iter().skip(1).take(10) {
+        assert_eq!(own.request(&["GET", key]), Reply::bulk(key));
+    }
+    assert_eq!(gets_by_role(&cluster), (10, 0));
 }
 
 #[test]
@@ -144,13 +156,21 @@ fn replica_reads_during_a_live_migration_never_miss_a_key() {
     // Half the keys move: neither side's replica has them all.
     cluster.move_keys(slot, from, to, keys.len() / 2);
     for key in &keys {
-        assert_eq!(raw.request(&["GET", key]), Reply::bulk(key), "GET {key} mid-migration");
+        assert_eq!(
+            raw.request(&["GET", key]),
+            Reply::bulk(key),
+            "GET {key} mid-migration"
+        );
     }
     cluster.finish_migration(slot, from, to);
     // Right after the hand-over the proxy's map may still name the old owner: its replica's
     // MOVED must lead to the new owner, never to the client.
     for key in &keys {
-        assert_eq!(raw.request(&["GET", key]), Reply::bulk(key), "GET {key} after");
+        assert_eq!(
+            raw.request(&["GET", key]),
+            Reply::bulk(key),
+            "GET {key} after"
+        );
     }
     assert_eventually(SETTLE, "the migration to end in the proxy's view", || {
         let info = admin.request(&["INFO", "cluster"]);
@@ -189,12 +209,16 @@ fn a_replica_killed_under_reads_costs_no_errors() {
     cluster.replica_mut(0).kill();
     // Reads keep being served (by the master) while the cluster notices the dead replica.
     let alive = cluster.masters()[1].addr();
-    wait_for(Duration::from_secs(20), "the cluster to mark the replica failed", || {
-        let node = cluster.nodes().find(|n| n.addr() == alive)?;
-        node.query_string(&["CLUSTER", "NODES"])
-            .contains("slave,fail ")
-            .then_some(())
-    });
+    wait_for(
+        Duration::from_secs(20),
+        "the cluster to mark the replica failed",
+        || {
+            let node = cluster.nodes().find(|n| n.addr() == alive)?;
+            node.query_string(&["CLUSTER", "NODES"])
+                .contains("slave,fail ")
+                .then_some(())
+        },
+    );
     thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::Relaxed);
     let mut total = 0;
@@ -204,4 +228,32 @@ fn a_replica_killed_under_reads_costs_no_errors() {
         total += reads;
     }
     assert!(total > 100, "only {total} reads ran");
+}
+
+#[test]
+fn read_from_any_and_nearest_serve_correct_reads() {
+    let cluster = RedisCluster::start(3, 1);
+    let keys = keys("any", 60);
+    for (policy, both_roles) in [("any", true), ("nearest", false)] {
+        let proxy = Proxy::start_with(&cluster.master_addrs(), &["--read-from", policy]);
+        write_and_replicate(&proxy, &keys);
+        let mut raw = proxy.raw();
+        reset_stats(&cluster);
+        for key in &keys {
+            assert_eq!(
+                raw.request(&["GET", key]),
+                Reply::bulk(key),
+                "{policy}: GET {key}"
+            );
+        }
+        let (on_masters, on_replicas) = gets_by_role(&cluster);
+        assert_eq!(on_masters + on_replicas, keys.len() as u64, "{policy}");
+        if both_roles {
+            // Round-robin over the master and its replica: both take a share.
+            assert!(
+                on_masters > 0 && on_replicas > 0,
+                "{policy}: masters {on_masters}, replicas {on_replicas}"
+            );
+        }
+    }
 }

@@ -97,7 +97,7 @@ async fn serve_as(
     let reader = Reader {
         ctx: ctx.clone(),
         client: ClientState::new(id, peer_addr),
-        parser: RequestParser::new(ctx.config.limits()),
+        parser: super::auth::parser(&ctx.config),
         rd,
         buf: BytesMut::with_capacity(READ_CHUNK),
         events,
@@ -232,6 +232,18 @@ impl Reader {
                 return Flow::Continue;
             }
         };
+        // Refuses commands until the client authenticates; answers AUTH and HELLO.
+        if let Some(reply) = super::auth::gate(
+            spec,
+            &cmd,
+            &mut self.client,
+            &mut self.parser,
+            &self.entry,
+            &self.ctx.config,
+        ) {
+            self.reply(seq, reply, false);
+            return Flow::Continue;
+        }
         if self.pinned.in_multi() && !matches!(spec.full_name(), "quit" | "reset") {
             return self.in_multi(spec, cmd, seq).await;
         }
@@ -411,11 +423,12 @@ impl Reader {
         }
     }
 
-    /// Where this client's reads go: the configured `read-from`, or a replica when the
-    /// client said `READONLY` (as a cluster client does to read from replicas).
+    /// Where this client's reads go: the configured `read-from`, unless the client said
+    /// `READONLY` (replicas, as a cluster client asks for them) or `READWRITE` (the master).
     fn read_policy(&self) -> ReadFrom {
         match (self.client.readonly, self.ctx.config.read_from) {
-            (true, ReadFrom::Master) => ReadFrom::Replica,
+            (Some(false), _) => ReadFrom::Master,
+            (Some(true), ReadFrom::Master) => ReadFrom::Replica,
             (_, policy) => policy,
         }
     }

@@ -81,7 +81,10 @@ impl Reader {
         let resp3 = self.client.protocol == 3 && !resp2_only;
         match self.pinned.spare.take() {
             Some(conn) if conn.addr() == addr && conn.is_resp3() == resp3 => Ok(conn),
-            _ => Dedicated::connect(addr, self.ctx.config.connect_timeout(), resp3).await,
+            _ => {
+                let timeout = self.ctx.config.connect_timeout();
+                Dedicated::connect(addr, timeout, resp3, self.ctx.router.handshake()).await
+            }
         }
     }
 

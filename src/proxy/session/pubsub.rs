@@ -106,6 +106,11 @@ impl Reader {
                         _ => {
                             if frame.starts_with(b"+RESET") {
                                 self.client = ClientState::new(self.client.id, self.client.peer_addr);
+                                crate::proxy::auth::after_reset(
+                                    &mut self.parser,
+                                    &self.entry,
+                                    &self.ctx.config,
+                                );
                             }
                             let frame = self.for_client(frame);
                             self.push(frame, false);

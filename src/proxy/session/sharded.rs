@@ -266,6 +266,7 @@ impl Reader {
             "reset" => {
                 // Dropping the connections ends their subscriptions.
                 self.client = ClientState::new(self.client.id, self.client.peer_addr);
+                crate::proxy::auth::after_reset(&mut self.parser, &self.entry, &self.ctx.config);
                 self.push(Bytes::from_static(b"+RESET\r\n"), false);
                 return Next::Leave;
             }
@@ -308,8 +309,13 @@ impl Reader {
         let i = match st.shard_of(addr) {
             Some(i) => i,
             None => {
-                let conn =
-                    Dedicated::connect(addr, self.ctx.config.connect_timeout(), false).await?;
+                let conn = Dedicated::connect(
+                    addr,
+                    self.ctx.config.connect_timeout(),
+                    false,
+                    self.ctx.router.handshake(),
+                )
+                .await?;
                 st.shards.push(Shard {
                     conn,
                     channels: HashSet::new(),
