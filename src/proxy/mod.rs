@@ -22,6 +22,7 @@ mod gather;
 mod handshake;
 mod info;
 mod local;
+mod metrics;
 mod pool;
 mod refresher;
 mod request;
@@ -69,12 +70,14 @@ pub async fn run(config: ProxyConfig, shutdown: CancellationToken) -> anyhow::Re
     let listener = TcpListener::bind(&config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
-    if !config.metrics_listen.is_empty() {
-        tracing::warn!(
-            metrics_listen = %config.metrics_listen,
-            "the metrics endpoint is not built yet; nothing is served there"
-        );
-    }
+    let metrics_listener = if config.metrics_listen.is_empty() {
+        None
+    } else {
+        let listener = TcpListener::bind(&config.metrics_listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.metrics_listen))?;
+        Some((listener, metrics::install()))
+    };
     let config = Arc::new(config);
     let router = Router::new(config.clone());
     let mut refresher = Refresher::new(router.clone(), config.seed_addrs());
@@ -114,6 +117,15 @@ pub async fn run(config: ProxyConfig, shutdown: CancellationToken) -> anyhow::Re
             }
         }
     });
+    if let Some((listener, handle)) = metrics_listener {
+        tracing::info!(metrics_listen = %config.metrics_listen, "serving /metrics and /health");
+        tracker.spawn(metrics::serve(
+            listener,
+            handle,
+            ctx.clone(),
+            shutdown.clone(),
+        ));
+    }
     accept_loop(listener, ctx, &workers, &tracker, &shutdown).await;
 
     tracker.close();

@@ -268,6 +268,7 @@ impl Router {
     /// or at once when the proxy already holds `failover-hold-max-bytes`.
     pub async fn hold(self: Arc<Self>, mut request: Request, error: ProxyError) {
         let hold = self.config.failover_hold();
+        let first = request.retry_since.is_none();
         let since = *request.retry_since.get_or_insert_with(Instant::now);
         let waited = since.elapsed();
         let size = request.cmd.len();
@@ -281,7 +282,7 @@ impl Router {
         }
         request.back_to_master();
         self.request_refresh();
-        if waited.is_zero() {
+        if first {
             metrics::counter!("slotgate_failover_held_total").increment(1);
         }
         self.held_requests.fetch_add(1, Ordering::Relaxed);

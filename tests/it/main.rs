@@ -9,6 +9,7 @@ mod proxy_backend_auth;
 mod proxy_clients;
 mod proxy_core;
 mod proxy_failover;
+mod proxy_metrics;
 mod proxy_multikey;
 mod proxy_pubsub;
 mod proxy_replicas;

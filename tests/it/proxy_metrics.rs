@@ -1,0 +1,104 @@
+//! The Prometheus endpoint and the health check, scraped from a running proxy while real
+//! traffic (a MOVED, a dead backend) goes through it.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use crate::harness::{assert_eventually, ClusterOptions, Proxy, RedisCluster, Reply};
+
+/// `GET path` on the proxy's metrics endpoint: status code and body.
+pub(crate) fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect to the metrics endpoint");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nhost: slotgate\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("read the response");
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response:?}"));
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The value of the sample `name` (with its labels, exactly as rendered), if exported.
+pub(crate) fn sample(metrics: &str, name: &str) -> Option<f64> {
+    metrics.lines().find_map(|l| {
+        let (series, value) = l.rsplit_once(' ')?;
+        (series == name).then(|| value.parse().ok())?
+    })
+}
+
+#[test]
+fn metrics_follow_traffic_redirects_and_a_dead_master() {
+    let mut cluster = RedisCluster::start_with(
+        ClusterOptions::new(3, 0)
+            .node_timeout_ms(60_000)
+            .config("cluster-require-full-coverage", "no"),
+    );
+    let proxy = Proxy::start_with(
+        &cluster.master_addrs(),
+        &["--failover-hold-ms", "500", "--connect-timeout-ms", "500"],
+    );
+    let endpoint = proxy.metrics_addr();
+
+    let (status, body) = http_get(endpoint, "/health");
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+    let (status, metrics) = http_get(endpoint, "/metrics");
+    assert_eq!(status, 200);
+    assert_eq!(sample(&metrics, "slotgate_slots_covered"), Some(16384.0));
+    assert_eq!(sample(&metrics, "slotgate_masters_known"), Some(3.0));
+    assert_eq!(http_get(endpoint, "/nope").0, 404);
+
+    // Traffic, and a slot moved behind the proxy's back: one MOVED, never seen by the client.
+    let mut raw = proxy.raw();
+    let key = cluster.keys_on(&cluster.masters()[0], "m", 1).remove(0);
+    assert_eq!(raw.request(&["SET", &key, "v"]), Reply::Simple("OK".into()));
+    let slot = cluster.key_slot(&key);
+    cluster.migrate_slot(slot, &cluster.masters()[0], &cluster.masters()[1]);
+    assert_eq!(raw.request(&["GET", &key]), Reply::bulk("v"));
+    let (_, metrics) = http_get(endpoint, "/metrics");
+    assert!(
+        sample(&metrics, "slotgate_redirects_total{kind=\"moved\"}").unwrap_or(0.0) >= 1.0,
+        "{metrics}"
+    );
+    assert!(sample(&metrics, "slotgate_commands_processed_total").unwrap_or(0.0) >= 2.0);
+    assert!(sample(&metrics, "slotgate_client_connections").unwrap_or(0.0) >= 1.0);
+    assert!(sample(&metrics, "slotgate_process_resident_memory_bytes").unwrap_or(0.0) > 0.0);
+
+    // A master with no replica dies: health turns 503 naming it, its backend is down.
+    let dead = cluster.masters()[2].addr();
+    let dead_key = cluster.keys_on(&cluster.masters()[2], "d", 1).remove(0);
+    cluster.master_mut(2).kill();
+    let reply = raw.request(&["GET", &dead_key]);
+    assert!(reply.is_error(), "GET on a dead master answered {reply:?}");
+    assert_eventually(Duration::from_secs(10), "health to turn 503", || {
+        let (status, body) = http_get(endpoint, "/health");
+        status == 503 && body.contains(&dead.to_string())
+    });
+    let (_, metrics) = http_get(endpoint, "/metrics");
+    let node = format!("node=\"{dead}\"");
+    assert_eq!(
+        sample(&metrics, &format!("slotgate_backend_up{{{node}}}")),
+        Some(0.0),
+        "{metrics}"
+    );
+    let errors = metrics
+        .lines()
+        .filter(|l| l.starts_with("slotgate_backend_errors_total{") && l.contains(&node))
+        .count();
+    assert!(
+        errors >= 1,
+        "no backend error counted for {dead}: {metrics}"
+    );
+    assert!(sample(&metrics, "slotgate_failover_held_total").unwrap_or(0.0) >= 1.0);
+}
