@@ -30,6 +30,8 @@ pub struct CommandSpec {
     pub(crate) subcommands: Vec<CommandSpec>,
     pub(crate) key_finder: KeyFinder,
     pub(crate) info: Bytes,
+    /// Position in [`CommandTable::iter_all`](super::CommandTable::iter_all) order.
+    pub(crate) id: u16,
 }
 
 /// Which nodes a cluster client should send a command to, from the command's
@@ -89,6 +91,12 @@ impl ResponsePolicy {
 }
 
 impl CommandSpec {
+    /// A small number unique to this command or subcommand: its index in
+    /// `CommandTable::iter_all` order, below `CommandTable::len_all`.
+    pub fn id(&self) -> usize {
+        usize::from(self.id)
+    }
+
     /// The command's own name, lowercase: `get`, or `setname` for `client|setname`.
     pub fn name(&self) -> &'static str {
         &self.full_name[self.name_at..]
@@ -223,6 +231,13 @@ impl CommandSpec {
 
     /// Whether a cluster client must send the command to every master (or every node) and
     /// merge the replies, rather than to one node.
+    /// Whether the command may take several keys (`MGET`, `DEL`, `EVAL`, …).
+    pub fn key_step_covers_many(&self) -> bool {
+        self.last_key < 0
+            || self.last_key > self.first_key
+            || self.flags.contains(Flags::MOVABLE_KEYS)
+    }
+
     pub fn needs_all_shards(&self) -> bool {
         matches!(
             self.request_policy,

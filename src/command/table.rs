@@ -50,6 +50,12 @@ impl CommandTable {
         Ok(spec)
     }
 
+    /// The number of commands and subcommands: one more than the largest
+    /// [`CommandSpec::id`].
+    pub fn len_all(&self) -> usize {
+        self.commands.iter().map(|c| 1 + c.subcommands.len()).sum()
+    }
+
     /// The number of top-level commands: what `COMMAND COUNT` answers.
     pub fn len(&self) -> usize {
         self.commands.len()
@@ -84,6 +90,16 @@ impl CommandTable {
             .collect();
         commands.sort_by(|a, b| a.full_name().cmp(b.full_name()));
         let by_name = NameIndex::new(commands.iter().map(|c| c.full_name()));
+        // Ids in `iter_all` order, for per-command statistics.
+        let mut next = 0u16;
+        for c in &mut commands {
+            c.id = next;
+            next += 1;
+            for sub in &mut c.subcommands {
+                sub.id = next;
+                next += 1;
+            }
+        }
         CommandTable { commands, by_name }
     }
 }
@@ -166,6 +182,7 @@ fn decode_entry(entry: &Frame, container: Option<&str>) -> CommandSpec {
         subcommands,
         key_finder: KeyFinder::for_command(full_name),
         info: entry.to_bytes(),
+        id: 0,
     }
 }
 

@@ -36,6 +36,10 @@ impl ClientEntry {
         self.last_active_ms.store(now_ms, Ordering::Relaxed);
     }
 
+    pub fn name(&self) -> Option<Bytes> {
+        self.name.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     pub fn set_name(&self, name: Option<Bytes>) {
         *self.name.lock().unwrap_or_else(|e| e.into_inner()) = name;
     }

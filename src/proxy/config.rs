@@ -56,6 +56,11 @@ pub struct ProxyConfig {
     pub requirepass: Secret,
     /// Named users clients may authenticate as (`AUTH <user> <password>`), name → password.
     pub users: BTreeMap<String, Secret>,
+    /// Commands slower than this many microseconds (read to reply written) go to the slow
+    /// log; negative turns it off, 0 logs every command (Redis's `slowlog-log-slower-than`).
+    pub slowlog_log_slower_than: i64,
+    /// Entries the slow log keeps (Redis's `slowlog-max-len`).
+    pub slowlog_max_len: usize,
     /// Client connections accepted at once.
     pub max_clients: usize,
     /// Commands one client may have in flight; reading from it pauses past this.
@@ -92,6 +97,8 @@ impl Default for ProxyConfig {
             backend_password: Secret::default(),
             requirepass: Secret::default(),
             users: BTreeMap::new(),
+            slowlog_log_slower_than: 10_000,
+            slowlog_max_len: 128,
             max_clients: 10_000,
             max_pipeline: 1024,
             proto_max_bulk_len: Limits::DEFAULT_MAX_BULK_LEN,

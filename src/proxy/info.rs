@@ -7,7 +7,7 @@ use super::local::REDIS_VERSION;
 use super::ProxyContext;
 use crate::slot::SLOT_COUNT;
 
-const SECTIONS: &[&str] = &["server", "clients", "stats", "cluster"];
+const SECTIONS: &[&str] = &["server", "clients", "stats", "commandstats", "cluster"];
 
 /// Whether `INFO <section>` includes the keyspace, which the masters must be asked for.
 pub fn wants_keyspace(section: Option<&[u8]>) -> bool {
@@ -63,8 +63,15 @@ pub fn render(ctx: &ProxyContext, section: Option<&[u8]>) -> String {
         None | Some("default" | "all" | "everything")
     );
     let mut out = String::new();
+    // As in Redis, `commandstats` is in `all` and `everything` but not in the default set.
+    let every = matches!(wanted.as_deref(), Some("all" | "everything"));
     for &name in SECTIONS {
-        if !all && wanted.as_deref() != Some(name) {
+        let included = if name == "commandstats" {
+            every || wanted.as_deref() == Some(name)
+        } else {
+            all || wanted.as_deref() == Some(name)
+        };
+        if !included {
             continue;
         }
         if !out.is_empty() {
@@ -74,6 +81,7 @@ pub fn render(ctx: &ProxyContext, section: Option<&[u8]>) -> String {
             "server" => server(ctx, &mut out),
             "clients" => clients(ctx, &mut out),
             "stats" => stats(ctx, &mut out),
+            "commandstats" => commandstats(ctx, &mut out),
             _ => cluster(ctx, &mut out),
         }
     }
@@ -133,6 +141,19 @@ fn stats(ctx: &ProxyContext, out: &mut String) {
         s.total_commands_processed.load(Ordering::Relaxed),
         s.rejected_connections.load(Ordering::Relaxed),
     );
+}
+
+/// Redis's `# Commandstats`: calls, time and failures per command, measured by the proxy
+/// from reading the command to writing its reply.
+fn commandstats(ctx: &ProxyContext, out: &mut String) {
+    out.push_str("# Commandstats\r\n");
+    for (name, calls, failed, usec) in ctx.stats.commands.snapshot() {
+        let per_call = usec as f64 / calls as f64;
+        let _ = write!(
+            out,
+            "cmdstat_{name}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls=0,failed_calls={failed}\r\n"
+        );
+    }
 }
 
 fn cluster(ctx: &ProxyContext, out: &mut String) {

@@ -75,6 +75,36 @@ pub fn handle(
             Some(_) => error(&mut out, "ERR SELECT is not allowed in cluster mode"),
             None => error(&mut out, "ERR value is not an integer or out of range"),
         },
+        "slowlog|get" => {
+            let count = match cmd.get(2).map(parse_i64) {
+                None => Some(10),
+                Some(Some(-1)) => None,
+                Some(Some(n)) if n >= 0 => Some(n as usize),
+                Some(_) => {
+                    error(&mut out, "ERR count should be greater than or equal to -1");
+                    return Some(Local::Reply(out.freeze()));
+                }
+            };
+            let entries = ctx.stats.slowlog.get(count);
+            write_array_header(&mut out, entries.len());
+            for e in entries {
+                write_array_header(&mut out, 6);
+                write_integer(&mut out, e.id as i64);
+                write_integer(&mut out, e.unix_time as i64);
+                write_integer(&mut out, e.micros as i64);
+                write_array_header(&mut out, e.args.len());
+                for a in &e.args {
+                    write_bulk(&mut out, a);
+                }
+                write_bulk(&mut out, e.peer.to_string().as_bytes());
+                write_bulk(&mut out, &e.client_name);
+            }
+        }
+        "slowlog|len" => write_integer(&mut out, ctx.stats.slowlog.len() as i64),
+        "slowlog|reset" => {
+            ctx.stats.slowlog.reset();
+            ok(&mut out)
+        }
         "hello" => hello(cmd, client, &ctx.config, &mut out),
         "auth" => auth(cmd, client, &ctx.config, &mut out),
         "acl|whoami" => write_bulk(

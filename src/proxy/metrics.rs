@@ -183,6 +183,14 @@ fn record_state(ctx: &ProxyContext) {
         metrics::counter!("slotgate_backend_reconnects_total", "node" => node)
             .absolute(pool.reconnects() as u64);
     }
+    for (name, calls, failed, _) in stats.commands.snapshot() {
+        metrics::counter!("slotgate_commands_total", "command" => name, "result" => "ok")
+            .absolute(calls - failed);
+        if failed > 0 {
+            metrics::counter!("slotgate_commands_total", "command" => name, "result" => "error")
+                .absolute(failed);
+        }
+    }
     metrics::gauge!("slotgate_uptime_seconds").set(stats.started.elapsed().as_secs_f64());
     if let Some(rss) = resident_memory_bytes() {
         metrics::gauge!("slotgate_process_resident_memory_bytes").set(rss as f64);
@@ -218,6 +226,15 @@ fn describe() {
     describe_counter!(
         "slotgate_commands_processed_total",
         "Commands read from clients"
+    );
+    describe_counter!(
+        "slotgate_commands_total",
+        "Commands answered, by command and result (ok, or error when the reply was one)"
+    );
+    describe_histogram!(
+        "slotgate_command_duration_seconds",
+        Unit::Seconds,
+        "Time from reading a command to writing its reply, by command group"
     );
     describe_counter!(
         "slotgate_redirects_total",

@@ -15,6 +15,7 @@
 mod auth;
 mod backend;
 mod clients;
+mod commandstats;
 pub mod config;
 mod dedicated;
 mod error;

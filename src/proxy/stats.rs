@@ -3,6 +3,8 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
+use super::commandstats::{CommandStats, SlowLog};
+
 /// Process-wide counters. Relaxed atomics: each is an independent tally.
 #[derive(Debug)]
 pub struct ProxyStats {
@@ -14,6 +16,8 @@ pub struct ProxyStats {
     pub total_commands_processed: AtomicU64,
     /// Milliseconds since start, advanced by a ticker: a clock that costs one load to read.
     coarse_ms: AtomicU64,
+    pub commands: CommandStats,
+    pub slowlog: SlowLog,
 }
 
 impl Default for ProxyStats {
@@ -26,6 +30,8 @@ impl Default for ProxyStats {
             rejected_connections: AtomicU64::new(0),
             total_commands_processed: AtomicU64::new(0),
             coarse_ms: AtomicU64::new(0),
+            commands: CommandStats::default(),
+            slowlog: SlowLog::default(),
         }
     }
 }

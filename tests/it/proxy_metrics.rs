@@ -102,3 +102,93 @@ fn metrics_follow_traffic_redirects_and_a_dead_master() {
     );
     assert!(sample(&metrics, "slotgate_failover_held_total").unwrap_or(0.0) >= 1.0);
 }
+
+fn info_text(reply: Reply) -> String {
+    String::from_utf8_lossy(reply.as_bytes().expect("INFO answers a bulk string")).into_owned()
+}
+
+#[test]
+fn commandstats_slowlog_and_command_metrics() {
+    let cluster = RedisCluster::start(3, 0);
+    let proxy = Proxy::start(&cluster);
+    let mut raw = proxy.raw();
+    for i in 0..5 {
+        raw.request(&["SET", &format!("cs:{i}"), "v"]);
+        raw.request(&["GET", &format!("cs:{i}")]);
+    }
+    let reply = raw.request(&["INCR", "cs:0"]);
+    assert!(reply.is_error(), "INCR of a non-number answered {reply:?}");
+    raw.request(&["MGET", "cs:1", "cs:2", "cs:3"]);
+
+    // INFO commandstats, as Redis names the fields; not in the default INFO.
+    let stats = info_text(raw.request(&["INFO", "commandstats"]));
+    assert!(stats.starts_with("# Commandstats\r\n"), "{stats}");
+    let line = |name: &str| {
+        stats
+            .lines()
+            .find(|l| l.starts_with(&format!("cmdstat_{name}:")))
+            .unwrap_or_else(|| panic!("no {name} line in {stats}"))
+            .to_string()
+    };
+    assert!(
+        line("get").starts_with("cmdstat_get:calls=5,usec="),
+        "{stats}"
+    );
+    assert!(line("get").ends_with("rejected_calls=0,failed_calls=0"));
+    assert!(line("incr").contains("calls=1,") && line("incr").ends_with("failed_calls=1"));
+    assert!(line("mget").starts_with("cmdstat_mget:calls=1,"));
+    assert!(!info_text(raw.request(&["INFO"])).contains("# Commandstats"));
+    assert!(info_text(raw.request(&["INFO", "all"])).contains("# Commandstats"));
+
+    // A command slower than the default 10 ms threshold lands in the slow log.
+    assert_eq!(
+        raw.request(&["SLOWLOG", "RESET"]),
+        Reply::Simple("OK".into())
+    );
+    assert_eq!(
+        raw.request(&["BLPOP", "cs:empty", "0.2"]),
+        Reply::Array(None)
+    );
+    assert_eq!(raw.request(&["SLOWLOG", "LEN"]), Reply::Integer(1));
+    let log = raw.request(&["SLOWLOG", "GET"]);
+    let entries = log.as_array().expect("SLOWLOG GET answers an array");
+    let entry = entries[0].as_array().expect("an entry is an array");
+    assert_eq!(entry.len(), 6);
+    match &entry[2] {
+        Reply::Integer(us) => assert!(*us >= 150_000, "BLPOP logged as {us} µs"),
+        other => panic!("duration {other:?}"),
+    }
+    assert_eq!(entry[3], Reply::bulks(["BLPOP", "cs:empty", "0.2"]));
+    let peer = raw.stream().local_addr().unwrap().to_string();
+    assert_eq!(entry[4], Reply::bulk(&peer));
+    assert_eq!(
+        raw.request(&["SLOWLOG", "RESET"]),
+        Reply::Simple("OK".into())
+    );
+    assert_eq!(raw.request(&["SLOWLOG", "LEN"]), Reply::Integer(0));
+
+    // The same counts on /metrics, and latency by group.
+    let (_, metrics) = http_get(proxy.metrics_addr(), "/metrics");
+    assert_eq!(
+        sample(
+            &metrics,
+            "slotgate_commands_total{command=\"get\",result=\"ok\"}"
+        ),
+        Some(5.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "slotgate_commands_total{command=\"incr\",result=\"error\"}"
+        ),
+        Some(1.0)
+    );
+    for group in ["read", "write", "multi-key", "blocking"] {
+        let count = sample(
+            &metrics,
+            &format!("slotgate_command_duration_seconds_count{{group=\"{group}\"}}"),
+        );
+        assert!(count.unwrap_or(0.0) >= 1.0, "no {group} latency: {metrics}");
+    }
+}

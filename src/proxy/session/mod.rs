@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::clients::ClientEntry;
+use super::commandstats::{self, Group};
 use super::config::ReadFrom;
 use super::error::ProxyError;
 use super::gather::{Gather, Merge};
@@ -94,6 +96,7 @@ async fn serve_as(
     let permits = Arc::new(Semaphore::new(ctx.config.max_pipeline));
     let pushed = Arc::new(AtomicUsize::new(0));
     let kill = CancellationToken::new();
+    let timings = Timings::default();
     let reader = Reader {
         ctx: ctx.clone(),
         client: ClientState::new(id, peer_addr),
@@ -109,10 +112,13 @@ async fn serve_as(
         kill: kill.clone(),
         written: Written::Slots(Vec::new()),
         entry: registration.entry.clone(),
+        timings: timings.clone(),
         stop: stop.clone(),
     };
     let writer = Writer {
         ctx: ctx.clone(),
+        timings: timings.clone(),
+        entry: registration.entry.clone(),
         permits,
         pushed,
         kill,
@@ -124,6 +130,8 @@ async fn serve_as(
 
 struct Reader {
     ctx: Arc<ProxyContext>,
+    /// When each command not yet answered was read, for the writer's statistics.
+    timings: Timings,
     client: ClientState,
     parser: RequestParser,
     rd: OwnedReadHalf,
@@ -223,7 +231,13 @@ impl Reader {
         self.ctx.stats.command_processed();
         self.entry.touch(self.ctx.stats.now_ms());
 
-        let spec = match table().lookup(&cmd) {
+        let looked_up = table().lookup(&cmd);
+        self.timings.push(Timing {
+            spec: looked_up.as_ref().ok().copied(),
+            started: Instant::now(),
+            cmd: cmd.raw().clone(),
+        });
+        let spec = match looked_up {
             Ok(spec) => spec,
             Err(e) => {
                 // As in Redis, a command refused while queueing dooms the transaction.
@@ -487,12 +501,47 @@ impl Reader {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
+        self.timings.push(Timing {
+            spec: None,
+            started: Instant::now(),
+            cmd: Bytes::new(),
+        });
         self.reply(seq, data, true);
+    }
+}
+
+/// When a command was read, and what it was: the writer records its statistics when the reply
+/// goes out. `None` for a reply that answers no command (a protocol error).
+struct Timing {
+    spec: Option<&'static CommandSpec>,
+    started: Instant,
+    /// The client's bytes for it (a reference count, not a copy), for the slow log.
+    cmd: Bytes,
+}
+
+/// Timings of the commands whose replies are not written yet, in command order; the reader
+/// pushes, the writer pops. A std mutex, never held across an await, and uncontended: the
+/// reader and writer run in one task.
+#[derive(Clone, Default)]
+struct Timings(Arc<std::sync::Mutex<VecDeque<Timing>>>);
+
+impl Timings {
+    fn push(&self, t: Timing) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(t);
+    }
+
+    fn pop(&self) -> Option<Timing> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).pop_front()
     }
 }
 
 struct Writer {
     ctx: Arc<ProxyContext>,
+    timings: Timings,
+    entry: Arc<ClientEntry>,
     permits: Arc<Semaphore>,
     /// Bytes of `Push` events sent and not yet written, shared with the reader.
     pushed: Arc<AtomicUsize>,
@@ -500,6 +549,34 @@ struct Writer {
 }
 
 impl Writer {
+    /// Records the statistics of the command `reply` answers (the oldest one unanswered).
+    fn account(&self, reply: &[u8]) {
+        let Some(Timing { spec, started, cmd }) = self.timings.pop() else {
+            return;
+        };
+        let Some(spec) = spec else { return };
+        let took = started.elapsed();
+        let stats = &self.ctx.stats;
+        stats
+            .commands
+            .record(spec.id(), took, reply.first() == Some(&b'-'));
+        commandstats::latency(Group::of(spec)).record(took.as_secs_f64());
+        let threshold = self.ctx.config.slowlog_log_slower_than;
+        if threshold >= 0 && took.as_micros() >= threshold as u128 {
+            let mut buf = BytesMut::from(&cmd[..]);
+            let parsed = RequestParser::new(self.ctx.config.limits()).parse(&mut buf);
+            if let Ok(Some(cmd)) = parsed {
+                stats.slowlog.push(
+                    &cmd,
+                    took,
+                    self.entry.peer_addr,
+                    self.entry.name(),
+                    self.ctx.config.slowlog_max_len,
+                );
+            }
+        }
+    }
+
     /// Writes replies in command order until every command's reply is written and the reader
     /// is done, or the connection must close.
     async fn run(self, mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Event>) {
@@ -545,6 +622,7 @@ impl Writer {
                     let Some(Some((data, c))) = window.pop_front() else {
                         unreachable!("front was checked")
                     };
+                    self.account(&data);
                     out.extend_from_slice(&data);
                     written += 1;
                     self.permits.add_permits(1);
