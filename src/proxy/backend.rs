@@ -118,6 +118,11 @@ impl BackendConn {
         Arc::new(BackendConn { tx, shared })
     }
 
+    /// Requests written (or being written) and not yet answered.
+    pub fn inflight(&self) -> usize {
+        lock(&self.shared.inflight).queue.len()
+    }
+
     /// Whether new requests can still be sent on this connection.
     pub fn is_open(&self) -> bool {
         !self.shared.failed.load(Ordering::Relaxed) && !self.tx.is_closed()
@@ -352,6 +357,10 @@ impl Reader {
         let mut scanner = FrameScanner::new(self.settings.reply_limits);
         let mut replies: Vec<Bytes> = Vec::with_capacity(64);
         let mut answered: Vec<Pending> = Vec::with_capacity(64);
+        let node = self.addr.to_string();
+        let requests = metrics::counter!("slotgate_backend_requests_total", "node" => node.clone());
+        let latency =
+            metrics::histogram!("slotgate_backend_request_duration_seconds", "node" => node);
         let timeout = self.settings.request_timeout;
         let mut tick = tokio::time::interval(
             (timeout / 4).clamp(Duration::from_millis(10), Duration::from_millis(250)),
@@ -408,7 +417,10 @@ impl Reader {
                 }
                 answered.extend(inflight.queue.drain(..replies.len()));
             }
+            let now = Instant::now();
+            requests.increment(answered.len() as u64);
             for (pending, reply) in answered.drain(..).zip(replies.drain(..)) {
+                latency.record(now.saturating_duration_since(pending.sent_at).as_secs_f64());
                 if let Some(request) = pending.request {
                     self.deliver(request, reply);
                 }

@@ -88,6 +88,14 @@ impl Gather {
         };
         if let Some(replies) = done {
             let replies: Vec<Bytes> = replies.into_iter().flatten().collect();
+            // Some parts failed and others may have been applied (MSET, DEL across slots).
+            let failed = replies.iter().filter(|r| is_error(r)).count();
+            if failed > 0
+                && failed < replies.len()
+                && matches!(self.merge, Merge::AllOk | Merge::Sum)
+            {
+                metrics::counter!("slotgate_split_partial_failures_total").increment(1);
+            }
             let _ = self.events.send(Event::Reply {
                 seq: self.seq,
                 data: merge(&self.merge, &replies),

@@ -139,6 +139,18 @@ async fn respond(
     stream.shutdown().await
 }
 
+/// Bytes read from and written to clients, resolved once.
+pub fn client_bytes() -> &'static (metrics::Counter, metrics::Counter) {
+    static COUNTERS: std::sync::OnceLock<(metrics::Counter, metrics::Counter)> =
+        std::sync::OnceLock::new();
+    COUNTERS.get_or_init(|| {
+        (
+            metrics::counter!("slotgate_client_bytes_received_total"),
+            metrics::counter!("slotgate_client_bytes_sent_total"),
+        )
+    })
+}
+
 /// Healthy when every slot has a master the proxy can reach; otherwise why not.
 pub fn health(ctx: &ProxyContext) -> Result<(), String> {
     let covered = ctx.router.slot_map().covered_slots();
@@ -180,6 +192,10 @@ fn record_state(ctx: &ProxyContext) {
         let node = addr.to_string();
         let up = if pool.is_down() { 0.0 } else { 1.0 };
         metrics::gauge!("slotgate_backend_up", "node" => node.clone()).set(up);
+        let (open, inflight) = pool.connections();
+        metrics::gauge!("slotgate_backend_connections", "node" => node.clone()).set(open as f64);
+        metrics::gauge!("slotgate_backend_inflight_requests", "node" => node.clone())
+            .set(inflight as f64);
         metrics::counter!("slotgate_backend_reconnects_total", "node" => node)
             .absolute(pool.reconnects() as u64);
     }
@@ -274,6 +290,41 @@ fn describe() {
     describe_gauge!(
         "slotgate_backend_up",
         "1 when the last connection attempt to the node succeeded"
+    );
+    describe_counter!(
+        "slotgate_client_bytes_received_total",
+        Unit::Bytes,
+        "Bytes read from clients"
+    );
+    describe_counter!(
+        "slotgate_client_bytes_sent_total",
+        Unit::Bytes,
+        "Bytes written to clients"
+    );
+    describe_counter!(
+        "slotgate_backend_requests_total",
+        "Requests answered by each node"
+    );
+    describe_histogram!(
+        "slotgate_backend_request_duration_seconds",
+        Unit::Seconds,
+        "Time from writing a request to a node to reading its reply, by node"
+    );
+    describe_gauge!(
+        "slotgate_backend_connections",
+        "Open pooled connections per node"
+    );
+    describe_gauge!(
+        "slotgate_backend_inflight_requests",
+        "Requests written to a node and not yet answered"
+    );
+    describe_histogram!(
+        "slotgate_split_subrequests",
+        "Sub-commands (slots) a split multi-key command was sent as"
+    );
+    describe_counter!(
+        "slotgate_split_partial_failures_total",
+        "Split commands with some parts failed and others applied"
     );
     describe_counter!(
         "slotgate_backend_reconnects_total",

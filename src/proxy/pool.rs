@@ -62,6 +62,17 @@ impl NodePool {
         }
     }
 
+    /// Open connections, and the requests in flight on them.
+    pub fn connections(&self) -> (usize, usize) {
+        self.conns
+            .iter()
+            .filter_map(|slot| slot.load_full())
+            .filter(|c| c.is_open())
+            .fold((0, 0), |(open, inflight), c| {
+                (open + 1, inflight + c.inflight())
+            })
+    }
+
     /// Connections opened again after one closed.
     pub fn reconnects(&self) -> usize {
         self.health.reconnects.load(Ordering::Relaxed)

@@ -167,8 +167,44 @@ fn commandstats_slowlog_and_command_metrics() {
     );
     assert_eq!(raw.request(&["SLOWLOG", "LEN"]), Reply::Integer(0));
 
+    // Connections closed by QUIT and by a protocol error, counted by reason.
+    let mut quitter = proxy.raw();
+    assert_eq!(quitter.request(&["QUIT"]), Reply::Simple("OK".into()));
+    quitter.assert_closed();
+    let mut broken = proxy.raw();
+    broken.send(b"*1\r\n$abc\r\n");
+    assert!(broken.read_reply().is_error());
+    broken.assert_closed();
+
     // The same counts on /metrics, and latency by group.
-    let (_, metrics) = http_get(proxy.metrics_addr(), "/metrics");
+    let endpoint = proxy.metrics_addr();
+    let mut metrics = String::new();
+    assert_eventually(Duration::from_secs(5), "both closes counted", || {
+        metrics = http_get(endpoint, "/metrics").1;
+        sample(
+            &metrics,
+            "slotgate_client_connections_closed_total{reason=\"quit\"}",
+        ) == Some(1.0)
+            && sample(
+                &metrics,
+                "slotgate_client_connections_closed_total{reason=\"protocol_error\"}",
+            ) == Some(1.0)
+    });
+    assert!(sample(&metrics, "slotgate_client_bytes_received_total").unwrap_or(0.0) > 100.0);
+    assert!(sample(&metrics, "slotgate_client_bytes_sent_total").unwrap_or(0.0) > 50.0);
+    assert_eq!(
+        sample(&metrics, "slotgate_split_subrequests_count"),
+        Some(1.0)
+    );
+    let answered: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("slotgate_backend_requests_total{"))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum();
+    assert!(
+        answered >= 13.0,
+        "backends answered {answered} requests: {metrics}"
+    );
     assert_eq!(
         sample(
             &metrics,

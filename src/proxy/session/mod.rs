@@ -99,6 +99,7 @@ async fn serve_as(
     let timings = Timings::default();
     let reader = Reader {
         ctx: ctx.clone(),
+        closed_by: "client",
         client: ClientState::new(id, peer_addr),
         parser: super::auth::parser(&ctx.config),
         rd,
@@ -123,13 +124,17 @@ async fn serve_as(
         pushed,
         kill,
     };
-    tokio::join!(reader.run(stop), writer.run(wr, rx));
+    let (closed_by, ()) = tokio::join!(reader.run(stop), writer.run(wr, rx));
+    metrics::counter!("slotgate_client_connections_closed_total", "reason" => closed_by)
+        .increment(1);
     drop(registration);
     tracing::debug!("client disconnected");
 }
 
 struct Reader {
     ctx: Arc<ProxyContext>,
+    /// Why the connection closed: `client` unless the proxy closed it.
+    closed_by: &'static str,
     /// When each command not yet answered was read, for the writer's statistics.
     timings: Timings,
     client: ClientState,
@@ -162,7 +167,13 @@ enum Flow {
 }
 
 impl Reader {
-    async fn run(mut self, shutdown: CancellationToken) {
+    /// Serves the client until the connection must close; says why, for the metrics.
+    async fn run(mut self, shutdown: CancellationToken) -> &'static str {
+        self.serve(shutdown).await;
+        self.closed_by
+    }
+
+    async fn serve(&mut self, shutdown: CancellationToken) {
         loop {
             loop {
                 match self.parser.parse(&mut self.buf) {
@@ -174,6 +185,7 @@ impl Reader {
                     Ok(None) => break,
                     Err(e) => {
                         tracing::debug!(error = %e, "protocol error from client");
+                        self.closed_by = "protocol_error";
                         self.reply_and_close(ProxyError::Protocol(e).to_reply())
                             .await;
                         return;
@@ -181,7 +193,10 @@ impl Reader {
                 }
             }
             let read = tokio::select! {
-                _ = shutdown.cancelled() => return,
+                _ = shutdown.cancelled() => {
+                    self.closed_by = "killed";
+                    return;
+                }
                 r = self.read_more() => r,
             };
             match read {
@@ -191,6 +206,10 @@ impl Reader {
                 }
                 Ok(0) => return,
                 Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::OutOfMemory => {
+                    self.closed_by = "query_buffer_limit";
+                    return;
+                }
                 Err(e) => {
                     tracing::debug!(error = %e, "client connection reset");
                     return;
@@ -216,7 +235,9 @@ impl Reader {
         if self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
             self.buf.reserve(READ_CHUNK);
         }
-        self.rd.read_buf(&mut self.buf).await
+        let n = self.rd.read_buf(&mut self.buf).await?;
+        super::metrics::client_bytes().0.increment(n as u64);
+        Ok(n)
     }
 
     /// Numbers the command, then answers it here or sends it on.
@@ -294,6 +315,7 @@ impl Reader {
                     Flow::Continue
                 }
                 Local::ReplyAndClose(data) => {
+                    self.closed_by = "quit";
                     self.reply(seq, data, true);
                     Flow::Stop
                 }
@@ -340,6 +362,7 @@ impl Reader {
                 router.dispatch(request).await;
             }
             Route::Split(split) => {
+                metrics::histogram!("slotgate_split_subrequests").record(split.parts.len() as f64);
                 let gather = Arc::new(Gather::new(
                     self.events.clone(),
                     seq,
@@ -641,6 +664,9 @@ impl Writer {
                     // The reader gave up on this client (a subscriber too slow to keep up).
                     _ = self.kill.cancelled() => return,
                 };
+                if result.is_ok() {
+                    super::metrics::client_bytes().1.increment(out.len() as u64);
+                }
                 if let Err(e) = result {
                     tracing::debug!(error = %e, "cannot write to client");
                     // Keep draining so backends' replies have somewhere to go; the reader

@@ -93,6 +93,7 @@ impl Reader {
                             }
                             Pong::Reply(text) => self.push(text, false),
                             Pong::Quit => {
+                                self.closed_by = "quit";
                                 self.push(Bytes::from_static(b"+OK\r\n"), true);
                                 return Flow::Stop;
                             }
@@ -118,6 +119,7 @@ impl Reader {
                     }
                     if self.pushed.load(Ordering::Relaxed) > PUBSUB_OUTPUT_LIMIT {
                         tracing::warn!("subscriber too slow: output limit reached, closing it");
+                self.closed_by = "output_buffer_limit";
                         self.kill.cancel();
                         return Flow::Stop;
                     }

@@ -213,6 +213,7 @@ impl Reader {
             }
             if self.pushed.load(Ordering::Relaxed) > PUBSUB_OUTPUT_LIMIT {
                 tracing::warn!("subscriber too slow: output limit reached, closing it");
+                self.closed_by = "output_buffer_limit";
                 self.kill.cancel();
                 return Flow::Stop;
             }
@@ -260,6 +261,7 @@ impl Reader {
             }
             "subscribe" | "psubscribe" => self.push(Bytes::from_static(NO_MIXING), false),
             "quit" => {
+                self.closed_by = "quit";
                 self.push(Bytes::from_static(b"+OK\r\n"), true);
                 return Next::Stop;
             }
