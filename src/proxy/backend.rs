@@ -29,6 +29,9 @@ use crate::topology::NodeAddr;
 const HELLO_3: &[u8] = b"*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n";
 const READONLY: &[u8] = b"*1\r\n$8\r\nREADONLY\r\n";
 
+/// One reply in this many is recorded in the node's latency histogram.
+const LATENCY_SAMPLE: u32 = 16;
+
 /// The most requests the writer takes from its queue for one write.
 const WRITE_BATCH: usize = 256;
 /// Read buffer growth step, and the least free space before a read.
@@ -357,6 +360,7 @@ impl Reader {
         let mut scanner = FrameScanner::new(self.settings.reply_limits);
         let mut replies: Vec<Bytes> = Vec::with_capacity(64);
         let mut answered: Vec<Pending> = Vec::with_capacity(64);
+        let mut sampled: u32 = 0;
         let node = self.addr.to_string();
         let requests = metrics::counter!("slotgate_backend_requests_total", "node" => node.clone());
         let latency =
@@ -420,7 +424,10 @@ impl Reader {
             let now = Instant::now();
             requests.increment(answered.len() as u64);
             for (pending, reply) in answered.drain(..).zip(replies.drain(..)) {
-                latency.record(now.saturating_duration_since(pending.sent_at).as_secs_f64());
+                sampled = sampled.wrapping_add(1);
+                if sampled.is_multiple_of(LATENCY_SAMPLE) {
+                    latency.record(now.saturating_duration_since(pending.sent_at).as_secs_f64());
+                }
                 if let Some(request) = pending.request {
                     self.deliver(request, reply);
                 }

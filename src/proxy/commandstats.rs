@@ -138,6 +138,11 @@ impl CommandStats {
     }
 }
 
+/// One command in this many is recorded in the latency histograms (the per-command counts
+/// and times are exact). Measured: recording every command held ~90 MiB of samples between
+/// the exporter's upkeeps at 550k commands/s and cost 10–20% more CPU per request.
+pub const LATENCY_SAMPLE: u32 = 16;
+
 /// The latency histograms, one per group, resolved once (after the recorder is installed).
 pub fn latency(group: Group) -> &'static metrics::Histogram {
     static HISTOGRAMS: OnceLock<Vec<metrics::Histogram>> = OnceLock::new();

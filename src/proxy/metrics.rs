@@ -41,6 +41,7 @@ pub fn install() -> PrometheusHandle {
                 tracing::warn!("a metrics recorder was already installed");
             }
             describe();
+            register_at_zero();
             handle
         })
         .clone()
@@ -53,7 +54,9 @@ pub async fn serve(
     ctx: Arc<ProxyContext>,
     shutdown: CancellationToken,
 ) {
-    let mut upkeep = tokio::time::interval(Duration::from_secs(5));
+    // Histogram samples wait in the recorder until upkeep folds them in: often enough that
+    // they stay few.
+    let mut upkeep = tokio::time::interval(Duration::from_secs(1));
     loop {
         let (stream, _) = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -196,6 +199,11 @@ fn record_state(ctx: &ProxyContext) {
         metrics::gauge!("slotgate_backend_connections", "node" => node.clone()).set(open as f64);
         metrics::gauge!("slotgate_backend_inflight_requests", "node" => node.clone())
             .set(inflight as f64);
+        for kind in ["connect", "lost"] {
+            // Exported at 0 until the first error, so that rate() works from the start.
+            metrics::counter!("slotgate_backend_errors_total", "node" => node.clone(), "kind" => kind)
+                .increment(0);
+        }
         metrics::counter!("slotgate_backend_reconnects_total", "node" => node)
             .absolute(pool.reconnects() as u64);
     }
@@ -221,6 +229,37 @@ fn resident_memory_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096)
+}
+
+/// Creates the counters and histograms that only move on rare events, so that they are
+/// exported (at 0) from the start and `rate()` over them works before the first event.
+fn register_at_zero() {
+    for name in [
+        "slotgate_failover_held_total",
+        "slotgate_failovers_observed_total",
+        "slotgate_split_partial_failures_total",
+    ] {
+        metrics::counter!(name).absolute(0);
+    }
+    for kind in ["moved", "ask"] {
+        metrics::counter!("slotgate_redirects_total", "kind" => kind).absolute(0);
+    }
+    for kind in ["tryagain", "clusterdown", "loading"] {
+        metrics::counter!("slotgate_retries_total", "kind" => kind).absolute(0);
+    }
+    for reason in [
+        "client",
+        "quit",
+        "protocol_error",
+        "killed",
+        "query_buffer_limit",
+        "output_buffer_limit",
+    ] {
+        metrics::counter!("slotgate_client_connections_closed_total", "reason" => reason)
+            .absolute(0);
+    }
+    let _ = metrics::histogram!("slotgate_failover_hold_seconds");
+    let _ = metrics::histogram!("slotgate_split_subrequests");
 }
 
 /// Help texts for every metric the proxy exports.

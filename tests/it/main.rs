@@ -3,6 +3,7 @@
 //! `harness` starts Redis clusters and the proxy; each other module covers one area.
 
 mod command_table;
+mod dashboards;
 mod harness;
 mod proxy_auth;
 mod proxy_backend_auth;

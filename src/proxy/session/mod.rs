@@ -118,6 +118,7 @@ async fn serve_as(
     };
     let writer = Writer {
         ctx: ctx.clone(),
+        samples: [0; Group::ALL.len()],
         timings: timings.clone(),
         entry: registration.entry.clone(),
         permits,
@@ -563,6 +564,8 @@ impl Timings {
 
 struct Writer {
     ctx: Arc<ProxyContext>,
+    /// Replies accounted per command group, for sampling latency.
+    samples: [u32; Group::ALL.len()],
     timings: Timings,
     entry: Arc<ClientEntry>,
     permits: Arc<Semaphore>,
@@ -573,7 +576,7 @@ struct Writer {
 
 impl Writer {
     /// Records the statistics of the command `reply` answers (the oldest one unanswered).
-    fn account(&self, reply: &[u8]) {
+    fn account(&mut self, reply: &[u8]) {
         let Some(Timing { spec, started, cmd }) = self.timings.pop() else {
             return;
         };
@@ -583,7 +586,15 @@ impl Writer {
         stats
             .commands
             .record(spec.id(), took, reply.first() == Some(&b'-'));
-        commandstats::latency(Group::of(spec)).record(took.as_secs_f64());
+        // Histograms keep every sample until the exporter's upkeep: one in
+        // LATENCY_SAMPLE is plenty for quantiles and keeps memory and CPU flat under load.
+        // The first of each group and every LATENCY_SAMPLE-th after it.
+        let group = Group::of(spec);
+        let n = &mut self.samples[group as usize];
+        if n.is_multiple_of(commandstats::LATENCY_SAMPLE) {
+            commandstats::latency(group).record(took.as_secs_f64());
+        }
+        *n = n.wrapping_add(1);
         let threshold = self.ctx.config.slowlog_log_slower_than;
         if threshold >= 0 && took.as_micros() >= threshold as u128 {
             let mut buf = BytesMut::from(&cmd[..]);
@@ -602,7 +613,7 @@ impl Writer {
 
     /// Writes replies in command order until every command's reply is written and the reader
     /// is done, or the connection must close.
-    async fn run(self, mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Event>) {
+    async fn run(mut self, mut wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<Event>) {
         // Replies that arrived before an earlier one: `window[i]` is for command `written + i`.
         let mut window: VecDeque<Option<(Bytes, bool)>> = VecDeque::new();
         let mut written: u64 = 0;
