@@ -95,11 +95,13 @@ pub enum ConnEnd {
 
 impl BackendConn {
     /// Starts connecting to `addr` and returns at once; requests sent meanwhile wait in the
-    /// queue. `on_end` is told how the connection ended.
+    /// queue. `on_up` is called once the connection is open and authenticated, and `on_end`
+    /// is told how the connection ended.
     pub fn spawn(
         addr: NodeAddr,
         settings: &BackendSettings,
         resp3: bool,
+        on_up: impl FnOnce() + Send + 'static,
         on_end: impl FnOnce(ConnEnd) + Send + 'static,
     ) -> Arc<BackendConn> {
         let (tx, rx) = mpsc::channel(settings.queue);
@@ -115,7 +117,7 @@ impl BackendConn {
             shared: shared.clone(),
         };
         tokio::spawn(async move {
-            let end = task.run(rx).await;
+            let end = task.run(rx, on_up).await;
             on_end(end);
         });
         Arc::new(BackendConn { tx, shared })
@@ -164,7 +166,7 @@ struct ConnTask {
 }
 
 impl ConnTask {
-    async fn run(self, mut rx: mpsc::Receiver<Request>) -> ConnEnd {
+    async fn run(self, mut rx: mpsc::Receiver<Request>, on_up: impl FnOnce()) -> ConnEnd {
         let connect = tokio::time::timeout(
             self.settings.connect_timeout,
             TcpStream::connect(self.addr.as_str()),
@@ -182,6 +184,7 @@ impl ConnTask {
         {
             return self.refuse(rx, reason).await;
         }
+        on_up();
         // Latency matters more than packet count: the writer already batches.
         let _ = stream.set_nodelay(true);
         tracing::debug!(peer_addr = %self.addr, "backend connected");
@@ -247,7 +250,8 @@ impl ConnTask {
 
     /// Connecting failed: every queued request gets the reason.
     async fn refuse(&self, mut rx: mpsc::Receiver<Request>, reason: String) -> ConnEnd {
-        tracing::warn!(peer_addr = %self.addr, %reason, "cannot connect to backend");
+        // The pool says it once, when the node goes down, not on every attempt.
+        tracing::debug!(peer_addr = %self.addr, %reason, "cannot connect to backend");
         let err = ProxyError::Connect {
             addr: self.addr.clone(),
             reason: reason.clone(),

@@ -42,6 +42,33 @@ struct Health {
     is_down: AtomicBool,
     down: Mutex<Option<(Instant, String)>>,
     reconnects: AtomicUsize,
+    /// Whether "backend down" was logged and not yet followed by "backend up", and when it
+    /// was last said: repeats are said at most every [`REPEAT_WARNING`].
+    reported: Mutex<Option<Instant>>,
+}
+
+/// How often a node that stays down is warned about again.
+const REPEAT_WARNING: Duration = Duration::from_secs(30);
+
+impl Health {
+    fn went_down(&self, addr: &NodeAddr, reason: &str) {
+        let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
+        match *reported {
+            None => tracing::warn!(peer_addr = %addr, %reason, "backend down"),
+            Some(at) if at.elapsed() >= REPEAT_WARNING => {
+                tracing::warn!(peer_addr = %addr, %reason, "backend still down")
+            }
+            Some(_) => return,
+        }
+        *reported = Some(Instant::now());
+    }
+
+    fn came_up(&self, addr: &NodeAddr) {
+        let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
+        if reported.take().is_some() {
+            tracing::info!(peer_addr = %addr, "backend up again");
+        }
+    }
 }
 
 impl NodePool {
@@ -180,24 +207,36 @@ impl NodePool {
         let health = self.health.clone();
         let trouble = self.trouble.clone();
         let node = self.addr.to_string();
-        let fresh = BackendConn::spawn(self.addr.clone(), &self.settings, resp3, move |end| {
-            let kind = match &end {
-                ConnEnd::ConnectFailed(_) => Some("connect"),
-                ConnEnd::Lost => Some("lost"),
-                ConnEnd::Closed => None,
-            };
-            if let Some(kind) = kind {
-                trouble.notify_one();
-                metrics::counter!("slotgate_backend_errors_total", "node" => node.clone(), "kind" => kind)
+        let (up_health, up_addr) = (self.health.clone(), self.addr.clone());
+        let on_up = move || up_health.came_up(&up_addr);
+        let end_addr = self.addr.clone();
+        let fresh = BackendConn::spawn(
+            self.addr.clone(),
+            &self.settings,
+            resp3,
+            on_up,
+            move |end| {
+                let kind = match &end {
+                    ConnEnd::ConnectFailed(_) => Some("connect"),
+                    ConnEnd::Lost => Some("lost"),
+                    ConnEnd::Closed => None,
+                };
+                if let Some(kind) = kind {
+                    trouble.notify_one();
+                    metrics::counter!("slotgate_backend_errors_total", "node" => node.clone(), "kind" => kind)
                     .increment(1);
-            }
-            let mut down = health.down.lock().unwrap_or_else(|e| e.into_inner());
-            *down = match end {
-                ConnEnd::ConnectFailed(reason) => Some((Instant::now(), reason)),
-                ConnEnd::Lost | ConnEnd::Closed => None,
-            };
-            health.is_down.store(down.is_some(), Ordering::Relaxed);
-        });
+                }
+                if let ConnEnd::ConnectFailed(reason) = &end {
+                    health.went_down(&end_addr, reason);
+                }
+                let mut down = health.down.lock().unwrap_or_else(|e| e.into_inner());
+                *down = match end {
+                    ConnEnd::ConnectFailed(reason) => Some((Instant::now(), reason)),
+                    ConnEnd::Lost | ConnEnd::Closed => None,
+                };
+                health.is_down.store(down.is_some(), Ordering::Relaxed);
+            },
+        );
         if current.is_some() {
             self.health.reconnects.fetch_add(1, Ordering::Relaxed);
         }

@@ -121,10 +121,29 @@ impl Router {
         if moved > 0 {
             metrics::counter!("slotgate_failovers_observed_total").increment(moved as u64);
         }
+        let slots_moved = (0..SLOT_COUNT as u16)
+            .filter_map(Slot::new)
+            .filter(|&s| current.map.master(s) != map.master(s))
+            .count();
+        let old_masters: Vec<&NodeAddr> = current.map.shards().map(|s| &s.master).collect();
+        let new_masters: Vec<&NodeAddr> = map.shards().map(|s| &s.master).collect();
+        let joined: Vec<String> = new_masters
+            .iter()
+            .filter(|m| !old_masters.contains(m))
+            .map(ToString::to_string)
+            .collect();
+        let left: Vec<String> = old_masters
+            .iter()
+            .filter(|m| !new_masters.contains(m))
+            .map(ToString::to_string)
+            .collect();
         tracing::info!(
             slots_covered = map.covered_slots(),
             masters = map.shards().count(),
-            slots_changing_master = moved,
+            slots_moved,
+            new_masters = %joined.join(","),
+            former_masters = %left.join(","),
+            failovers = moved,
             "slot map changed"
         );
         drop(current);

@@ -10,6 +10,7 @@ mod proxy_backend_auth;
 mod proxy_clients;
 mod proxy_core;
 mod proxy_failover;
+mod proxy_logs;
 mod proxy_metrics;
 mod proxy_multikey;
 mod proxy_pubsub;
