@@ -67,6 +67,9 @@ struct ProxyArgs {
     refresh_interval_ms: Option<u64>,
     #[arg(long)]
     max_clients: Option<usize>,
+    /// Seconds before an idle client is disconnected (0: never).
+    #[arg(long)]
+    timeout: Option<u64>,
     /// Where read-only commands go.
     #[arg(long, value_enum)]
     read_from: Option<ReadFrom>,
@@ -116,6 +119,9 @@ impl ProxyArgs {
         }
         if let Some(v) = self.max_clients {
             c.max_clients = v;
+        }
+        if let Some(v) = self.timeout {
+            c.timeout = v;
         }
         if let Some(v) = self.read_from {
             c.read_from = v;

@@ -84,6 +84,8 @@ pub struct CommandStats {
     calls: Box<[AtomicU64]>,
     failed: Box<[AtomicU64]>,
     usec: Box<[AtomicU64]>,
+    /// Unknown commands and commands refused by the table (wrong arity).
+    rejected: AtomicU64,
 }
 
 impl Default for CommandStats {
@@ -94,6 +96,7 @@ impl Default for CommandStats {
             calls: zeros(),
             failed: zeros(),
             usec: zeros(),
+            rejected: AtomicU64::new(0),
         }
     }
 }
@@ -129,7 +132,17 @@ impl CommandStats {
             .collect()
     }
 
+    /// Counts an unknown command (or wrong arity): an error reply, under one label.
+    pub fn rejected(&self) {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn rejected_count(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+
     pub fn reset(&self) {
+        self.rejected.store(0, Ordering::Relaxed);
         for counters in [&self.calls, &self.failed, &self.usec] {
             for c in counters.iter() {
                 c.store(0, Ordering::Relaxed);

@@ -61,6 +61,9 @@ pub struct ProxyConfig {
     pub slowlog_log_slower_than: i64,
     /// Entries the slow log keeps (Redis's `slowlog-max-len`).
     pub slowlog_max_len: usize,
+    /// Seconds a client may stay idle (send nothing) before the proxy closes its connection;
+    /// 0 for never (Redis's `timeout`). Subscribers and blocked clients are not timed out.
+    pub timeout: u64,
     /// Client connections accepted at once.
     pub max_clients: usize,
     /// Commands one client may have in flight; reading from it pauses past this.
@@ -99,6 +102,7 @@ impl Default for ProxyConfig {
             users: BTreeMap::new(),
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
+            timeout: 0,
             max_clients: 10_000,
             max_pipeline: 1024,
             proto_max_bulk_len: Limits::DEFAULT_MAX_BULK_LEN,

@@ -136,10 +136,20 @@ fn stats(ctx: &ProxyContext, out: &mut String) {
         "# Stats\r\n\
          total_connections_received:{}\r\n\
          total_commands_processed:{}\r\n\
-         rejected_connections:{}\r\n",
+         instantaneous_ops_per_sec:{}\r\n\
+         total_net_input_bytes:{}\r\n\
+         total_net_output_bytes:{}\r\n\
+         rejected_connections:{}\r\n\
+         total_error_replies:{}\r\n\
+         slotgate_slowlog_len:{}\r\n",
         s.total_connections_received.load(Ordering::Relaxed),
         s.total_commands_processed.load(Ordering::Relaxed),
+        s.instantaneous_ops_per_sec(),
+        s.net_input_bytes.load(Ordering::Relaxed),
+        s.net_output_bytes.load(Ordering::Relaxed),
         s.rejected_connections.load(Ordering::Relaxed),
+        s.commands.snapshot().iter().map(|c| c.2).sum::<u64>(),
+        s.slowlog.len(),
     );
 }
 

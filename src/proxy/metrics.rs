@@ -142,18 +142,6 @@ async fn respond(
     stream.shutdown().await
 }
 
-/// Bytes read from and written to clients, resolved once.
-pub fn client_bytes() -> &'static (metrics::Counter, metrics::Counter) {
-    static COUNTERS: std::sync::OnceLock<(metrics::Counter, metrics::Counter)> =
-        std::sync::OnceLock::new();
-    COUNTERS.get_or_init(|| {
-        (
-            metrics::counter!("slotgate_client_bytes_received_total"),
-            metrics::counter!("slotgate_client_bytes_sent_total"),
-        )
-    })
-}
-
 /// Healthy when every slot has a master the proxy can reach; otherwise why not.
 pub fn health(ctx: &ProxyContext) -> Result<(), String> {
     let covered = ctx.router.slot_map().covered_slots();
@@ -189,10 +177,25 @@ fn record_state(ctx: &ProxyContext) {
         .absolute(stats.total_connections_received.load(Ordering::Relaxed));
     metrics::counter!("slotgate_client_connections_rejected_total")
         .absolute(stats.rejected_connections.load(Ordering::Relaxed));
+    metrics::counter!("slotgate_client_bytes_received_total")
+        .absolute(stats.net_input_bytes.load(Ordering::Relaxed));
+    metrics::counter!("slotgate_client_bytes_sent_total")
+        .absolute(stats.net_output_bytes.load(Ordering::Relaxed));
     metrics::counter!("slotgate_commands_processed_total")
         .absolute(stats.total_commands_processed.load(Ordering::Relaxed));
     for (addr, pool) in ctx.router.pools() {
         let node = addr.to_string();
+        let role = if map.shards().any(|s| s.master == addr) {
+            "master"
+        } else if map.shards().any(|s| s.replicas.contains(&addr)) {
+            "replica"
+        } else {
+            "none"
+        };
+        for r in ["master", "replica", "none"] {
+            let is = if r == role { 1.0 } else { 0.0 };
+            metrics::gauge!("slotgate_backend_info", "node" => node.clone(), "role" => r).set(is);
+        }
         let up = if pool.is_down() { 0.0 } else { 1.0 };
         metrics::gauge!("slotgate_backend_up", "node" => node.clone()).set(up);
         let (open, inflight) = pool.connections();
@@ -215,6 +218,8 @@ fn record_state(ctx: &ProxyContext) {
                 .absolute(failed);
         }
     }
+    metrics::counter!("slotgate_commands_total", "command" => "unknown", "result" => "error")
+        .absolute(stats.commands.rejected_count());
     metrics::gauge!("slotgate_uptime_seconds").set(stats.started.elapsed().as_secs_f64());
     if let Some(rss) = resident_memory_bytes() {
         metrics::gauge!("slotgate_process_resident_memory_bytes").set(rss as f64);
@@ -250,6 +255,7 @@ fn register_at_zero() {
     for reason in [
         "client",
         "quit",
+        "idle_timeout",
         "protocol_error",
         "killed",
         "query_buffer_limit",
@@ -339,6 +345,10 @@ fn describe() {
         "slotgate_client_bytes_sent_total",
         Unit::Bytes,
         "Bytes written to clients"
+    );
+    describe_gauge!(
+        "slotgate_backend_info",
+        "1 for each node's current role in the slot map (master, replica, none); join on node"
     );
     describe_counter!(
         "slotgate_backend_requests_total",

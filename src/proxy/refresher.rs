@@ -192,7 +192,7 @@ impl Refresher {
             };
             let trigger = tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = self.router.refresh_requested() => "requested",
+                _ = self.router.refresh_requested() => self.router.take_refresh_trigger(),
                 _ = tokio::time::sleep(wait) => if healthy { "periodic" } else { "unhealthy" },
             };
             let since = last.elapsed();

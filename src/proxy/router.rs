@@ -1,7 +1,7 @@
 //! Where each request goes: the current slot map, the backend pools, and redirects.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -51,6 +51,7 @@ pub struct Router {
     /// either side may lack keys that exist.
     migrating: Box<[AtomicU64]>,
     refresh: Arc<Notify>,
+    moved_since_refresh: AtomicBool,
     /// Script bodies by SHA1 (lowercase hex), at most `MAX_SCRIPTS`. A std mutex, held for a
     /// map lookup or insert, never across an await.
     scripts: Mutex<HashMap<String, Bytes>>,
@@ -87,6 +88,7 @@ impl Router {
             held_bytes: AtomicUsize::new(0),
             held_requests: AtomicUsize::new(0),
             refresh: Arc::new(Notify::new()),
+            moved_since_refresh: AtomicBool::new(false),
             scripts: Mutex::new(HashMap::new()),
         })
     }
@@ -320,6 +322,22 @@ impl Router {
         self.refresh.notify_one();
     }
 
+    /// Asks for a refresh because a node answered `MOVED`.
+    fn request_refresh_after_moved(&self) {
+        self.moved_since_refresh.store(true, Ordering::Relaxed);
+        self.refresh.notify_one();
+    }
+
+    /// Why the refresh requested last was asked for: `moved`, or `error` (a backend failure,
+    /// `CLUSTERDOWN`, a slot with no master). Clears the `moved` mark.
+    pub fn take_refresh_trigger(&self) -> &'static str {
+        if self.moved_since_refresh.swap(false, Ordering::Relaxed) {
+            "moved"
+        } else {
+            "error"
+        }
+    }
+
     /// Resolves when a refresh has been requested.
     pub async fn refresh_requested(&self) {
         self.refresh.notified().await
@@ -466,7 +484,7 @@ impl Router {
                 request.hops += 1;
                 request.prefix = None;
                 self.apply_moved(slot, &to);
-                self.request_refresh();
+                self.request_refresh_after_moved();
                 self.pool_for(&to).send(request).await;
             }
             Some(Redirect::Ask { slot, to }) => {

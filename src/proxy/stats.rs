@@ -1,6 +1,8 @@
 //! Counters about the proxy itself, for INFO.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use super::commandstats::{CommandStats, SlowLog};
@@ -18,7 +20,16 @@ pub struct ProxyStats {
     coarse_ms: AtomicU64,
     pub commands: CommandStats,
     pub slowlog: SlowLog,
+    /// Bytes read from and written to clients.
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    /// `(coarse ms, commands processed)` at the last ticks, oldest first, for
+    /// `instantaneous_ops_per_sec` (Redis samples the same way).
+    samples: Mutex<VecDeque<(u64, u64)>>,
 }
+
+/// Ticks the instantaneous rate is measured over (16 ticks of 100 ms, as Redis does).
+const RATE_SAMPLES: usize = 16;
 
 impl Default for ProxyStats {
     fn default() -> Self {
@@ -32,6 +43,9 @@ impl Default for ProxyStats {
             coarse_ms: AtomicU64::new(0),
             commands: CommandStats::default(),
             slowlog: SlowLog::default(),
+            net_input_bytes: AtomicU64::new(0),
+            net_output_bytes: AtomicU64::new(0),
+            samples: Mutex::new(VecDeque::with_capacity(RATE_SAMPLES + 1)),
         }
     }
 }
@@ -50,6 +64,21 @@ impl ProxyStats {
     pub fn tick(&self) {
         let ms = self.started.elapsed().as_millis() as u64;
         self.coarse_ms.store(ms, Ordering::Relaxed);
+        let processed = self.total_commands_processed.load(Ordering::Relaxed);
+        let mut samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        samples.push_back((ms, processed));
+        if samples.len() > RATE_SAMPLES {
+            samples.pop_front();
+        }
+    }
+
+    /// Commands per second over the last ~1.6 s.
+    pub fn instantaneous_ops_per_sec(&self) -> u64 {
+        let samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        match (samples.front(), samples.back()) {
+            (Some(&(t0, n0)), Some(&(t1, n1))) if t1 > t0 => (n1 - n0) * 1000 / (t1 - t0),
+            _ => 0,
+        }
     }
 
     pub fn command_processed(&self) {

@@ -72,6 +72,25 @@ fn metrics_follow_traffic_redirects_and_a_dead_master() {
         "{metrics}"
     );
     assert!(sample(&metrics, "slotgate_commands_processed_total").unwrap_or(0.0) >= 2.0);
+    let first = cluster.masters()[0].addr();
+    assert_eq!(
+        sample(
+            &metrics,
+            &format!("slotgate_backend_info{{node=\"{first}\",role=\"master\"}}")
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eventually(
+        Duration::from_secs(5),
+        "a refresh triggered by MOVED",
+        || {
+            let (_, metrics) = http_get(endpoint, "/metrics");
+            metrics
+                .lines()
+                .any(|l| l.starts_with("slotgate_topology_refreshes_total{trigger=\"moved\""))
+        },
+    );
     assert!(sample(&metrics, "slotgate_client_connections").unwrap_or(0.0) >= 1.0);
     assert!(sample(&metrics, "slotgate_process_resident_memory_bytes").unwrap_or(0.0) > 0.0);
 
@@ -119,6 +138,8 @@ fn commandstats_slowlog_and_command_metrics() {
     let reply = raw.request(&["INCR", "cs:0"]);
     assert!(reply.is_error(), "INCR of a non-number answered {reply:?}");
     raw.request(&["MGET", "cs:1", "cs:2", "cs:3"]);
+    let reply = raw.request(&["NOSUCHCOMMAND", "x"]);
+    assert!(reply.is_error());
 
     // INFO commandstats, as Redis names the fields; not in the default INFO.
     let stats = info_text(raw.request(&["INFO", "commandstats"]));
@@ -139,6 +160,21 @@ fn commandstats_slowlog_and_command_metrics() {
     assert!(line("mget").starts_with("cmdstat_mget:calls=1,"));
     assert!(!info_text(raw.request(&["INFO"])).contains("# Commandstats"));
     assert!(info_text(raw.request(&["INFO", "all"])).contains("# Commandstats"));
+    let stats = info_text(raw.request(&["INFO", "stats"]));
+    for field in [
+        "instantaneous_ops_per_sec:",
+        "total_net_input_bytes:",
+        "total_net_output_bytes:",
+        "total_error_replies:",
+    ] {
+        assert!(stats.contains(field), "no {field} in {stats}");
+    }
+    let input: u64 = stats
+        .lines()
+        .find_map(|l| l.strip_prefix("total_net_input_bytes:"))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(input > 100, "{stats}");
 
     // A command slower than the default 10 ms threshold lands in the slow log.
     assert_eq!(
@@ -220,6 +256,13 @@ fn commandstats_slowlog_and_command_metrics() {
         ),
         Some(1.0)
     );
+    assert_eq!(
+        sample(
+            &metrics,
+            "slotgate_commands_total{command=\"unknown\",result=\"error\"}"
+        ),
+        Some(1.0)
+    );
     for group in ["read", "write", "multi-key", "blocking"] {
         let count = sample(
             &metrics,
@@ -227,4 +270,33 @@ fn commandstats_slowlog_and_command_metrics() {
         );
         assert!(count.unwrap_or(0.0) >= 1.0, "no {group} latency: {metrics}");
     }
+}
+
+#[test]
+fn idle_clients_are_closed_after_timeout_but_subscribers_stay() {
+    let cluster = RedisCluster::start(3, 0);
+    let proxy = Proxy::start_with(&cluster.master_addrs(), &["--timeout", "1"]);
+    let mut idle = proxy.raw();
+    assert_eq!(idle.request(&["PING"]), Reply::Simple("PONG".into()));
+    let mut subscriber = proxy.raw();
+    subscriber.request(&["SUBSCRIBE", "idle-news"]);
+    let started = std::time::Instant::now();
+    idle.set_read_timeout(Duration::from_secs(10));
+    idle.assert_closed();
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "closed after {waited:?}"
+    );
+    // The subscriber outlived the timeout and still answers.
+    assert_eq!(subscriber.request(&["PING"]), Reply::bulks(["pong", ""]));
+    let (_, metrics) = http_get(proxy.metrics_addr(), "/metrics");
+    assert_eq!(
+        sample(
+            &metrics,
+            "slotgate_client_connections_closed_total{reason=\"idle_timeout\"}"
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
 }

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -193,12 +193,18 @@ impl Reader {
                     }
                 }
             }
+            let idle = self.ctx.config.timeout;
             let read = tokio::select! {
                 _ = shutdown.cancelled() => {
                     self.closed_by = "killed";
                     return;
                 }
                 r = self.read_more() => r,
+                _ = tokio::time::sleep(Duration::from_secs(idle)), if idle > 0 => {
+                    tracing::debug!("client idle for longer than timeout; closing it");
+                    self.closed_by = "idle_timeout";
+                    return;
+                }
             };
             match read {
                 Ok(0) if self.parser.is_mid_command() || !self.buf.is_empty() => {
@@ -237,7 +243,10 @@ impl Reader {
             self.buf.reserve(READ_CHUNK);
         }
         let n = self.rd.read_buf(&mut self.buf).await?;
-        super::metrics::client_bytes().0.increment(n as u64);
+        self.ctx
+            .stats
+            .net_input_bytes
+            .fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 
@@ -255,7 +264,10 @@ impl Reader {
 
         let looked_up = table().lookup(&cmd);
         self.timings.push(Timing {
-            spec: looked_up.as_ref().ok().copied(),
+            what: match &looked_up {
+                Ok(spec) => Counted::Command(spec),
+                Err(_) => Counted::Rejected,
+            },
             started: Instant::now(),
             cmd: cmd.raw().clone(),
         });
@@ -526,7 +538,7 @@ impl Reader {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.timings.push(Timing {
-            spec: None,
+            what: Counted::Nothing,
             started: Instant::now(),
             cmd: Bytes::new(),
         });
@@ -534,10 +546,19 @@ impl Reader {
     }
 }
 
+/// What a reply is counted as.
+enum Counted {
+    Command(&'static CommandSpec),
+    /// An unknown command, or one refused before it had a spec (wrong arity).
+    Rejected,
+    /// A reply that answers no command (a protocol error).
+    Nothing,
+}
+
 /// When a command was read, and what it was: the writer records its statistics when the reply
-/// goes out. `None` for a reply that answers no command (a protocol error).
+/// goes out.
 struct Timing {
-    spec: Option<&'static CommandSpec>,
+    what: Counted,
     started: Instant,
     /// The client's bytes for it (a reference count, not a copy), for the slow log.
     cmd: Bytes,
@@ -577,10 +598,14 @@ struct Writer {
 impl Writer {
     /// Records the statistics of the command `reply` answers (the oldest one unanswered).
     fn account(&mut self, reply: &[u8]) {
-        let Some(Timing { spec, started, cmd }) = self.timings.pop() else {
+        let Some(Timing { what, started, cmd }) = self.timings.pop() else {
             return;
         };
-        let Some(spec) = spec else { return };
+        let spec = match what {
+            Counted::Command(spec) => spec,
+            Counted::Rejected => return self.ctx.stats.commands.rejected(),
+            Counted::Nothing => return,
+        };
         let took = started.elapsed();
         let stats = &self.ctx.stats;
         stats
@@ -676,7 +701,10 @@ impl Writer {
                     _ = self.kill.cancelled() => return,
                 };
                 if result.is_ok() {
-                    super::metrics::client_bytes().1.increment(out.len() as u64);
+                    self.ctx
+                        .stats
+                        .net_output_bytes
+                        .fetch_add(out.len() as u64, Ordering::Relaxed);
                 }
                 if let Err(e) = result {
                     tracing::debug!(error = %e, "cannot write to client");
