@@ -151,6 +151,80 @@ impl CommandStats {
     }
 }
 
+/// The error codes counted by name (`INFO errorstats`, `slotgate_errors_total{class}`);
+/// any other code counts as `OTHER`, so the label set stays bounded.
+pub const ERROR_CLASSES: &[&str] = &[
+    "ERR",
+    "WRONGTYPE",
+    "CROSSSLOT",
+    "CLUSTERDOWN",
+    "TRYAGAIN",
+    "NOSCRIPT",
+    "NOAUTH",
+    "WRONGPASS",
+    "NOPERM",
+    "OOM",
+    "BUSY",
+    "BUSYKEY",
+    "BUSYGROUP",
+    "NOGROUP",
+    "EXECABORT",
+    "LOADING",
+    "READONLY",
+    "MASTERDOWN",
+    "NOPROTO",
+    "UNBLOCKED",
+    "OTHER",
+];
+
+/// Error replies by class.
+#[derive(Debug)]
+pub struct ErrorStats {
+    counts: Box<[AtomicU64]>,
+}
+
+impl Default for ErrorStats {
+    fn default() -> Self {
+        ErrorStats {
+            counts: ERROR_CLASSES.iter().map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+impl ErrorStats {
+    /// Counts an error reply (`-CODE message\r\n`, or RESP3's `!` blob error).
+    pub fn record(&self, reply: &[u8]) {
+        let text = match reply.first() {
+            Some(b'-') => &reply[1..],
+            Some(b'!') => match reply.iter().position(|&b| b == b'\n') {
+                Some(i) => &reply[i + 1..],
+                None => return,
+            },
+            _ => return,
+        };
+        let end = text
+            .iter()
+            .position(|&b| b == b' ' || b == b'\r')
+            .unwrap_or(text.len());
+        let code = &text[..end];
+        let i = ERROR_CLASSES
+            .iter()
+            .position(|c| c.as_bytes() == code)
+            .unwrap_or(ERROR_CLASSES.len() - 1);
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `(class, count)` for every class seen at least once.
+    pub fn snapshot(&self) -> Vec<(&'static str, u64)> {
+        ERROR_CLASSES
+            .iter()
+            .zip(self.counts.iter())
+            .map(|(c, n)| (*c, n.load(Ordering::Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+}
+
 /// One command in this many is recorded in the latency histograms (the per-command counts
 /// and times are exact). Measured: recording every command held ~90 MiB of samples between
 /// the exporter's upkeeps at 550k commands/s and cost 10–20% more CPU per request.
@@ -267,6 +341,21 @@ impl SlowLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_are_counted_by_class() {
+        let stats = ErrorStats::default();
+        stats.record(b"-WRONGTYPE Operation against a key\r\n");
+        stats.record(b"-ERR syntax error\r\n");
+        stats.record(b"-ERR again\r\n");
+        stats.record(b"-MYCODE custom\r\n");
+        stats.record(b"!21\r\nSYNTAX invalid syntax\r\n");
+        stats.record(b"+OK\r\n");
+        assert_eq!(
+            stats.snapshot(),
+            vec![("ERR", 2), ("WRONGTYPE", 1), ("OTHER", 2)]
+        );
+    }
 
     #[test]
     fn groups_follow_the_command_table() {

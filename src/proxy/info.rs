@@ -7,7 +7,14 @@ use super::local::REDIS_VERSION;
 use super::ProxyContext;
 use crate::slot::SLOT_COUNT;
 
-const SECTIONS: &[&str] = &["server", "clients", "stats", "commandstats", "cluster"];
+const SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "stats",
+    "commandstats",
+    "errorstats",
+    "cluster",
+];
 
 /// Whether `INFO <section>` includes the keyspace, which the masters must be asked for.
 pub fn wants_keyspace(section: Option<&[u8]>) -> bool {
@@ -66,7 +73,7 @@ pub fn render(ctx: &ProxyContext, section: Option<&[u8]>) -> String {
     // As in Redis, `commandstats` is in `all` and `everything` but not in the default set.
     let every = matches!(wanted.as_deref(), Some("all" | "everything"));
     for &name in SECTIONS {
-        let included = if name == "commandstats" {
+        let included = if matches!(name, "commandstats" | "errorstats") {
             every || wanted.as_deref() == Some(name)
         } else {
             all || wanted.as_deref() == Some(name)
@@ -82,6 +89,12 @@ pub fn render(ctx: &ProxyContext, section: Option<&[u8]>) -> String {
             "clients" => clients(ctx, &mut out),
             "stats" => stats(ctx, &mut out),
             "commandstats" => commandstats(ctx, &mut out),
+            "errorstats" => {
+                out.push_str("# Errorstats\r\n");
+                for (class, count) in ctx.stats.errors.snapshot() {
+                    let _ = write!(out, "errorstat_{class}:count={count}\r\n");
+                }
+            }
             _ => cluster(ctx, &mut out),
         }
     }

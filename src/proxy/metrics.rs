@@ -220,6 +220,9 @@ fn record_state(ctx: &ProxyContext) {
     }
     metrics::counter!("slotgate_commands_total", "command" => "unknown", "result" => "error")
         .absolute(stats.commands.rejected_count());
+    for (class, count) in stats.errors.snapshot() {
+        metrics::counter!("slotgate_errors_total", "class" => class).absolute(count);
+    }
     metrics::gauge!("slotgate_uptime_seconds").set(stats.started.elapsed().as_secs_f64());
     if let Some(rss) = resident_memory_bytes() {
         metrics::gauge!("slotgate_process_resident_memory_bytes").set(rss as f64);
@@ -291,6 +294,10 @@ fn describe() {
     describe_counter!(
         "slotgate_commands_total",
         "Commands answered, by command and result (ok, or error when the reply was one)"
+    );
+    describe_counter!(
+        "slotgate_errors_total",
+        "Error replies to clients, by error code (ERR, WRONGTYPE, …; OTHER for the rest)"
     );
     describe_histogram!(
         "slotgate_command_duration_seconds",

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use super::commandstats::{CommandStats, SlowLog};
+use super::commandstats::{CommandStats, ErrorStats, SlowLog};
 
 /// Process-wide counters. Relaxed atomics: each is an independent tally.
 #[derive(Debug)]
@@ -19,6 +19,7 @@ pub struct ProxyStats {
     /// Milliseconds since start, advanced by a ticker: a clock that costs one load to read.
     coarse_ms: AtomicU64,
     pub commands: CommandStats,
+    pub errors: ErrorStats,
     pub slowlog: SlowLog,
     /// Bytes read from and written to clients.
     pub net_input_bytes: AtomicU64,
@@ -42,6 +43,7 @@ impl Default for ProxyStats {
             total_commands_processed: AtomicU64::new(0),
             coarse_ms: AtomicU64::new(0),
             commands: CommandStats::default(),
+            errors: ErrorStats::default(),
             slowlog: SlowLog::default(),
             net_input_bytes: AtomicU64::new(0),
             net_output_bytes: AtomicU64::new(0),

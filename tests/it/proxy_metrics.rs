@@ -175,6 +175,9 @@ fn commandstats_slowlog_and_command_metrics() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     assert!(input > 100, "{stats}");
+    // Errors by class, as Redis's INFO errorstats names them.
+    let errors = info_text(raw.request(&["INFO", "errorstats"]));
+    assert!(errors.contains("errorstat_ERR:count="), "{errors}");
 
     // A command slower than the default 10 ms threshold lands in the slow log.
     assert_eq!(
@@ -262,6 +265,10 @@ fn commandstats_slowlog_and_command_metrics() {
             "slotgate_commands_total{command=\"unknown\",result=\"error\"}"
         ),
         Some(1.0)
+    );
+    assert!(
+        sample(&metrics, "slotgate_errors_total{class=\"ERR\"}").unwrap_or(0.0) >= 2.0,
+        "{metrics}"
     );
     for group in ["read", "write", "multi-key", "blocking"] {
         let count = sample(

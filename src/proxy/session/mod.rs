@@ -598,6 +598,9 @@ struct Writer {
 impl Writer {
     /// Records the statistics of the command `reply` answers (the oldest one unanswered).
     fn account(&mut self, reply: &[u8]) {
+        if matches!(reply.first(), Some(b'-' | b'!')) {
+            self.ctx.stats.errors.record(reply);
+        }
         let Some(Timing { what, started, cmd }) = self.timings.pop() else {
             return;
         };
