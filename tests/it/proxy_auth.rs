@@ -8,25 +8,12 @@ use std::time::Duration;
 use redis::Commands;
 
 use crate::harness::{
-    assert_eventually, encode_command, Proxy, RawConn, RedisCluster, RedisNode, Reply, TempDir,
+    assert_eventually, assert_same_replies, encode_command, Proxy, RedisCluster, RedisNode, Reply,
+    TempDir,
 };
 
 /// The `default` user's password on the proxy and on the reference server.
 const PASSWORD: &str = "s3cret-pw";
-
-/// Sends each command to both, on one connection each, and requires the same reply bytes.
-fn assert_same_replies(proxy: &mut RawConn, redis: &mut RawConn, commands: &[&[&str]]) {
-    for command in commands {
-        proxy.send(&encode_command(command));
-        redis.send(&encode_command(command));
-        let (ours, theirs) = (proxy.read_raw_reply(), redis.read_raw_reply());
-        assert_eq!(
-            String::from_utf8_lossy(&ours),
-            String::from_utf8_lossy(&theirs),
-            "{command:?}"
-        );
-    }
-}
 
 /// A standalone `redis-server` whose default user needs [`PASSWORD`] and which knows `alice`
 /// (password `wonder`), as the proxy started by [`proxy_with_users`] does.

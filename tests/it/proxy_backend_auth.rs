@@ -3,12 +3,9 @@
 //! opens — pooled, dedicated (blocking, transactions, pub/sub), replica and refresher ones —
 //! and a wrong password stopping the proxy at start with a clear error, never looping.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::harness::{
-    free_port, loopback, Proxy, RawConn, RedisCluster, RedisNode, Reply, TempDir,
-};
+use crate::harness::{run_proxy_to_exit, Proxy, RawConn, RedisCluster, RedisNode, Reply};
 
 const NODE_PASSWORD: &str = "node-pass-8f3a";
 const ACL_USER: &str = "slotgate";
@@ -126,33 +123,9 @@ fn backend_credentials_are_used_on_every_connection() {
     assert!(clients.contains(&format!("user={ACL_USER}")), "{clients}");
 }
 
-/// Runs `slotgate proxy` expecting it to exit; returns its stderr.
+/// Runs the proxy expecting it to stop at start: whether it exited successfully, and its log.
 fn run_until_exit(seeds: &str, args: &[&str]) -> (bool, String) {
-    let dir = TempDir::new("proxy-auth");
-    let log_path = dir.path().join("proxy.log");
-    let log = std::fs::File::create(&log_path).expect("create log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_slotgate"))
-        .args(["proxy", "--listen", &loopback(free_port()).to_string()])
-        .args(["--seeds", seeds])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("run slotgate");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait on slotgate") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("slotgate still runs 20 s after being given wrong credentials");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let (status, log) = run_proxy_to_exit(seeds, args, Duration::from_secs(20));
     (status.success(), log)
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,7 @@ use rand::{Rng, RngCore, SeedableRng};
 use redis::Commands;
 
 use crate::harness::{
-    encode_command, free_port, loopback, wait_for, ClusterOptions, Proxy, RawConn, RedisCluster,
+    encode_command, free_port, loopback, run_proxy_to_exit, wait_for, Proxy, RawConn, RedisCluster,
     RedisNode, Reply,
 };
 
@@ -560,19 +560,9 @@ const FAST_FAILURE_ARGS: [&str; 6] = [
     "1000",
 ];
 
-/// A cluster in which a dead master stays dead and owns its slots: no replicas to take over,
-/// a node timeout longer than any test, and the other slots served meanwhile.
-fn cluster_without_failover() -> RedisCluster {
-    RedisCluster::start_with(
-        ClusterOptions::new(3, 0)
-            .node_timeout_ms(60_000)
-            .config("cluster-require-full-coverage", "no"),
-    )
-}
-
 #[test]
 fn killed_master_gets_errors_fast_while_other_masters_keep_serving() {
-    let mut cluster = cluster_without_failover();
+    let mut cluster = RedisCluster::start_without_failover();
     let proxy = Proxy::start_with(&cluster.master_addrs(), &FAST_FAILURE_ARGS);
     let dead_key = &cluster.keys_on(&cluster.masters()[0], "dead", 1)[0];
     let live_keys: Vec<String> = [1, 2]
@@ -645,7 +635,7 @@ fn proxy_starts_when_the_first_seed_is_down() {
 
 #[test]
 fn proxy_serves_reachable_masters_when_one_is_down_at_start() {
-    let mut cluster = cluster_without_failover();
+    let mut cluster = RedisCluster::start_without_failover();
     let dead_keys = cluster.keys_on(&cluster.masters()[0], "down", 3);
     let live_keys: Vec<String> = [1, 2]
         .iter()
@@ -669,29 +659,10 @@ fn proxy_serves_reachable_masters_when_one_is_down_at_start() {
 
 #[test]
 fn proxy_refuses_unknown_flags_at_start() {
-    let listen = loopback(free_port()).to_string();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_slotgate"))
-        .args(["proxy", "--listen", &listen, "--seeds", "127.0.0.1:1"])
-        .args(["--metrics-listen", &loopback(free_port()).to_string()])
-        .arg("--no-such-flag")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("run slotgate");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait on slotgate") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("slotgate still runs 10 s after being given an unknown flag");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let (status, log) =
+        run_proxy_to_exit("127.0.0.1:1", &["--no-such-flag"], Duration::from_secs(10));
     assert!(!status.success(), "slotgate accepted an unknown flag");
+    assert!(log.contains("--no-such-flag"), "{log}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{assert_eventually, ClusterOptions, Proxy, RedisCluster};
+use crate::harness::{assert_eventually, Proxy, RedisCluster};
 
 /// The log's lines as JSON objects; panics on a line that is not one.
 fn json_lines(log: &str) -> Vec<serde_json::Value> {
@@ -24,11 +24,7 @@ fn messages<'a>(lines: &'a [serde_json::Value], text: &str) -> Vec<&'a serde_jso
 
 #[test]
 fn json_logs_say_a_backend_went_down_once_and_came_back() {
-    let mut cluster = RedisCluster::start_with(
-        ClusterOptions::new(3, 0)
-            .node_timeout_ms(60_000)
-            .config("cluster-require-full-coverage", "no"),
-    );
+    let mut cluster = RedisCluster::start_without_failover();
     let secret = "log-secret-93b1";
     let proxy = Proxy::start_with(
         &cluster.master_addrs(),

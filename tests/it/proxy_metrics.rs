@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use crate::harness::{assert_eventually, ClusterOptions, Proxy, RedisCluster, Reply};
+use crate::harness::{assert_eventually, Proxy, RedisCluster, Reply};
 
 /// `GET path` on the proxy's metrics endpoint: status code and body.
 pub(crate) fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
@@ -40,11 +40,7 @@ pub(crate) fn sample(metrics: &str, name: &str) -> Option<f64> {
 
 #[test]
 fn metrics_follow_traffic_redirects_and_a_dead_master() {
-    let mut cluster = RedisCluster::start_with(
-        ClusterOptions::new(3, 0)
-            .node_timeout_ms(60_000)
-            .config("cluster-require-full-coverage", "no"),
-    );
+    let mut cluster = RedisCluster::start_without_failover();
     let proxy = Proxy::start_with(
         &cluster.master_addrs(),
         &["--failover-hold-ms", "500", "--connect-timeout-ms", "500"],

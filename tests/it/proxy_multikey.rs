@@ -12,8 +12,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 use crate::harness::{
-    assert_eventually, encode_command, wait_for, ClusterOptions, Proxy, RawConn, RedisCluster,
-    RedisNode, Reply,
+    assert_eventually, encode_command, wait_for, Proxy, RawConn, RedisCluster, RedisNode, Reply,
 };
 
 /// How long replicas may take to apply what their master did.
@@ -1030,11 +1029,7 @@ fn functions_loaded_through_the_proxy_run_on_every_master() {
 
 #[test]
 fn a_dead_master_fails_the_commands_that_need_it_and_only_those() {
-    let mut cluster = RedisCluster::start_with(
-        ClusterOptions::new(3, 0)
-            .node_timeout_ms(60_000)
-            .config("cluster-require-full-coverage", "no"),
-    );
+    let mut cluster = RedisCluster::start_without_failover();
     let proxy = Proxy::start_with(&cluster.master_addrs(), &FAST_FAILURE_ARGS);
     let dead: Vec<String> = cluster.keys_on(&cluster.masters()[0], "dead", 2);
     let live: Vec<String> = [1, 2]

@@ -1,21 +1,9 @@
 //! RESP3 clients (`HELLO 3`) get what a Redis 7 server sends a RESP3 client, next to RESP2
 //! clients on the same proxy.
 
-use crate::harness::{encode_command, Proxy, RawConn, RedisCluster, RedisNode, Reply};
-
-/// Sends each command to both, in one connection each, and requires the same reply bytes.
-fn assert_same_replies(proxy: &mut RawConn, redis: &mut RawConn, commands: &[&[&str]]) {
-    for command in commands {
-        proxy.send(&encode_command(command));
-        redis.send(&encode_command(command));
-        let (ours, theirs) = (proxy.read_raw_reply(), redis.read_raw_reply());
-        assert_eq!(
-            String::from_utf8_lossy(&ours),
-            String::from_utf8_lossy(&theirs),
-            "{command:?}"
-        );
-    }
-}
+use crate::harness::{
+    assert_same_replies, encode_command, Proxy, RawConn, RedisCluster, RedisNode, Reply,
+};
 
 /// `HELLO 3`'s reply without the `id` field, which differs between any two connections.
 fn hello_without_id(conn: &mut RawConn) -> Vec<u8> {

@@ -70,6 +70,17 @@ impl RedisCluster {
 
     /// Starts a cluster shaped and configured by `options`, and returns once every node agrees
     /// on every node's role, the slot owners and the replicas, and every replica is in sync.
+    /// Three masters, no replicas, a node timeout longer than any test and
+    /// `cluster-require-full-coverage no`: a killed master stays dead and keeps its slots,
+    /// while the other masters go on serving theirs.
+    pub fn start_without_failover() -> RedisCluster {
+        RedisCluster::start_with(
+            ClusterOptions::new(3, 0)
+                .node_timeout_ms(60_000)
+                .config("cluster-require-full-coverage", "no"),
+        )
+    }
+
     pub fn start_with(options: ClusterOptions) -> RedisCluster {
         assert!(options.masters > 0, "a cluster needs a master");
         let dir = TempDir::new("cluster");

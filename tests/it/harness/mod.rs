@@ -25,8 +25,8 @@ mod wait;
 
 pub use cluster::{ClusterOptions, RedisCluster, SLOTS};
 pub use ports::{free_port, loopback};
-pub use proxy::Proxy;
+pub use proxy::{run_proxy_to_exit, Proxy};
 pub use redis_node::{NodeOptions, RedisNode};
-pub use resp::{encode_command, RawConn, Reply};
+pub use resp::{assert_same_replies, encode_command, RawConn, Reply};
 pub use temp_dir::TempDir;
 pub use wait::{assert_eventually, wait_for, wait_for_ok};

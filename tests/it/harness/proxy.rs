@@ -176,3 +176,39 @@ impl Drop for Proxy {
         }
     }
 }
+
+/// Runs `slotgate proxy <args>` (on free ports, seeded with `seeds`) expecting it to exit by
+/// itself within `within`: its exit status and what it wrote to stderr. Panics if it is still
+/// running then.
+pub fn run_proxy_to_exit(seeds: &str, args: &[&str], within: Duration) -> (ExitStatus, String) {
+    let dir = TempDir::new("proxy-exit");
+    let log_path = dir.path().join("proxy.log");
+    let log = std::fs::File::create(&log_path)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", log_path.display()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slotgate"))
+        .args(["proxy", "--listen", &loopback(free_port()).to_string()])
+        .args(["--seeds", seeds])
+        .args(["--metrics-listen", &loopback(free_port()).to_string()])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run slotgate: {e}"));
+    let deadline = Instant::now() + within;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait on slotgate") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("slotgate proxy {args:?} still runs after {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (
+        status,
+        std::fs::read_to_string(&log_path).unwrap_or_default(),
+    )
+}

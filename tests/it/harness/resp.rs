@@ -351,3 +351,19 @@ impl RawConn {
         Ok(n)
     }
 }
+
+/// Sends each command to both connections (the proxy and a reference server), one at a time,
+/// and requires the same reply bytes.
+#[track_caller]
+pub fn assert_same_replies(proxy: &mut RawConn, redis: &mut RawConn, commands: &[&[&str]]) {
+    for command in commands {
+        proxy.send(&encode_command(command));
+        redis.send(&encode_command(command));
+        let (ours, theirs) = (proxy.read_raw_reply(), redis.read_raw_reply());
+        assert_eq!(
+            String::from_utf8_lossy(&ours),
+            String::from_utf8_lossy(&theirs),
+            "{command:?}"
+        );
+    }
+}
