@@ -329,11 +329,7 @@ fn split_parts_follow_a_slot_that_moved_behind_the_proxys_back() {
     // The slot moves with its keys; the proxy learns of it only from the MOVED its parts get.
     let slot = cluster.key_slot("{moving}");
     let from = cluster.node_for_slot(slot);
-    let to = cluster
-        .masters()
-        .iter()
-        .find(|m| m.port() != from.port())
-        .expect("another master");
+    let to = cluster.other_master(from);
     cluster.migrate_slot(slot, from, to);
 
     let asked: Vec<&str> = others[..1]

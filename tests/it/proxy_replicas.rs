@@ -139,11 +139,7 @@ fn replica_reads_during_a_live_migration_never_miss_a_key() {
     let keys = keys("{mig}", 40);
     let slot = cluster.key_slot(&keys[0]);
     let from = cluster.node_for_slot(slot);
-    let to = cluster
-        .masters()
-        .iter()
-        .find(|m| m.port() != from.port())
-        .expect("another master");
+    let to = cluster.other_master(from);
     write_and_replicate(&proxy, &keys);
     let mut raw = proxy.raw();
     let mut admin = proxy.raw();

@@ -458,11 +458,7 @@ fn slot_moving_under_an_open_transaction_aborts_it_without_a_redirect() {
     let proxy = Proxy::start(&cluster);
     let slot = cluster.key_slot("{mig}");
     let from = cluster.node_for_slot(slot);
-    let to = cluster
-        .masters()
-        .iter()
-        .find(|m| m.port() != from.port())
-        .expect("a second master");
+    let to = cluster.other_master(from);
     let mut raw = proxy.raw();
 
     // The slot moves after the transaction's first command was queued on its old owner.

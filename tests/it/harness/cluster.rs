@@ -202,6 +202,14 @@ impl RedisCluster {
         keys
     }
 
+    /// A master other than `node`, to move a slot to.
+    pub fn other_master(&self, node: &RedisNode) -> &RedisNode {
+        self.masters
+            .iter()
+            .find(|m| m.is_running() && m.port() != node.port())
+            .expect("a second running master")
+    }
+
     /// The node serving `slot`.
     pub fn node_for_slot(&self, slot: u16) -> &RedisNode {
         let node = self.running_master();
