@@ -86,6 +86,8 @@ pub struct CommandStats {
     usec: Box<[AtomicU64]>,
     /// Unknown commands and commands refused by the table (wrong arity).
     rejected: AtomicU64,
+    /// Each command's latency group, worked out once from the table.
+    groups: Box<[Group]>,
 }
 
 impl Default for CommandStats {
@@ -97,11 +99,17 @@ impl Default for CommandStats {
             failed: zeros(),
             usec: zeros(),
             rejected: AtomicU64::new(0),
+            groups: table().iter_all().map(Group::of).collect(),
         }
     }
 }
 
 impl CommandStats {
+    /// The latency group of command `id` (its [`CommandSpec::id`]).
+    pub fn group(&self, id: usize) -> Group {
+        self.groups.get(id).copied().unwrap_or(Group::Admin)
+    }
+
     pub fn record(&self, id: usize, took: Duration, failed: bool) {
         let Some(calls) = self.calls.get(id) else {
             return;

@@ -132,15 +132,13 @@ pub enum ReadFrom {
 }
 
 impl ReadFrom {
-    /// The name the config file uses.
-    pub fn name(self) -> &'static str {
-        match self {
-            ReadFrom::Master => "master",
-            ReadFrom::Replica => "replica",
-            ReadFrom::PreferReplica => "prefer-replica",
-            ReadFrom::Any => "any",
-            ReadFrom::Nearest => "nearest",
-        }
+    /// The name the config file and `--read-from` use (`prefer-replica`, …).
+    pub fn name(self) -> String {
+        use clap::ValueEnum;
+        self.to_possible_value()
+            .expect("every policy has a name")
+            .get_name()
+            .to_string()
     }
 }
 
@@ -382,6 +380,8 @@ mod tests {
         }
         let c = ProxyConfig::from_toml("read-from = \"prefer-replica\"").unwrap();
         assert_eq!(c.read_from, ReadFrom::PreferReplica);
+        // The flag's names and the file's are the same.
+        assert_eq!(ReadFrom::PreferReplica.name(), "prefer-replica");
     }
 
     #[test]

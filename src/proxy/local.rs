@@ -11,7 +11,8 @@ use super::info;
 use super::ProxyContext;
 use crate::command::{table, CommandError, CommandSpec};
 use crate::resp::{
-    parse_i64, write_array_header, write_bulk, write_error, write_integer, Command, Frame,
+    parse_i64, write_array_header, write_bulk, write_error, write_integer, write_not_subscribed,
+    Command, Frame,
 };
 
 /// The version of Redis whose behaviour the proxy presents.
@@ -114,26 +115,13 @@ pub fn handle(
         // Not subscribed (subscribed clients are served elsewhere): Redis confirms each name
         // with a count of 0, or once with a nil name. Answered here because the several
         // frames must never reach a shared backend connection.
-        "unsubscribe" | "punsubscribe" => {
-            let kind = spec.full_name().as_bytes();
+        "unsubscribe" | "punsubscribe" => write_not_subscribed(
+            &mut out,
+            spec.full_name().as_bytes(),
+            cmd.args().skip(1),
             // RESP3 clients get the confirmations as push frames.
-            let header: &[u8] = if client.protocol == 3 {
-                b">3\r\n"
-            } else {
-                b"*3\r\n"
-            };
-            if cmd.argc() == 1 {
-                out.extend_from_slice(header);
-                write_bulk(&mut out, kind);
-                out.extend_from_slice(b"$-1\r\n:0\r\n");
-            }
-            for name in cmd.args().skip(1) {
-                out.extend_from_slice(header);
-                write_bulk(&mut out, kind);
-                write_bulk(&mut out, name);
-                write_integer(&mut out, 0);
-            }
-        }
+            client.protocol == 3,
+        ),
         "readonly" => {
             client.readonly = Some(true);
             ok(&mut out)

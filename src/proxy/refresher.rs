@@ -3,13 +3,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use super::config::ReadFrom;
-use super::error::io_reason;
+use super::dedicated::Dedicated;
+use super::error::ProxyError;
 use super::handshake::Handshake;
 use super::router::Router;
 use crate::resp::{Frame, Limits};
@@ -69,7 +67,7 @@ impl Refresher {
         let timeout = self.router.config().connect_timeout() * 2;
         let mut asked = tokio::task::JoinSet::new();
         for node in known {
-            let pool = self.router.pool(&node);
+            let pool = self.router.pool_for(&node);
             let handshake = self.router.handshake().clone();
             asked.spawn(async move {
                 let answer = ask(&node, CLUSTER_SLOTS, timeout, &handshake).await;
@@ -160,7 +158,7 @@ impl Refresher {
                 }
             } else {
                 let readable = text.is_some_and(|t| replica_readable(&t, max_lag));
-                let pool = self.router.pool(&node);
+                let pool = self.router.pool_for(&node);
                 if pool.is_readable() != readable {
                     tracing::info!(peer_addr = %node, readable, "replica read health changed");
                 }
@@ -256,23 +254,18 @@ async fn ask(
     handshake: &Handshake,
 ) -> Result<(Frame, Duration), String> {
     let fetch = async {
-        let mut stream = TcpStream::connect(node.as_str())
+        let mut conn = Dedicated::connect(node, timeout, false, handshake)
             .await
-            .map_err(|e| io_reason(&e))?;
-        handshake.run(&mut stream, timeout).await?;
+            .map_err(|e| match e {
+                ProxyError::Connect { reason, .. } => reason,
+                other => other.to_string(),
+            })?;
         let started = Instant::now();
-        stream.write_all(cmd).await.map_err(|e| io_reason(&e))?;
-        let mut buf = BytesMut::with_capacity(16 * 1024);
-        let limits = Limits::default();
-        let reply = loop {
-            if let Some(frame) = Frame::decode_from(&mut buf, limits).map_err(|e| e.to_string())? {
-                break frame;
-            }
-            if stream.read_buf(&mut buf).await.map_err(|e| io_reason(&e))? == 0 {
-                return Err("connection closed".to_string());
-            }
-        };
+        let reply = conn.call(cmd).await.map_err(|e| e.to_string())?;
         let rtt = started.elapsed();
+        let (reply, _) = Frame::decode(&reply, Limits::default())
+            .map_err(|e| e.to_string())?
+            .ok_or("incomplete reply")?;
         if reply.is_error() {
             let text = reply
                 .as_bytes()

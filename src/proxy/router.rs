@@ -207,11 +207,6 @@ impl Router {
             .sum()
     }
 
-    /// The pool of the node `addr`, for the refresher's health and latency records.
-    pub fn pool(&self, addr: &NodeAddr) -> Arc<NodePool> {
-        self.pool_for(addr)
-    }
-
     /// Which replica of shard `shard` reads for `slot` go to under `policy`; `None` for the
     /// master (no healthy replica, a migrating slot, or the master is the better choice).
     fn read_replica<'r>(
@@ -251,7 +246,7 @@ impl Router {
 
     /// Whether some master of the current map could not be connected to lately.
     pub fn has_unreachable_master(&self) -> bool {
-        self.routes.load().masters.iter().any(|p| p.is_down())
+        !self.unreachable_masters().is_empty()
     }
 
     /// The masters of the current map that could not be connected to lately.
@@ -343,7 +338,8 @@ impl Router {
         self.refresh.notified().await
     }
 
-    fn pool_for(&self, addr: &NodeAddr) -> Arc<NodePool> {
+    /// The pool of node `addr`, created on first use.
+    pub fn pool_for(&self, addr: &NodeAddr) -> Arc<NodePool> {
         let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
         pools
             .entry(addr.clone())

@@ -26,6 +26,40 @@ pub fn write_integer(dst: &mut BytesMut, n: i64) {
     write_line(dst, b':', n);
 }
 
+/// A pub/sub confirmation `[kind, name, count]` (`name` nil when `None`): a push frame for a
+/// RESP3 client (`push`), an array for a RESP2 one.
+pub fn write_subscription_event(
+    dst: &mut BytesMut,
+    kind: &[u8],
+    name: Option<&[u8]>,
+    count: usize,
+    push: bool,
+) {
+    dst.put_slice(if push { b">3\r\n" } else { b"*3\r\n" });
+    write_bulk(dst, kind);
+    match name {
+        Some(name) => write_bulk(dst, name),
+        None => dst.put_slice(b"$-1\r\n"),
+    }
+    write_integer(dst, count as i64);
+}
+
+/// What an unsubscribe command (`kind`: `unsubscribe`, `punsubscribe`, `sunsubscribe`) answers
+/// when none of its kind is subscribed: each named channel with count 0, or one nil name.
+pub fn write_not_subscribed<'a>(
+    dst: &mut BytesMut,
+    kind: &[u8],
+    names: impl ExactSizeIterator<Item = &'a [u8]>,
+    push: bool,
+) {
+    if names.len() == 0 {
+        return write_subscription_event(dst, kind, None, 0, push);
+    }
+    for name in names {
+        write_subscription_event(dst, kind, Some(name), 0, push);
+    }
+}
+
 /// `+text\r\n`. `text` must not hold CR or LF; they are replaced by spaces if it does.
 pub fn write_simple(dst: &mut BytesMut, text: &[u8]) {
     write_text_line(dst, b'+', text);

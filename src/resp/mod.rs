@@ -24,7 +24,10 @@ mod request;
 mod scanner;
 
 pub use command::Command;
-pub use encode::{write_array_header, write_bulk, write_error, write_integer, write_simple};
+pub use encode::{
+    write_array_header, write_bulk, write_error, write_integer, write_not_subscribed, write_simple,
+    write_subscription_event,
+};
 pub use error::ProtocolError;
 pub use frame::Frame;
 pub use limits::Limits;

@@ -614,10 +614,9 @@ impl Writer {
         stats
             .commands
             .record(spec.id(), took, reply.first() == Some(&b'-'));
-        // Histograms keep every sample until the exporter's upkeep: one in
-        // LATENCY_SAMPLE is plenty for quantiles and keeps memory and CPU flat under load.
-        // The first of each group and every LATENCY_SAMPLE-th after it.
-        let group = Group::of(spec);
+        // Histograms keep every sample until the exporter's upkeep: the first of each group
+        // and every LATENCY_SAMPLE-th after it are plenty for quantiles.
+        let group = stats.commands.group(spec.id());
         let n = &mut self.samples[group as usize];
         if n.is_multiple_of(commandstats::LATENCY_SAMPLE) {
             commandstats::latency(group).record(took.as_secs_f64());

@@ -33,7 +33,9 @@ use crate::command::table;
 use crate::proxy::dedicated::Dedicated;
 use crate::proxy::error::ProxyError;
 use crate::proxy::local::ClientState;
-use crate::resp::Command;
+use crate::resp::{
+    write_array_header, write_bulk, write_not_subscribed, write_subscription_event, Command,
+};
 use crate::slot::Slot;
 use crate::topology::NodeAddr;
 
@@ -249,8 +251,9 @@ impl Reader {
             "ping" => {
                 let message = if cmd.argc() == 2 { cmd.arg(1) } else { b"" };
                 let mut pong = BytesMut::new();
-                pong.put_slice(b"*2\r\n$4\r\npong\r\n");
-                put_bulk(&mut pong, Some(message));
+                write_array_header(&mut pong, 2);
+                write_bulk(&mut pong, b"pong");
+                write_bulk(&mut pong, message);
                 let pong = self.for_client(pong.freeze());
                 self.push(pong, false);
             }
@@ -638,29 +641,23 @@ impl Reader {
         }
     }
 
-    /// What an unsubscribe command answers when none of its kind is subscribed: each named
-    /// channel with count 0, or one nil channel.
+    /// What an unsubscribe command answers when none of its kind is subscribed.
     fn not_subscribed(&self, kind: &[u8], cmd: &Command) -> Bytes {
-        if cmd.argc() == 1 {
-            return self.event(kind, None, 0);
-        }
         let mut out = BytesMut::new();
-        for c in cmd.args().skip(1) {
-            out.put(self.event(kind, Some(c), 0));
-        }
+        write_not_subscribed(
+            &mut out,
+            kind,
+            cmd.args().skip(1),
+            self.client.protocol == 3,
+        );
         out.freeze()
     }
 
     /// A subscription event (`[kind, channel, count]`) in the client's protocol.
     fn event(&self, kind: &[u8], channel: Option<&[u8]>, count: usize) -> Bytes {
         let mut out = BytesMut::new();
-        out.put_slice(b"*3\r\n");
-        put_bulk(&mut out, Some(kind));
-        put_bulk(&mut out, channel);
-        out.put_u8(b':');
-        out.put_slice(itoa::Buffer::new().format(count).as_bytes());
-        out.put_slice(b"\r\n");
-        self.for_client(out.freeze())
+        write_subscription_event(&mut out, kind, channel, count, self.client.protocol == 3);
+        out.freeze()
     }
 }
 
@@ -676,18 +673,6 @@ fn channels_slot(cmd: &Command) -> Result<Option<Slot>, ProxyError> {
         }
     }
     Ok(slot)
-}
-
-fn put_bulk(out: &mut BytesMut, bytes: Option<&[u8]>) {
-    let Some(bytes) = bytes else {
-        out.put_slice(b"$-1\r\n");
-        return;
-    };
-    out.put_u8(b'$');
-    out.put_slice(itoa::Buffer::new().format(bytes.len()).as_bytes());
-    out.put_slice(b"\r\n");
-    out.put_slice(bytes);
-    out.put_slice(b"\r\n");
 }
 
 /// The kind and channel of a RESP2 pub/sub frame (`*N`, `$kind`, `$channel` or `$-1`, …).
