@@ -1,4 +1,4 @@
-//! slotgate: a Redis Cluster smart proxy.
+//! slotgate: a Redis Cluster smart proxy, and the Redis-compatible node it fronts.
 //!
 //! A request's path through the crate:
 //!
@@ -13,11 +13,18 @@
 //!    to the client unchanged, in request order. `MOVED`/`ASK` replies are followed inside the
 //!    proxy and never reach the client.
 //!
-//! Dependencies point one way: `resp` ← `command`, `slot` ← `topology` ← `proxy`.
+//! [`node`] is the other face: a Redis-compatible server. Its sessions parse with the same
+//! `resp` parser, resolve commands with the same `command` table (one id per command picks the
+//! handler), and run them one at a time against the keyspace, whose keys are ordered by
+//! [`slot`] so a slot's keys can be walked together.
+//!
+//! Dependencies point one way: `resp` ← `command`, `slot` ← `topology` ← {`proxy`, `node`};
+//! `proxy` and `node` never import each other.
 
 #![forbid(unsafe_code)]
 
 pub mod command;
+pub mod node;
 pub mod proxy;
 pub mod resp;
 pub mod slot;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use slotgate::node::{self, NodeConfig};
 use slotgate::proxy::{self, ProxyConfig, ReadFrom, Secret};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
@@ -30,12 +31,31 @@ enum LogFormat {
 enum Face {
     /// Serve non-cluster Redis clients in front of a Redis Cluster.
     Proxy(Box<ProxyArgs>),
-    /// A bundled Redis-Cluster-compatible node (not built yet).
-    Node,
+    /// A Redis-compatible server: `slotgate node [redis.conf] [--directive value …]`.
+    Node(NodeArgs),
     /// Cluster administration, like `redis-cli --cluster` (not built yet).
     Cluster,
     /// A local cluster of bundled nodes plus a proxy (not built yet).
     Up,
+}
+
+/// Like redis-server's command line: an optional config file, then directives as flags.
+#[derive(Args)]
+struct NodeArgs {
+    /// `[redis.conf] [--directive value …]`: a config file in redis.conf syntax (see
+    /// config/node.conf), then directives that override it (e.g. `--port 7001`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    args: Vec<String>,
+}
+
+impl NodeArgs {
+    fn into_config(self) -> anyhow::Result<NodeConfig> {
+        let (file, directives) = match self.args.split_first() {
+            Some((first, rest)) if !first.starts_with("--") => (Some(PathBuf::from(first)), rest),
+            _ => (None, &self.args[..]),
+        };
+        Ok(NodeConfig::load(file.as_deref(), directives)?)
+    }
 }
 
 /// Flags override the config file, which overrides the defaults.
@@ -156,7 +176,7 @@ fn main() -> ExitCode {
     }
     let result = match cli.face {
         Face::Proxy(args) => (*args).into_config().and_then(run_proxy),
-        Face::Node => not_built("node", "the bundled node"),
+        Face::Node(args) => args.into_config().and_then(run_node),
         Face::Cluster => not_built("cluster", "cluster administration"),
         Face::Up => not_built("up", "the local cluster launcher"),
     };
@@ -187,6 +207,25 @@ fn run_proxy(config: ProxyConfig) -> anyhow::Result<()> {
             signals.cancel();
         });
         proxy::run(config, shutdown).await
+    })
+}
+
+fn run_node(config: NodeConfig) -> anyhow::Result<()> {
+    // Commands run under one keyspace lock; two workers keep reading, parsing and writing for
+    // many clients in parallel with the command that holds it.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        let signals = shutdown.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutting down");
+            signals.cancel();
+        });
+        node::run(config, shutdown).await
     })
 }
 

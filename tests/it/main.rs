@@ -1,10 +1,19 @@
 //! slotgate's integration tests: one test binary, real processes on free loopback ports.
 //!
-//! `harness` starts Redis clusters and the proxy; each other module covers one area.
+//! `harness` starts Redis clusters, the proxy and the node; each other module covers one area.
 
 mod command_table;
 mod dashboards;
 mod harness;
+mod node_basics;
+mod node_hashes;
+mod node_keys;
+mod node_lists;
+mod node_pubsub;
+mod node_server;
+mod node_sets;
+mod node_strings;
+mod node_zsets;
 mod proxy_auth;
 mod proxy_backend_auth;
 mod proxy_clients;

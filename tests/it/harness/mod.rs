@@ -3,6 +3,7 @@
 //!
 //! - [`RedisNode`]: one `redis-server`, cluster node or standalone reference server.
 //! - [`RedisCluster`]: masters and replicas joined by hand, plus slot migration step by step.
+//! - [`SlotgateNode`]: `slotgate node`; [`Differential`]: it and a `redis-server` side by side.
 //! - [`Proxy`]: `slotgate proxy` in front of a cluster, with `redis` and raw RESP clients.
 //! - [`RawConn`] / [`Reply`]: any bytes out, exact replies in.
 //! - [`assert_eventually`], [`wait_for`], [`wait_for_ok`]: polling with a deadline.
@@ -15,6 +16,7 @@
 #![allow(dead_code, unused_imports)]
 
 mod cluster;
+mod node;
 mod ports;
 mod proxy;
 mod redis_node;
@@ -24,6 +26,7 @@ mod temp_dir;
 mod wait;
 
 pub use cluster::{ClusterOptions, RedisCluster, SLOTS};
+pub use node::{Differential, SlotgateNode};
 pub use ports::{free_port, loopback};
 pub use proxy::{run_proxy_to_exit, Proxy};
 pub use redis_node::{NodeOptions, RedisNode};

@@ -295,6 +295,13 @@ impl RawConn {
         self.read_reply()
     }
 
+    /// Sends one command and returns its reply's exact bytes.
+    #[track_caller]
+    pub fn request_raw<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Vec<u8> {
+        self.send_command(args);
+        self.read_raw_reply()
+    }
+
     /// Reads one reply; panics on EOF, on a read error or after the read timeout.
     #[track_caller]
     pub fn read_reply(&mut self) -> Reply {

@@ -1,0 +1,164 @@
+//! A connected client: its session's own state, and the handle other sessions see it by
+//! (`CLIENT LIST`, `CLIENT KILL`, pub/sub delivery).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::resp::Command;
+
+/// A session's own state; only its session touches it (and commands run on its behalf).
+#[derive(Debug)]
+pub struct Client {
+    pub id: u64,
+    /// The selected database.
+    pub db: usize,
+    /// Protocol 3 after `HELLO 3`.
+    pub resp3: bool,
+    pub authenticated: bool,
+    /// `MULTI` was called: commands are queued until `EXEC`/`DISCARD`.
+    pub multi: Option<Multi>,
+    /// True while `EXEC` runs the queue: blocking commands must not block.
+    pub in_exec: bool,
+    /// `WATCH`ed keys: (database, key, version when watched).
+    pub watched: Vec<(usize, Vec<u8>, u64)>,
+    /// Close after the reply to this command (`QUIT`).
+    pub close_after_reply: bool,
+    pub reply_mode: ReplyMode,
+    pub handle: Arc<ClientHandle>,
+}
+
+impl Client {
+    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Client {
+        Client {
+            id: handle.id,
+            db: 0,
+            resp3: false,
+            authenticated,
+            multi: None,
+            in_exec: false,
+            watched: Vec::new(),
+            close_after_reply: false,
+            reply_mode: ReplyMode::On,
+            handle,
+        }
+    }
+
+    /// A stand-in for a client whose command runs while it is not in its session (a blocked
+    /// client being served): it has an id and, once set, a database and protocol.
+    pub fn detached(id: u64) -> Client {
+        let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+        let handle = ClientHandle {
+            id,
+            peer: unspecified,
+            local: unspecified,
+            created: Instant::now(),
+            kill: CancellationToken::new(),
+            push: mpsc::unbounded_channel().0,
+            pending_push_bytes: AtomicUsize::new(0),
+            info: Mutex::new(ClientInfo::default()),
+        };
+        Client::new(Arc::new(handle), true)
+    }
+}
+
+/// A transaction being queued.
+#[derive(Debug, Default)]
+pub struct Multi {
+    pub queued: Vec<Command>,
+    /// A command failed to queue: `EXEC` answers `EXECABORT`.
+    pub aborted: bool,
+}
+
+/// `CLIENT REPLY ON|OFF|SKIP`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply to the next command only.
+    Skip,
+}
+
+/// What other sessions may see of and do to a client.
+#[derive(Debug)]
+pub struct ClientHandle {
+    pub id: u64,
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub created: Instant,
+    /// Cancelled to close the connection (`CLIENT KILL`, output limit, shutdown).
+    pub kill: CancellationToken,
+    /// Out-of-band messages for this client (pub/sub), already encoded in its protocol.
+    pub push: mpsc::UnboundedSender<Bytes>,
+    /// Bytes in `push` not yet written: the pub/sub output buffer that
+    /// `client-output-buffer-limit pubsub` bounds.
+    pub pending_push_bytes: AtomicUsize,
+    /// What `CLIENT LIST` shows; updated by the session.
+    pub info: Mutex<ClientInfo>,
+}
+
+impl ClientHandle {
+    /// Queues a push message; false if the client is gone.
+    pub fn send_push(&self, bytes: Bytes) -> bool {
+        self.pending_push_bytes
+            .fetch_add(bytes.len(), Ordering::Relaxed);
+        self.push.send(bytes).is_ok()
+    }
+}
+
+/// The parts of a client's state `CLIENT LIST` and `CLIENT INFO` report.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub name: Option<Vec<u8>>,
+    pub db: usize,
+    pub last_command: String,
+    pub last_active: Option<Instant>,
+    pub resp: u8,
+    pub lib_name: Option<String>,
+    pub lib_ver: Option<String>,
+}
+
+/// Every connected client, by id. The lock is held only to add, remove or look up a handle.
+#[derive(Debug, Default)]
+pub struct Clients {
+    by_id: Mutex<HashMap<u64, Arc<ClientHandle>>>,
+}
+
+impl Clients {
+    pub fn insert(&self, handle: Arc<ClientHandle>) {
+        self.lock().insert(handle.id, handle);
+    }
+
+    pub fn remove(&self, id: u64) {
+        self.lock().remove(&id);
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.lock().get(&id).cloned()
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A snapshot of every handle, by id.
+    pub fn all(&self) -> Vec<Arc<ClientHandle>> {
+        let mut v: Vec<_> = self.lock().values().cloned().collect();
+        v.sort_by_key(|h| h.id);
+        v
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<ClientHandle>>> {
+        self.by_id.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}

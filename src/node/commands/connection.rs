@@ -1,0 +1,149 @@
+//! Connection commands: PING ECHO QUIT SELECT AUTH HELLO RESET.
+
+use super::{Ctx, Handler};
+use crate::node::error::{CmdError, CmdResult};
+use crate::resp::{parse_i64, Command};
+
+pub(super) const COMMANDS: &[(&str, Handler)] = &[
+    ("ping", ping),
+    ("echo", echo),
+    ("quit", quit),
+    ("select", select),
+    ("auth", auth),
+    ("hello", hello),
+];
+
+fn ping(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    if cmd.argc() > 2 {
+        return Err(CmdError::arity("ping"));
+    }
+    match cmd.get(1) {
+        Some(msg) => ctx.out.bulk(msg),
+        None => ctx.out.simple(b"PONG"),
+    }
+    Ok(())
+}
+
+fn echo(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    ctx.out.bulk(cmd.arg(1));
+    Ok(())
+}
+
+fn quit(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
+    ctx.client.close_after_reply = true;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn select(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    let index = parse_i64(cmd.arg(1)).ok_or(CmdError::NotInteger)?;
+    if index < 0 || index as usize >= ctx.ks.db_count() {
+        return Err(CmdError::DbIndexOutOfRange);
+    }
+    ctx.client.db = index as usize;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Checks a username and password against `requirepass` (the `default` user).
+fn check_password(ctx: &mut Ctx<'_>, user: Option<&[u8]>, pass: &[u8]) -> CmdResult {
+    let config = ctx.node.config.load();
+    let required = config.get("requirepass");
+    if user.is_none() && required.is_empty() {
+        return Err(CmdError::text(
+            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+        ));
+    }
+    let user_ok = user.is_none_or(|u| u == b"default");
+    // With no requirepass the default user has `nopass`: any password is accepted.
+    if user_ok && (required.is_empty() || required.as_bytes() == pass) {
+        ctx.client.authenticated = true;
+        Ok(())
+    } else {
+        Err(CmdError::text(
+            "WRONGPASS invalid username-password pair or user is disabled.",
+        ))
+    }
+}
+
+fn auth(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    match cmd.argc() {
+        2 => check_password(ctx, None, cmd.arg(1))?,
+        3 => check_password(ctx, Some(cmd.arg(1)), cmd.arg(2))?,
+        _ => return Err(CmdError::Syntax),
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// `HELLO [protover [AUTH user pass] [SETNAME name]]`.
+fn hello(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    let mut version = None;
+    let mut i = 1;
+    if let Some(v) = cmd.get(1) {
+        let v = parse_i64(v).ok_or_else(|| {
+            CmdError::text("ERR Protocol version is not an integer or out of range")
+        })?;
+        if !(2..=3).contains(&v) {
+            return Err(CmdError::text("NOPROTO unsupported protocol version"));
+        }
+        version = Some(v);
+        i = 2;
+    }
+    let mut setname = None;
+    while i < cmd.argc() {
+        let opt = cmd.arg(i);
+        let more = cmd.argc() - i - 1;
+        if opt.eq_ignore_ascii_case(b"AUTH") && more >= 2 {
+            check_password(ctx, Some(cmd.arg(i + 1)), cmd.arg(i + 2))?;
+            i += 3;
+        } else if opt.eq_ignore_ascii_case(b"SETNAME") && more >= 1 {
+            setname = Some(cmd.arg(i + 1).to_vec());
+            i += 2;
+        } else {
+            return Err(CmdError::text(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(opt)
+            )));
+        }
+    }
+    if !ctx.client.authenticated {
+        return Err(CmdError::text(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        ));
+    }
+    if let Some(name) = setname {
+        if name.iter().any(|&b| b <= b' ' || b > b'~') {
+            return Err(CmdError::text(
+                "ERR Client names cannot contain spaces, newlines or special characters.",
+            ));
+        }
+        ctx.client
+            .handle
+            .info
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .name = (!name.is_empty()).then_some(name);
+    }
+    if let Some(v) = version {
+        ctx.client.resp3 = v == 3;
+        ctx.out.set_resp3(v == 3);
+    }
+    let out = &mut *ctx.out;
+    out.map(7);
+    out.bulk(b"server");
+    out.bulk(b"redis");
+    out.bulk(b"version");
+    out.bulk(crate::node::REDIS_VERSION.as_bytes());
+    out.bulk(b"proto");
+    out.int(if ctx.client.resp3 { 3 } else { 2 });
+    out.bulk(b"id");
+    out.int(ctx.client.id as i64);
+    out.bulk(b"mode");
+    out.bulk(b"standalone");
+    out.bulk(b"role");
+    out.bulk(b"master");
+    out.bulk(b"modules");
+    out.array(0);
+    Ok(())
+}

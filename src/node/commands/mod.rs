@@ -1,0 +1,206 @@
+//! The node's commands: one handler per command, found by the command table's id.
+//!
+//! A handler reads its arguments from the [`Command`], works on the keyspace through [`Ctx`],
+//! and either writes its whole reply or returns a [`CmdError`] having written nothing (what it
+//! wrote before failing is discarded). Arity and unknown names are checked by the shared
+//! command table before a handler runs, so handlers only check what the table cannot.
+//!
+//! Each module lists its handlers in a `COMMANDS` table by full name (`get`, `client|list`); a
+//! command the table knows but no module handles answers a clear error saying so.
+
+mod connection;
+mod hashes;
+mod keys;
+mod lists;
+mod pubsub;
+mod server;
+mod sets;
+mod strings;
+mod transactions;
+mod zsets;
+
+use std::sync::OnceLock;
+
+use crate::command::{table, CommandSpec};
+use crate::resp::Command;
+
+use super::blocking::{BlockRequest, TimeoutReply};
+use super::client::Client;
+use super::error::{CmdError, CmdResult};
+use super::keyspace::{Db, Keyspace};
+use super::reply::Reply;
+use super::server::Node;
+
+/// A command's implementation.
+pub type Handler = fn(&mut Ctx<'_>, &Command) -> CmdResult;
+
+/// What a handler works with while it runs; the keyspace lock is held throughout.
+pub struct Ctx<'a> {
+    pub ks: &'a mut Keyspace,
+    pub client: &'a mut Client,
+    pub out: &'a mut Reply,
+    pub node: &'a Node,
+    /// Unix milliseconds when the command started: every expiry check in one command uses it.
+    pub now: i64,
+    /// Set by a blocking command that found nothing to take.
+    pub(crate) block: Option<BlockRequest>,
+    /// The command runs again on behalf of a blocked client: it must not block anew.
+    pub(crate) serving_blocked: bool,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(
+        ks: &'a mut Keyspace,
+        client: &'a mut Client,
+        out: &'a mut Reply,
+        node: &'a Node,
+        now: i64,
+    ) -> Ctx<'a> {
+        Ctx {
+            ks,
+            client,
+            out,
+            node,
+            now,
+            block: None,
+            serving_blocked: false,
+        }
+    }
+
+    /// The client's selected database.
+    pub fn db(&mut self) -> &mut Db {
+        self.ks.db(self.client.db)
+    }
+
+    /// The selected database and the reply writer at once, for handlers that write a value
+    /// they borrow from the database.
+    pub fn db_out(&mut self) -> (&mut Db, &mut Reply) {
+        (self.ks.db(self.client.db), &mut *self.out)
+    }
+
+    /// A blocking command found nothing: wait on `keys` for at most `timeout` (None: forever).
+    /// Inside `EXEC` it answers the timeout reply at once, as Redis does; when re-run for a
+    /// blocked client it writes nothing, so the client stays blocked.
+    pub fn block_on(
+        &mut self,
+        keys: Vec<Vec<u8>>,
+        timeout: Option<std::time::Duration>,
+        on_timeout: TimeoutReply,
+    ) {
+        if self.serving_blocked {
+            return;
+        }
+        if self.client.in_exec {
+            write_timeout_reply(self.out, on_timeout);
+            return;
+        }
+        self.block = Some(BlockRequest {
+            keys,
+            timeout,
+            on_timeout,
+        });
+    }
+
+    /// Counts a change for `INFO`'s `rdb_changes_since_last_save`.
+    pub fn dirty(&mut self, changes: u64) {
+        self.ks.stats.dirty += changes;
+    }
+}
+
+/// What a blocked command answers when its time is up.
+pub fn write_timeout_reply(out: &mut Reply, on_timeout: TimeoutReply) {
+    match on_timeout {
+        TimeoutReply::NullArray => out.null_array(),
+        TimeoutReply::Null => out.null(),
+    }
+}
+
+/// Runs `cmd` (already resolved to `spec`) and writes its reply or error.
+pub fn execute(ctx: &mut Ctx<'_>, spec: &CommandSpec, cmd: &Command) -> CmdResult {
+    let start = ctx.out.len();
+    let result = match handler(spec) {
+        Some(h) => h(ctx, cmd),
+        None => Err(not_built(spec)),
+    };
+    if let Err(e) = &result {
+        ctx.out.truncate(start);
+        ctx.out.error(&e.message_bytes());
+    }
+    result
+}
+
+fn not_built(spec: &CommandSpec) -> CmdError {
+    let name = spec.full_name();
+    let family = match spec.container_name().unwrap_or(name) {
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "script" => Some("Lua scripting"),
+        "fcall" | "fcall_ro" | "function" => Some("functions"),
+        _ => None,
+    };
+    match family {
+        Some(family) => CmdError::text(format!(
+            "ERR {family} is not supported by slotgate node yet ('{name}')"
+        )),
+        None => CmdError::text(format!(
+            "ERR '{name}' is not supported by slotgate node yet"
+        )),
+    }
+}
+
+/// The handler for a resolved command, if the node implements it.
+pub fn handler(spec: &CommandSpec) -> Option<Handler> {
+    dispatch().get(spec.id()).copied().flatten()
+}
+
+fn dispatch() -> &'static Vec<Option<Handler>> {
+    static DISPATCH: OnceLock<Vec<Option<Handler>>> = OnceLock::new();
+    DISPATCH.get_or_init(|| {
+        let mut by_id = vec![None; table().len_all()];
+        for &(name, h) in modules().flatten() {
+            let spec = find(name).unwrap_or_else(|| panic!("handler for unknown command {name}"));
+            assert!(by_id[spec.id()].is_none(), "two handlers for {name}");
+            by_id[spec.id()] = Some(h);
+        }
+        by_id
+    })
+}
+
+fn modules() -> impl Iterator<Item = &'static [(&'static str, Handler)]> {
+    [
+        connection::COMMANDS,
+        hashes::COMMANDS,
+        keys::COMMANDS,
+        lists::COMMANDS,
+        pubsub::COMMANDS,
+        server::COMMANDS,
+        sets::COMMANDS,
+        strings::COMMANDS,
+        transactions::COMMANDS,
+        zsets::COMMANDS,
+    ]
+    .into_iter()
+}
+
+/// A command or subcommand by full name (`get`, `client|list`).
+fn find(full_name: &str) -> Option<&'static CommandSpec> {
+    match full_name.split_once('|') {
+        Some((container, sub)) => table()
+            .get(container.as_bytes())?
+            .subcommand(sub.as_bytes()),
+        None => table().get(full_name.as_bytes()),
+    }
+}
+
+/// Every command the node implements, by full name.
+pub fn implemented() -> impl Iterator<Item = &'static str> {
+    modules().flatten().map(|&(name, _)| name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_handler_names_a_known_command_once() {
+        assert!(dispatch().iter().filter(|h| h.is_some()).count() >= implemented().count());
+    }
+}

@@ -1,0 +1,5 @@
+//! Set commands: SADD SREM …
+
+use super::Handler;
+
+pub(super) const COMMANDS: &[(&str, Handler)] = &[];

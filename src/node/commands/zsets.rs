@@ -1,0 +1,5 @@
+//! Sorted-set commands: ZADD … BZPOPMIN …
+
+use super::Handler;
+
+pub(super) const COMMANDS: &[(&str, Handler)] = &[];

@@ -1,0 +1,98 @@
+//! The keyspace: numbered databases of typed values with expiry.
+//!
+//! One `Keyspace` per node, behind one lock (see [`crate::node::server`]): commands run one at a
+//! time against it, as in Redis, so a command is atomic and a pipelined batch takes the lock
+//! once. Every change goes through [`Db`]'s methods, which keep the expiry index, `WATCH`
+//! versions and blocked clients' ready list right; later, replication and the append-only file
+//! will replay the same commands against the same methods.
+
+mod db;
+pub mod hash;
+pub mod key;
+pub mod list;
+pub mod set;
+pub mod string;
+mod value;
+pub mod zset;
+
+pub use db::{Db, Entry};
+pub use value::{Kind, Value};
+
+use crate::node::blocking::Waiters;
+
+/// Counters the keyspace keeps as commands run (`INFO stats`).
+#[derive(Debug, Default, Clone)]
+pub struct KeyspaceStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub expired_keys: u64,
+    /// Changes since the last save (`rdb_changes_since_last_save`).
+    pub dirty: u64,
+}
+
+/// Every database of the node, and the clients blocked on their keys.
+#[derive(Debug)]
+pub struct Keyspace {
+    dbs: Vec<Db>,
+    pub waiters: Waiters,
+    pub stats: KeyspaceStats,
+}
+
+impl Keyspace {
+    pub fn new(databases: usize) -> Keyspace {
+        Keyspace {
+            dbs: (0..databases.max(1)).map(|_| Db::default()).collect(),
+            waiters: Waiters::default(),
+            stats: KeyspaceStats::default(),
+        }
+    }
+
+    pub fn db_count(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// Database `index`. Panics if out of range: `SELECT` checks before a client can use it.
+    pub fn db(&mut self, index: usize) -> &mut Db {
+        &mut self.dbs[index]
+    }
+
+    pub fn dbs(&self) -> &[Db] {
+        &self.dbs
+    }
+
+    pub fn dbs_mut(&mut self) -> &mut [Db] {
+        &mut self.dbs
+    }
+
+    /// Two distinct databases at once (`MOVE`, `SWAPDB`, `COPY … DB`).
+    pub fn two_dbs(&mut self, a: usize, b: usize) -> (&mut Db, &mut Db) {
+        assert_ne!(a, b, "two_dbs needs two different databases");
+        if a < b {
+            let (left, right) = self.dbs.split_at_mut(b);
+            (&mut left[a], &mut right[0])
+        } else {
+            let (left, right) = self.dbs.split_at_mut(a);
+            (&mut right[0], &mut left[b])
+        }
+    }
+
+    /// One step of active expiry over every database: at most `budget` keys deleted.
+    pub fn expire_cycle(&mut self, now: i64, budget: usize) -> usize {
+        let mut done = 0;
+        for db in &mut self.dbs {
+            done += db.expire_due(now, budget - done);
+            if done >= budget {
+                break;
+            }
+        }
+        self.collect_expired();
+        done
+    }
+
+    /// Moves the databases' expired-key counts into the stats.
+    pub fn collect_expired(&mut self) {
+        for db in &mut self.dbs {
+            self.stats.expired_keys += db.take_expired_count();
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! `slotgate node`: a Redis-compatible server.
+//!
+//! A command's path: [`server`] accepts the connection; [`session`] reads bytes, cuts them into
+//! commands with `resp`'s parser and resolves each with the shared command table (arity,
+//! unknown names); [`commands`] finds the handler by the command's id and runs it with a
+//! [`commands::Ctx`] over the [`keyspace`], holding the node's one keyspace lock, so commands
+//! are atomic as in Redis. Replies are written by [`reply::Reply`] in the client's protocol
+//! (RESP2 or RESP3). Blocking commands park in [`blocking`] and are served when their keys
+//! change; [`config`] holds the `redis.conf` directives.
+
+pub mod blocking;
+pub mod client;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod glob;
+pub mod keyspace;
+pub mod reply;
+pub mod server;
+pub mod session;
+pub mod stats;
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+pub use config::NodeConfig;
+pub use server::Node;
+
+/// The Redis version the node speaks for: replies, error texts and `INFO` follow Redis 7.0.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+/// Runs a node until `shutdown` is cancelled (or `SHUTDOWN` is called).
+pub async fn run(config: NodeConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let node = Arc::new(Node::new(config, shutdown));
+    server::run(node).await
+}

@@ -1,0 +1,179 @@
+//! The node's shared state and its listener.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use arc_swap::ArcSwap;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::client::Clients;
+use super::config::NodeConfig;
+use super::keyspace::Keyspace;
+use super::session;
+use super::stats::NodeStats;
+
+/// Most keys one active expiry step deletes before letting commands run again.
+const EXPIRE_BUDGET: usize = 200;
+
+/// Everything sessions share. The keyspace lock is the node's one big lock, as Redis's single
+/// thread is: a command holds it from start to end (and a pipelined batch from its first
+/// command to its last), never across an `.await`.
+#[derive(Debug)]
+pub struct Node {
+    keyspace: Mutex<Keyspace>,
+    pub config: ArcSwap<NodeConfig>,
+    pub clients: Clients,
+    pub stats: NodeStats,
+    pub started: Instant,
+    /// 40 hex characters, new at every start (`INFO server` `run_id`).
+    pub run_id: String,
+    /// Cancelled to stop the node (`SHUTDOWN`, a signal).
+    pub shutdown: CancellationToken,
+    next_client_id: AtomicU64,
+}
+
+impl Node {
+    pub fn new(config: NodeConfig, shutdown: CancellationToken) -> Node {
+        let databases = config.usize("databases");
+        Node {
+            keyspace: Mutex::new(Keyspace::new(databases)),
+            config: ArcSwap::from_pointee(config),
+            clients: Clients::default(),
+            stats: NodeStats::default(),
+            started: Instant::now(),
+            run_id: new_run_id(),
+            shutdown,
+            next_client_id: AtomicU64::new(1),
+        }
+    }
+
+    /// The keyspace, locked. A panic while it was held leaves it as it was at the panic: the
+    /// lock is taken anyway rather than failing every later command.
+    pub fn keyspace(&self) -> MutexGuard<'_, Keyspace> {
+        self.keyspace.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn next_client_id(&self) -> u64 {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Unix time in milliseconds.
+pub fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn new_run_id() -> String {
+    let seed = format!("{:?}{}{}", Instant::now(), unix_ms(), std::process::id());
+    sha1_smol::Sha1::from(seed.as_bytes()).digest().to_string()
+}
+
+/// Serves clients on the configured address until `node.shutdown` is cancelled.
+pub async fn run(node: Arc<Node>) -> anyhow::Result<()> {
+    let config = node.config.load_full();
+    let port = config.int("port");
+    let addrs = listen_addrs(config.get("bind"), port as u16);
+    let mut listeners = Vec::new();
+    for addr in &addrs {
+        match TcpListener::bind(addr).await {
+            Ok(l) => listeners.push(l),
+            // `bind * -::*`: the `-` marks an address that may be missing (no IPv6).
+            Err(e) if addr.is_ipv6() && addrs.len() > 1 => {
+                tracing::debug!(%addr, error = %e, "optional address not bound");
+            }
+            Err(e) => anyhow::bail!("cannot listen on {addr}: {e}"),
+        }
+    }
+    tracing::info!(port, "slotgate node ready to accept connections");
+    let tracker = TaskTracker::new();
+    for listener in listeners {
+        tracker.spawn(accept_loop(node.clone(), listener, tracker.clone()));
+    }
+    tracker.spawn(expire_loop(node.clone()));
+    node.shutdown.cancelled().await;
+    for client in node.clients.all() {
+        client.kill.cancel();
+    }
+    tracker.close();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tracker.wait()).await;
+    Ok(())
+}
+
+/// The addresses `bind` names; `*` is every IPv4 address, `::*` every IPv6 one, a leading `-`
+/// marks an address that may be missing.
+fn listen_addrs(bind: &str, port: u16) -> Vec<SocketAddr> {
+    let mut out = Vec::new();
+    for word in bind.split_whitespace() {
+        let host = word.trim_start_matches('-');
+        let ip = match host {
+            "*" => "0.0.0.0".parse().ok(),
+            "::*" => "::".parse().ok(),
+            other => other.parse().ok(),
+        };
+        if let Some(ip) = ip {
+            out.push(SocketAddr::new(ip, port));
+        }
+    }
+    out
+}
+
+async fn accept_loop(node: Arc<Node>, listener: TcpListener, tracker: TaskTracker) {
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let accepted = tokio::select! {
+            _ = node.shutdown.cancelled() => return,
+            a = listener.accept() => a,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                backoff = Duration::from_millis(5);
+                node.stats
+                    .connections_received
+                    .fetch_add(1, Ordering::Relaxed);
+                let maxclients = node.config.load().usize("maxclients");
+                if node.clients.len() >= maxclients {
+                    node.stats
+                        .rejected_connections
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracker.spawn(session::refuse(stream, "ERR max number of clients reached"));
+                    continue;
+                }
+                let _ = stream.set_nodelay(true);
+                tracker.spawn(session::serve(node.clone(), stream, peer));
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: back off rather than spin.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+/// Active expiry: `hz` times a second, delete keys whose time has come, a bounded number per
+/// step so that commands never wait long behind it.
+async fn expire_loop(node: Arc<Node>) {
+    loop {
+        let hz = node.config.load().int("hz").clamp(1, 500) as u64;
+        tokio::select! {
+            _ = node.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(1000 / hz)) => {}
+        }
+        // Keep going while steps come back full, up to a quarter of the period.
+        let started = Instant::now();
+        loop {
+            let done = node.keyspace().expire_cycle(unix_ms(), EXPIRE_BUDGET);
+            if done < EXPIRE_BUDGET || started.elapsed() > Duration::from_millis(250 / hz) {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+}

@@ -1,0 +1,472 @@
+//! One client connection: read commands, run them against the keyspace, write the replies.
+//!
+//! The session reads whatever bytes have arrived, cuts them into commands, and runs the whole
+//! batch under one hold of the keyspace lock, so a pipeline costs one lock and one write. A
+//! blocking command that must wait ends the batch: the session registers the wait, releases
+//! the lock and sleeps until it is served, times out or the client goes away; the commands
+//! pipelined behind it run afterwards, in order, as in Redis.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::command::{table, CommandSpec};
+use crate::resp::{Command, Limits, ProtocolError, RequestParser};
+
+use super::blocking::{TimeoutReply, Waiter};
+use super::client::{Client, ClientHandle, ClientInfo, ReplyMode};
+use super::commands::{self, write_timeout_reply, Ctx};
+use super::error::CmdError;
+use super::keyspace::Keyspace;
+use super::reply::Reply;
+use super::server::{unix_ms, Node};
+
+/// Most commands run under one hold of the lock; the rest of a longer pipeline waits its turn.
+const MAX_BATCH: usize = 512;
+/// Bytes asked of the socket per read.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Answers one connection the node cannot take and closes it.
+pub async fn refuse(mut stream: TcpStream, text: &'static str) {
+    let mut out = BytesMut::new();
+    crate::resp::write_error(&mut out, text.as_bytes());
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(&out)).await;
+}
+
+/// Serves one client until it leaves, is killed, or the node stops.
+pub async fn serve(node: Arc<Node>, stream: TcpStream, peer: SocketAddr) {
+    let local = stream.local_addr().unwrap_or(peer);
+    let (push_tx, push_rx) = mpsc::unbounded_channel();
+    let handle = Arc::new(ClientHandle {
+        id: node.next_client_id(),
+        peer,
+        local,
+        created: Instant::now(),
+        kill: CancellationToken::new(),
+        push: push_tx,
+        pending_push_bytes: AtomicUsize::new(0),
+        info: Mutex::new(ClientInfo {
+            resp: 2,
+            ..ClientInfo::default()
+        }),
+    });
+    node.clients.insert(handle.clone());
+    let config = node.config.load();
+    let authenticated = config.get("requirepass").is_empty();
+    let limits = Limits {
+        max_bulk_len: config.usize("proto-max-bulk-len"),
+        ..Limits::default()
+    };
+    let mut parser = RequestParser::new(limits);
+    parser.set_unauthenticated(!authenticated);
+    let mut session = Session {
+        node: node.clone(),
+        client: Client::new(handle.clone(), authenticated),
+        stream,
+        input: BytesMut::with_capacity(READ_CHUNK),
+        parser,
+        pending: VecDeque::new(),
+        out: Reply::new(false),
+        push_rx,
+    };
+    let span = tracing::debug_span!("client", client_id = handle.id, peer_addr = %peer);
+    let _ = tracing::Instrument::instrument(session.run(), span).await;
+    session.cleanup();
+    node.clients.remove(handle.id);
+}
+
+struct Session {
+    node: Arc<Node>,
+    client: Client,
+    stream: TcpStream,
+    input: BytesMut,
+    parser: RequestParser,
+    /// Commands read but not yet run (behind a blocked command, or past a batch's end).
+    pending: VecDeque<Command>,
+    out: Reply,
+    push_rx: mpsc::UnboundedReceiver<bytes::Bytes>,
+}
+
+/// A registered wait for a blocked command.
+struct Blocked {
+    waiter_id: u64,
+    db: usize,
+    keys: Vec<Vec<u8>>,
+    reply: oneshot::Receiver<BytesMut>,
+    deadline: Option<tokio::time::Instant>,
+    on_timeout: TimeoutReply,
+}
+
+/// Why a session ends.
+enum End {
+    /// The client closed, was killed, quit or broke the protocol.
+    Closed,
+}
+
+impl Session {
+    async fn run(&mut self) -> Result<(), End> {
+        loop {
+            while !self.pending.is_empty() {
+                let blocked = self.run_batch();
+                self.flush().await?;
+                if self.client.close_after_reply {
+                    return Err(End::Closed);
+                }
+                if let Some(blocked) = blocked {
+                    self.wait(blocked).await?;
+                    self.flush().await?;
+                }
+            }
+            self.read().await?;
+        }
+    }
+
+    /// Reads more input (or delivers pushes meanwhile) and parses what arrived.
+    async fn read(&mut self) -> Result<(), End> {
+        let idle = self.node.config.load().int("timeout");
+        let idle = (idle > 0 && !self.is_subscriber()).then(|| Duration::from_secs(idle as u64));
+        loop {
+            self.input.reserve(READ_CHUNK);
+            let kill = self.client.handle.kill.clone();
+            tokio::select! {
+                _ = kill.cancelled() => return Err(End::Closed),
+                push = self.push_rx.recv() => {
+                    if let Some(push) = push {
+                        self.write_push(push).await?;
+                    }
+                }
+                _ = sleep_or_never(idle) => return Err(End::Closed),
+                n = self.stream.read_buf(&mut self.input) => {
+                    let n = n.map_err(|_| End::Closed)?;
+                    if n == 0 {
+                        return Err(End::Closed);
+                    }
+                    self.node.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    self.parse().await?;
+                    if !self.pending.is_empty() {
+                        return Ok(());
+                    }
+                    let limit = self.node.config.load().usize("client-query-buffer-limit");
+                    if self.input.len() > limit {
+                        tracing::info!(bytes = self.input.len(), "closing client over client-query-buffer-limit");
+                        return Err(End::Closed);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn parse(&mut self) -> Result<(), End> {
+        loop {
+            match self.parser.parse(&mut self.input) {
+                Ok(Some(cmd)) => self.pending.push_back(cmd),
+                Ok(None) => return Ok(()),
+                Err(e) => return self.protocol_error(e).await,
+            }
+        }
+    }
+
+    async fn protocol_error(&mut self, e: ProtocolError) -> Result<(), End> {
+        // Replies to the commands before the bad bytes go out first, then the error.
+        while !self.pending.is_empty() {
+            let _ = self.run_batch();
+        }
+        self.out
+            .error(format!("ERR Protocol error: {e}").as_bytes());
+        let _ = self.flush().await;
+        Err(End::Closed)
+    }
+
+    /// Runs pending commands under one hold of the lock, until none are left, the batch is
+    /// full, the client must close, or a command blocks.
+    fn run_batch(&mut self) -> Option<Blocked> {
+        let node = self.node.clone();
+        let mut ks = node.keyspace();
+        let now = unix_ms();
+        let mut ran = 0;
+        while ran < MAX_BATCH && !self.client.close_after_reply {
+            let Some(cmd) = self.pending.pop_front() else {
+                break;
+            };
+            ran += 1;
+            if let Some(blocked) = self.run_one(&mut ks, &node, &cmd, now) {
+                return Some(blocked);
+            }
+        }
+        node.stats
+            .commands_processed
+            .fetch_add(ran as u64, Ordering::Relaxed);
+        None
+    }
+
+    fn run_one(
+        &mut self,
+        ks: &mut Keyspace,
+        node: &Node,
+        cmd: &Command,
+        now: i64,
+    ) -> Option<Blocked> {
+        let mark = self.out.len();
+        let spec = match table().lookup(cmd) {
+            Ok(spec) => spec,
+            Err(e) => {
+                if let Some(multi) = &mut self.client.multi {
+                    multi.aborted = true;
+                }
+                self.out.error(&e.message_bytes());
+                self.after_reply(mark);
+                return None;
+            }
+        };
+        if !self.client.authenticated && !allowed_before_auth(spec) {
+            self.out.error(&CmdError::NoAuth.message_bytes());
+            self.after_reply(mark);
+            return None;
+        }
+        if self.client.multi.is_some() && !runs_inside_multi(spec) {
+            self.out.simple(b"QUEUED");
+            if let Some(multi) = &mut self.client.multi {
+                multi.queued.push(cmd.clone());
+            }
+            self.after_reply(mark);
+            return None;
+        }
+        let mut ctx = Ctx::new(ks, &mut self.client, &mut self.out, node, now);
+        let _ = commands::execute(&mut ctx, spec, cmd);
+        let block = ctx.block.take();
+        let blocked = block.map(|request| {
+            let (tx, rx) = oneshot::channel();
+            let waiter = Waiter {
+                client_id: self.client.id,
+                db: self.client.db,
+                keys: request.keys.clone(),
+                command: cmd.clone(),
+                resp3: self.client.resp3,
+                reply: tx,
+            };
+            let id = ks.waiters.add(waiter);
+            for key in &request.keys {
+                ks.db(self.client.db).add_waiter(key, id);
+            }
+            Blocked {
+                waiter_id: id,
+                db: self.client.db,
+                keys: request.keys,
+                reply: rx,
+                deadline: request.timeout.map(|t| tokio::time::Instant::now() + t),
+                on_timeout: request.on_timeout,
+            }
+        });
+        serve_ready(ks, node, now);
+        self.note_command(spec);
+        if blocked.is_none() {
+            self.after_reply(mark);
+        }
+        blocked
+    }
+
+    /// Applies `CLIENT REPLY OFF|SKIP` to the reply just written after `mark`.
+    fn after_reply(&mut self, mark: usize) {
+        match self.client.reply_mode {
+            ReplyMode::On => {}
+            ReplyMode::Off => self.out.truncate(mark),
+            ReplyMode::Skip => {
+                self.out.truncate(mark);
+                self.client.reply_mode = ReplyMode::On;
+            }
+        }
+    }
+
+    fn note_command(&mut self, spec: &CommandSpec) {
+        self.out.set_resp3(self.client.resp3);
+        let mut info = self
+            .client
+            .handle
+            .info
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        info.db = self.client.db;
+        info.resp = if self.client.resp3 { 3 } else { 2 };
+        info.last_active = Some(Instant::now());
+        if info.last_command != spec.full_name() {
+            info.last_command = spec.full_name().to_string();
+        }
+    }
+
+    /// Waits until the blocked command is served, times out, or the client leaves.
+    async fn wait(&mut self, mut blocked: Blocked) -> Result<(), End> {
+        let kill = self.client.handle.kill.clone();
+        let outcome = loop {
+            tokio::select! {
+                reply = &mut blocked.reply => break reply.ok(),
+                _ = sleep_until_or_never(blocked.deadline) => break None,
+                _ = kill.cancelled() => {
+                    self.unblock(&blocked);
+                    return Err(End::Closed);
+                }
+                // Keep reading while blocked, to notice the client going away; what arrives
+                // waits in the buffer.
+                n = self.stream.read_buf(&mut self.input) => {
+                    match n {
+                        Ok(0) | Err(_) => {
+                            self.unblock(&blocked);
+                            return Err(End::Closed);
+                        }
+                        Ok(_) => {
+                            let limit = self.node.config.load().usize("client-query-buffer-limit");
+                            if self.input.len() > limit {
+                                self.unblock(&blocked);
+                                return Err(End::Closed);
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        match outcome {
+            Some(reply) => self.out.raw(&reply),
+            None => {
+                // Timed out; it may have been served at the same moment, so look again under
+                // the lock.
+                let served = {
+                    let node = self.node.clone();
+                    let mut ks = node.keyspace();
+                    let still_waiting = ks.waiters.get(blocked.waiter_id).is_some();
+                    if still_waiting {
+                        remove_waiter(&mut ks, blocked.waiter_id, blocked.db, &blocked.keys);
+                    }
+                    !still_waiting
+                };
+                match (served, blocked.reply.try_recv()) {
+                    (true, Ok(reply)) => self.out.raw(&reply),
+                    _ => write_timeout_reply(&mut self.out, blocked.on_timeout),
+                }
+            }
+        }
+        self.parse().await
+    }
+
+    fn unblock(&mut self, blocked: &Blocked) {
+        let node = self.node.clone();
+        let mut ks = node.keyspace();
+        remove_waiter(&mut ks, blocked.waiter_id, blocked.db, &blocked.keys);
+    }
+
+    async fn flush(&mut self) -> Result<(), End> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let bytes = self.out.take();
+        self.node
+            .stats
+            .net_output_bytes
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.stream.write_all(&bytes).await.map_err(|_| End::Closed)
+    }
+
+    async fn write_push(&mut self, push: bytes::Bytes) -> Result<(), End> {
+        self.client
+            .handle
+            .pending_push_bytes
+            .fetch_sub(push.len(), Ordering::Relaxed);
+        self.stream.write_all(&push).await.map_err(|_| End::Closed)
+    }
+
+    fn is_subscriber(&self) -> bool {
+        false
+    }
+
+    /// Releases what the client held in shared state: watches.
+    fn cleanup(&mut self) {
+        let mut ks = self.node.keyspace();
+        for (db, key, _) in self.client.watched.drain(..) {
+            ks.db(db).unwatch(&key);
+        }
+    }
+}
+
+fn remove_waiter(ks: &mut Keyspace, id: u64, db: usize, keys: &[Vec<u8>]) {
+    ks.waiters.remove(id);
+    for key in keys {
+        ks.db(db).remove_waiter(key, id);
+    }
+}
+
+/// Serves clients blocked on keys that became ready, oldest waiter first, until no ready key
+/// is left. Each serve either unblocks a waiter or leaves it waiting, and new ready keys come
+/// only from served commands, so this ends.
+pub fn serve_ready(ks: &mut Keyspace, node: &Node, now: i64) {
+    loop {
+        let mut progressed = false;
+        for db_index in 0..ks.db_count() {
+            let ready = ks.db(db_index).take_ready();
+            for key in ready {
+                for id in ks.db(db_index).waiters(&key) {
+                    let Some(waiter) = ks.waiters.remove(id) else {
+                        continue;
+                    };
+                    let mut client = Client::detached(waiter.client_id);
+                    client.db = waiter.db;
+                    client.resp3 = waiter.resp3;
+                    let mut out = Reply::new(waiter.resp3);
+                    let spec = table()
+                        .lookup(&waiter.command)
+                        .expect("a blocked command was resolved before it blocked");
+                    {
+                        let mut ctx = Ctx::new(ks, &mut client, &mut out, node, now);
+                        ctx.serving_blocked = true;
+                        let _ = commands::execute(&mut ctx, spec, &waiter.command);
+                    }
+                    if out.is_empty() {
+                        // Still nothing for it: it keeps its place.
+                        ks.waiters.put_back(id, waiter);
+                    } else {
+                        for k in &waiter.keys {
+                            ks.db(waiter.db).remove_waiter(k, id);
+                        }
+                        let _ = waiter.reply.send(out.take());
+                        progressed = true;
+                    }
+                }
+            }
+        }
+        if !progressed {
+            return;
+        }
+    }
+}
+
+/// Commands a client may send before it authenticates (Redis's `CMD_NO_AUTH`).
+fn allowed_before_auth(spec: &CommandSpec) -> bool {
+    matches!(spec.full_name(), "auth" | "hello" | "quit" | "reset")
+}
+
+/// Commands that run at once even inside `MULTI`.
+fn runs_inside_multi(spec: &CommandSpec) -> bool {
+    matches!(
+        spec.full_name(),
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
+async fn sleep_or_never(d: Option<Duration>) {
+    match d {
+        Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until_or_never(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

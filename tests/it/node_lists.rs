@@ -1,0 +1,4 @@
+//! `slotgate node`: lists, compared with redis-server where replies can be.
+
+#[allow(unused_imports)]
+use crate::harness::{Differential, SlotgateNode};
