@@ -12,6 +12,8 @@ use std::cmp::Ordering;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::OnceLock;
 
+use smallvec::SmallVec;
+
 use crate::slot::Slot;
 
 /// Bits of a position below the slot.
@@ -30,18 +32,21 @@ pub fn slot_start(slot: Slot) -> u64 {
     u64::from(slot.get()) << HASH_BITS
 }
 
+/// A key's bytes: up to 16 inline, so most keys cost no allocation of their own.
+type KeyBytes = SmallVec<[u8; 16]>;
+
 /// A stored key with its position.
 #[derive(Debug, Clone)]
 pub struct Slotted {
     pos: u64,
-    key: Box<[u8]>,
+    key: KeyBytes,
 }
 
 impl Slotted {
     pub fn new(key: &[u8]) -> Slotted {
         Slotted {
             pos: position(key),
-            key: key.into(),
+            key: KeyBytes::from_slice(key),
         }
     }
 
@@ -158,6 +163,13 @@ mod tests {
         assert_eq!(a >> HASH_BITS, b >> HASH_BITS);
         assert_eq!(a >> HASH_BITS, u64::from(Slot::of_key(b"user1").get()));
         assert_eq!(position(b"x"), position(b"x"));
+    }
+
+    #[test]
+    fn small_keys_are_inline() {
+        assert_eq!(std::mem::size_of::<Slotted>(), 32);
+        assert!(!Slotted::new(b"key:000000000001").key.spilled());
+        assert!(Slotted::new(b"a-key-longer-than-16").key.spilled());
     }
 
     #[test]
