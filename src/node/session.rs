@@ -423,6 +423,7 @@ pub fn serve_ready(ks: &mut Keyspace, node: &Node, now: i64) {
                     {
                         let mut ctx = Ctx::new(ks, &mut client, &mut out, node, now);
                         ctx.serving_blocked = true;
+                        ctx.serving_key = Some(&key);
                         let _ = commands::execute(&mut ctx, spec, &waiter.command);
                     }
                     if out.is_empty() {

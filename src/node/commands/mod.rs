@@ -46,6 +46,10 @@ pub struct Ctx<'a> {
     pub(crate) block: Option<BlockRequest>,
     /// The command runs again on behalf of a blocked client: it must not block anew.
     pub(crate) serving_blocked: bool,
+    /// When serving a blocked client: the key that became ready. Redis 7.0 serves a waiter
+    /// from that key only (and only if it holds the waited-for type), not from its first
+    /// non-empty key.
+    pub(crate) serving_key: Option<&'a [u8]>,
 }
 
 impl<'a> Ctx<'a> {
@@ -64,6 +68,7 @@ impl<'a> Ctx<'a> {
             now,
             block: None,
             serving_blocked: false,
+            serving_key: None,
         }
     }
 
