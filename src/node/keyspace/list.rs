@@ -553,10 +553,10 @@ mod tests {
         }
         model_check(&l, &m);
         assert!(l.node_count() >= 13);
-        for i in 0..m.len() {
-            assert_eq!(l.get(i), Some(&m[i][..]));
-            assert_eq!(l.iter_from(i).next(), Some(&m[i][..]));
-            assert_eq!(l.iter_rev_from(i).next(), Some(&m[i][..]));
+        for (i, item) in m.iter().enumerate() {
+            assert_eq!(l.get(i), Some(&item[..]));
+            assert_eq!(l.iter_from(i).next(), Some(&item[..]));
+            assert_eq!(l.iter_rev_from(i).next(), Some(&item[..]));
         }
         assert_eq!(l.iter_from(50).count(), 0);
         for i in 0..20 {
