@@ -1,11 +1,13 @@
 //! The node's configuration: `redis.conf` directives, from a file and from `--directive value`
 //! flags (flags win), with the names, value forms and defaults of redis-server 7.0.
 //!
-//! Every directive the node knows is one row of [`DIRECTIVES`]: its default, how its value
-//! reads, and whether `CONFIG SET` may change it at run time. `config/node.conf` lists every row
-//! with its default, and a test checks the two agree.
+//! Every directive redis-server 7.0 lists in `CONFIG GET *` is one row of [`DIRECTIVES`]: its
+//! default, how its value reads, and whether `CONFIG SET` may change it at run time. Many are
+//! only stored (TLS, persistence, replication, cluster tuning) until the parts that honour them
+//! exist; `CONFIG GET` and `CONFIG SET` treat them all alike, as Redis does.
+//! `config/node.conf` lists every row with its default, and a test checks the two agree.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
@@ -16,8 +18,9 @@ pub enum ValueKind {
     Bool,
     /// A decimal integer within the bounds.
     Int { min: i64, max: i64 },
-    /// Bytes, with Redis's unit suffixes (`k`, `kb`, `m`, `mb`, `g`, `gb`); shown in bytes.
-    Memory,
+    /// Bytes, with Redis's unit suffixes (`k`, `kb`, `m`, `mb`, `g`, `gb`), at least `min`;
+    /// shown in bytes.
+    Memory { min: i64 },
     /// One of these words, case-insensitively; shown lowercase.
     Enum(&'static [&'static str]),
     /// Any string (possibly empty).
@@ -26,134 +29,346 @@ pub enum ValueKind {
     Special(fn(&str) -> Result<String, String>),
 }
 
+/// Whether `CONFIG SET` may change a directive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutability {
+    Mutable,
+    /// Set at start only: "can't set immutable config".
+    Immutable,
+    /// Refused under `enable-protected-configs no` (always, here): "can't set protected
+    /// config".
+    Protected,
+}
+
 /// One directive.
 #[derive(Debug)]
 pub struct Directive {
     pub name: &'static str,
-    /// Other names redis-server accepts for it (`slaveof` for `replicaof`).
+    /// Older names redis-server still accepts and lists (`slaveof` for `replicaof`).
     pub aliases: &'static [&'static str],
     pub default: &'static str,
     pub kind: ValueKind,
-    /// `CONFIG SET` may change it while the node runs.
-    pub mutable: bool,
-    /// Hidden from `CONFIG GET` (a secret is still shown, as Redis does; this is for aliases).
-    pub secret: bool,
+    pub mutability: Mutability,
 }
 
-const fn d(name: &'static str, default: &'static str, kind: ValueKind, mutable: bool) -> Directive {
+impl Directive {
+    const fn alias(self, aliases: &'static [&'static str]) -> Directive {
+        Directive { aliases, ..self }
+    }
+}
+
+const fn d(name: &'static str, default: &'static str, kind: ValueKind) -> Directive {
     Directive {
         name,
         aliases: &[],
         default,
         kind,
-        mutable,
-        secret: false,
+        mutability: Mutability::Mutable,
+    }
+}
+
+const fn fixed(name: &'static str, default: &'static str, kind: ValueKind) -> Directive {
+    Directive {
+        mutability: Mutability::Immutable,
+        ..d(name, default, kind)
+    }
+}
+
+const fn protected(name: &'static str, default: &'static str, kind: ValueKind) -> Directive {
+    Directive {
+        mutability: Mutability::Protected,
+        ..d(name, default, kind)
     }
 }
 
 const BOOL: ValueKind = ValueKind::Bool;
-const MEM: ValueKind = ValueKind::Memory;
 const TEXT: ValueKind = ValueKind::Text;
 const fn int(min: i64, max: i64) -> ValueKind {
     ValueKind::Int { min, max }
 }
-const POLICIES: &[&str] = &[
-    "noeviction",
-    "allkeys-lru",
-    "allkeys-lfu",
-    "allkeys-random",
-    "volatile-lru",
-    "volatile-lfu",
-    "volatile-random",
-    "volatile-ttl",
-];
+const fn mem(min: i64) -> ValueKind {
+    ValueKind::Memory { min }
+}
 
-/// Every directive the node accepts, in `config/node.conf`'s order.
+/// Every directive the node accepts, by name, as `config/node.conf` lists them.
 pub static DIRECTIVES: &[Directive] = &[
-    d("bind", "* -::*", TEXT, true),
-    d("protected-mode", "yes", BOOL, true),
-    d("port", "6379", int(0, 65535), true),
-    d("tcp-backlog", "511", int(0, i32::MAX as i64), false),
-    d("unixsocket", "", TEXT, false),
-    d("timeout", "0", int(0, i32::MAX as i64), true),
-    d("tcp-keepalive", "300", int(0, i32::MAX as i64), true),
-    d("daemonize", "no", BOOL, false),
-    d("pidfile", "", TEXT, false),
     d(
-        "loglevel",
-        "notice",
-        ValueKind::Enum(&["debug", "verbose", "notice", "warning"]),
-        true,
+        "acl-pubsub-default",
+        "resetchannels",
+        ValueKind::Enum(&["allchannels", "resetchannels"]),
     ),
-    d("logfile", "", TEXT, false),
-    d("databases", "16", int(1, i32::MAX as i64), false),
-    d(
-        "save",
-        "3600 1 300 100 60 10000",
-        ValueKind::Special(check_save),
-        true,
-    ),
-    d("dbfilename", "dump.rdb", TEXT, true),
-    d("dir", "", TEXT, true),
-    d("requirepass", "", TEXT, true),
-    d("masteruser", "", TEXT, true),
-    d("masterauth", "", TEXT, true),
-    d("replica-read-only", "yes", BOOL, true),
-    d("maxclients", "10000", int(1, i32::MAX as i64), true),
-    d("maxmemory", "0", MEM, true),
-    d(
-        "maxmemory-policy",
-        "noeviction",
-        ValueKind::Enum(POLICIES),
-        true,
-    ),
-    d("maxmemory-samples", "5", int(1, 64), true),
-    d("appendonly", "no", BOOL, true),
-    d("appendfilename", "appendonly.aof", TEXT, false),
-    d("appenddirname", "appendonlydir", TEXT, false),
+    fixed("aclfile", "", TEXT),
+    d("acllog-max-len", "128", int(0, i64::MAX)),
+    d("active-defrag-cycle-max", "25", int(1, 99)),
+    d("active-defrag-cycle-min", "1", int(1, 99)),
+    d("active-defrag-ignore-bytes", "104857600", mem(1)),
+    d("active-defrag-max-scan-fields", "1000", int(1, i64::MAX)),
+    d("active-defrag-threshold-lower", "10", int(0, 1000)),
+    d("active-defrag-threshold-upper", "100", int(0, 1000)),
+    d("active-expire-effort", "1", int(1, 10)),
+    d("activedefrag", "no", BOOL),
+    d("activerehashing", "yes", BOOL),
+    fixed("always-show-logo", "no", BOOL),
+    d("aof-disable-auto-gc", "no", BOOL),
+    d("aof-load-truncated", "yes", BOOL),
+    d("aof-rewrite-incremental-fsync", "yes", BOOL),
+    d("aof-timestamp-enabled", "no", BOOL),
+    d("aof-use-rdb-preamble", "yes", BOOL),
+    fixed("aof_rewrite_cpulist", "", TEXT),
+    fixed("appenddirname", "appendonlydir", TEXT),
+    fixed("appendfilename", "appendonly.aof", TEXT),
     d(
         "appendfsync",
         "everysec",
-        ValueKind::Enum(&["always", "everysec", "no"]),
-        true,
+        ValueKind::Enum(&["everysec", "always", "no"]),
     ),
-    d("cluster-enabled", "no", BOOL, false),
-    d("cluster-config-file", "nodes.conf", TEXT, false),
-    d("cluster-node-timeout", "15000", int(0, i64::MAX), true),
-    d("cluster-port", "0", int(0, 65535), false),
-    d("slowlog-log-slower-than", "10000", int(-1, i64::MAX), true),
-    d("slowlog-max-len", "128", int(0, i64::MAX), true),
-    d("hz", "10", int(1, 500), true),
-    d("proto-max-bulk-len", "536870912", MEM, true),
-    d("client-query-buffer-limit", "1073741824", MEM, true),
+    d("appendonly", "no", BOOL),
+    d("auto-aof-rewrite-min-size", "67108864", mem(0)),
+    d(
+        "auto-aof-rewrite-percentage",
+        "100",
+        int(0, i32::MAX as i64),
+    ),
+    fixed("bgsave_cpulist", "", TEXT),
+    d("bind", "* -::*", TEXT),
+    d("bind-source-addr", "", TEXT),
+    fixed("bio_cpulist", "", TEXT),
+    d("busy-reply-threshold", "5000", int(0, i64::MAX)),
     d(
         "client-output-buffer-limit",
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
         ValueKind::Special(check_output_buffer_limit),
-        true,
     ),
-    d("hash-max-listpack-entries", "128", MEM, true),
-    d("hash-max-listpack-value", "64", MEM, true),
+    d("client-query-buffer-limit", "1073741824", mem(1048576)),
+    d("cluster-allow-pubsubshard-when-down", "yes", BOOL),
+    d("cluster-allow-reads-when-down", "no", BOOL),
+    d("cluster-allow-replica-migration", "yes", BOOL),
+    d("cluster-announce-bus-port", "0", int(0, 65535)),
+    d("cluster-announce-hostname", "", TEXT),
+    d("cluster-announce-ip", "", TEXT),
+    d("cluster-announce-port", "0", int(0, 65535)),
+    d("cluster-announce-tls-port", "0", int(0, 65535)),
+    fixed("cluster-config-file", "nodes.conf", TEXT),
+    fixed("cluster-enabled", "no", BOOL),
+    d("cluster-link-sendbuf-limit", "0", mem(0)),
+    d("cluster-migration-barrier", "1", int(0, i32::MAX as i64)),
+    d("cluster-node-timeout", "15000", int(0, i64::MAX)),
+    fixed("cluster-port", "0", int(0, 65535)),
+    d(
+        "cluster-preferred-endpoint-type",
+        "ip",
+        ValueKind::Enum(&["ip", "hostname", "unknown-endpoint"]),
+    ),
+    d("cluster-replica-no-failover", "no", BOOL).alias(&["cluster-slave-no-failover"]),
+    d(
+        "cluster-replica-validity-factor",
+        "10",
+        int(0, i32::MAX as i64),
+    )
+    .alias(&["cluster-slave-validity-factor"]),
+    d("cluster-require-full-coverage", "yes", BOOL),
+    d("crash-log-enabled", "yes", BOOL),
+    d("crash-memcheck-enabled", "yes", BOOL),
+    fixed("daemonize", "no", BOOL),
+    fixed("databases", "16", int(1, i32::MAX as i64)),
+    protected("dbfilename", "dump.rdb", TEXT),
+    protected("dir", "", TEXT),
+    fixed("disable-thp", "yes", BOOL),
+    d("dynamic-hz", "yes", BOOL),
+    fixed("enable-debug-command", "no", BOOL),
+    fixed("enable-module-command", "no", BOOL),
+    fixed("enable-protected-configs", "no", BOOL),
+    d("hash-max-listpack-entries", "512", int(0, i64::MAX)).alias(&["hash-max-ziplist-entries"]),
+    d("hash-max-listpack-value", "64", mem(0)).alias(&["hash-max-ziplist-value"]),
+    d("hll-sparse-max-bytes", "3000", mem(0)),
+    d("hz", "10", ValueKind::Special(check_hz)),
+    d("ignore-warnings", "", TEXT),
+    fixed("io-threads", "1", int(1, 128)),
+    fixed("io-threads-do-reads", "no", BOOL),
+    d("jemalloc-bg-thread", "yes", BOOL),
+    d("latency-monitor-threshold", "0", int(0, i64::MAX)),
+    d("latency-tracking", "yes", BOOL),
+    d(
+        "latency-tracking-info-percentiles",
+        "50 99 99.9",
+        ValueKind::Special(check_percentiles),
+    ),
+    d("lazyfree-lazy-eviction", "no", BOOL),
+    d("lazyfree-lazy-expire", "no", BOOL),
+    d("lazyfree-lazy-server-del", "no", BOOL),
+    d("lazyfree-lazy-user-del", "no", BOOL),
+    d("lazyfree-lazy-user-flush", "no", BOOL),
+    d("lfu-decay-time", "1", int(0, i32::MAX as i64)),
+    d("lfu-log-factor", "10", int(0, i32::MAX as i64)),
+    d("list-compress-depth", "0", int(0, i32::MAX as i64)),
     d(
         "list-max-listpack-size",
         "-2",
         int(i32::MIN as i64, i32::MAX as i64),
-        true,
+    )
+    .alias(&["list-max-ziplist-size"]),
+    fixed("logfile", "", TEXT),
+    d(
+        "loglevel",
+        "notice",
+        ValueKind::Enum(&["debug", "verbose", "notice", "warning"]),
     ),
-    d("list-compress-depth", "0", int(0, i32::MAX as i64), true),
-    d("set-max-intset-entries", "512", MEM, true),
-    d("zset-max-listpack-entries", "128", MEM, true),
-    d("zset-max-listpack-value", "64", MEM, true),
-];
-
-/// Old names redis-server still accepts, and the directive each means.
-const ALIASES: &[(&str, &str)] = &[
-    ("slave-read-only", "replica-read-only"),
-    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
-    ("hash-max-ziplist-value", "hash-max-listpack-value"),
-    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
-    ("zset-max-ziplist-value", "zset-max-listpack-value"),
-    ("list-max-ziplist-size", "list-max-listpack-size"),
+    d("lua-time-limit", "5000", int(0, i64::MAX)),
+    d("masterauth", "", TEXT),
+    d("masteruser", "", TEXT),
+    d("maxclients", "10000", int(1, u32::MAX as i64)),
+    d("maxmemory", "0", mem(0)),
+    d(
+        "maxmemory-clients",
+        "0",
+        ValueKind::Special(check_memory_or_percent),
+    ),
+    d("maxmemory-eviction-tenacity", "10", int(0, 100)),
+    d(
+        "maxmemory-policy",
+        "noeviction",
+        ValueKind::Enum(&[
+            "volatile-lru",
+            "volatile-lfu",
+            "volatile-random",
+            "volatile-ttl",
+            "allkeys-lru",
+            "allkeys-lfu",
+            "allkeys-random",
+            "noeviction",
+        ]),
+    ),
+    d("maxmemory-samples", "5", int(1, i32::MAX as i64)),
+    d("min-replicas-max-lag", "10", int(0, i32::MAX as i64)).alias(&["min-slaves-max-lag"]),
+    d("min-replicas-to-write", "0", int(0, i32::MAX as i64)).alias(&["min-slaves-to-write"]),
+    d("no-appendfsync-on-rewrite", "no", BOOL),
+    d(
+        "notify-keyspace-events",
+        "",
+        ValueKind::Special(check_keyspace_events),
+    ),
+    d(
+        "oom-score-adj",
+        "no",
+        ValueKind::Enum(&["no", "yes", "relative", "absolute"]),
+    ),
+    d(
+        "oom-score-adj-values",
+        "0 200 800",
+        ValueKind::Special(check_oom_values),
+    ),
+    fixed("pidfile", "", TEXT),
+    d("port", "6379", int(0, 65535)),
+    d(
+        "proc-title-template",
+        "{title} {listen-addr} {server-mode}",
+        TEXT,
+    ),
+    d(
+        "propagation-error-behavior",
+        "ignore",
+        ValueKind::Enum(&["ignore", "panic", "panic-on-replicas"]),
+    ),
+    d("protected-mode", "yes", BOOL),
+    d("proto-max-bulk-len", "536870912", mem(1048576)),
+    d("rdb-del-sync-files", "no", BOOL),
+    d("rdb-save-incremental-fsync", "yes", BOOL),
+    fixed("rdbchecksum", "yes", BOOL),
+    d("rdbcompression", "yes", BOOL),
+    d("repl-backlog-size", "1048576", mem(1)),
+    d("repl-backlog-ttl", "3600", int(0, i64::MAX)),
+    d("repl-disable-tcp-nodelay", "no", BOOL),
+    d(
+        "repl-diskless-load",
+        "disabled",
+        ValueKind::Enum(&["disabled", "on-empty-db", "swapdb"]),
+    ),
+    d("repl-diskless-sync", "yes", BOOL),
+    d("repl-diskless-sync-delay", "5", int(0, i32::MAX as i64)),
+    d(
+        "repl-diskless-sync-max-replicas",
+        "0",
+        int(0, i32::MAX as i64),
+    ),
+    d("repl-ping-replica-period", "10", int(1, i32::MAX as i64)).alias(&["repl-ping-slave-period"]),
+    d("repl-timeout", "60", int(1, i32::MAX as i64)),
+    d("replica-announce-ip", "", TEXT).alias(&["slave-announce-ip"]),
+    d("replica-announce-port", "0", int(0, 65535)).alias(&["slave-announce-port"]),
+    d("replica-announced", "yes", BOOL),
+    d("replica-ignore-disk-write-errors", "no", BOOL),
+    d("replica-ignore-maxmemory", "yes", BOOL).alias(&["slave-ignore-maxmemory"]),
+    d("replica-lazy-flush", "no", BOOL).alias(&["slave-lazy-flush"]),
+    d("replica-priority", "100", int(0, i32::MAX as i64)).alias(&["slave-priority"]),
+    d("replica-read-only", "yes", BOOL).alias(&["slave-read-only"]),
+    d("replica-serve-stale-data", "yes", BOOL).alias(&["slave-serve-stale-data"]),
+    fixed("replicaof", "", TEXT).alias(&["slaveof"]),
+    d("requirepass", "", TEXT),
+    d(
+        "sanitize-dump-payload",
+        "no",
+        ValueKind::Enum(&["no", "yes", "clients"]),
+    ),
+    d(
+        "save",
+        "3600 1 300 100 60 10000",
+        ValueKind::Special(check_save),
+    ),
+    fixed("server_cpulist", "", TEXT),
+    d("set-max-intset-entries", "512", int(0, i64::MAX)),
+    fixed("set-proc-title", "yes", BOOL),
+    d(
+        "shutdown-on-sigint",
+        "default",
+        ValueKind::Enum(&["default", "save", "nosave", "now", "force"]),
+    ),
+    d(
+        "shutdown-on-sigterm",
+        "default",
+        ValueKind::Enum(&["default", "save", "nosave", "now", "force"]),
+    ),
+    d("shutdown-timeout", "10", int(0, i32::MAX as i64)),
+    d("slowlog-log-slower-than", "10000", int(-1, i64::MAX)),
+    d("slowlog-max-len", "128", int(0, i64::MAX)),
+    fixed("socket-mark-id", "0", int(0, i32::MAX as i64)),
+    d("stop-writes-on-bgsave-error", "yes", BOOL),
+    d("stream-node-max-bytes", "4096", mem(0)),
+    d("stream-node-max-entries", "100", int(0, i64::MAX)),
+    fixed(
+        "supervised",
+        "no",
+        ValueKind::Enum(&["upstart", "systemd", "auto", "no"]),
+    ),
+    fixed("syslog-enabled", "no", BOOL),
+    fixed("syslog-facility", "local0", TEXT),
+    fixed("syslog-ident", "redis", TEXT),
+    fixed("tcp-backlog", "511", int(0, i32::MAX as i64)),
+    d("tcp-keepalive", "300", int(0, i32::MAX as i64)),
+    d("timeout", "0", int(0, i32::MAX as i64)),
+    d("tls-auth-clients", "yes", BOOL),
+    d("tls-ca-cert-dir", "", TEXT),
+    d("tls-ca-cert-file", "", TEXT),
+    d("tls-cert-file", "", TEXT),
+    d("tls-ciphers", "", TEXT),
+    d("tls-ciphersuites", "", TEXT),
+    d("tls-client-cert-file", "", TEXT),
+    d("tls-client-key-file", "", TEXT),
+    d("tls-client-key-file-pass", "", TEXT),
+    d("tls-cluster", "no", BOOL),
+    d("tls-dh-params-file", "", TEXT),
+    d("tls-key-file", "", TEXT),
+    d("tls-key-file-pass", "", TEXT),
+    d("tls-port", "0", int(0, 65535)),
+    d("tls-prefer-server-ciphers", "no", BOOL),
+    d("tls-protocols", "", TEXT),
+    d("tls-replication", "no", BOOL),
+    d("tls-session-cache-size", "20480", int(0, i32::MAX as i64)),
+    d("tls-session-cache-timeout", "300", int(0, i32::MAX as i64)),
+    d("tls-session-caching", "yes", BOOL),
+    d("tracking-table-max-keys", "1000000", int(0, i64::MAX)),
+    fixed("unixsocket", "", TEXT),
+    fixed("unixsocketperm", "0", int(0, 0o777)),
+    d("zset-max-listpack-entries", "128", int(0, i64::MAX)).alias(&["zset-max-ziplist-entries"]),
+    d("zset-max-listpack-value", "64", mem(0)).alias(&["zset-max-ziplist-value"]),
 ];
 
 /// Why a configuration was refused; the text names the directive and the line.
@@ -173,6 +388,8 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
     values: Vec<String>,
+    /// The file the configuration was read from, for `CONFIG REWRITE`.
+    file: Option<PathBuf>,
 }
 
 impl Default for NodeConfig {
@@ -182,6 +399,7 @@ impl Default for NodeConfig {
                 .iter()
                 .map(|d| canonical(d, d.default).expect("defaults are valid"))
                 .collect(),
+            file: None,
         }
     }
 }
@@ -196,6 +414,7 @@ impl NodeConfig {
                 reason: e.to_string(),
             })?;
             config.apply_text(&text, &path.display().to_string())?;
+            config.file = Some(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()));
         }
         config.apply_flags(flags)?;
         Ok(config)
@@ -266,22 +485,53 @@ impl NodeConfig {
         Ok(())
     }
 
-    /// `CONFIG SET name value`: false-y `Err` texts are Redis's.
-    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
-        let index = directive_index(&name.to_ascii_lowercase()).ok_or_else(|| {
-            format!("Unknown option or number of arguments for CONFIG SET - '{name}'")
-        })?;
-        let directive = &DIRECTIVES[index];
-        if !directive.mutable {
-            return Err(format!("can't set immutable config '{}'", directive.name));
+    /// `CONFIG SET name value [name value …]`, all or nothing: every name is checked first,
+    /// then every value; on an error nothing changes. `Err` is Redis's text without `ERR `.
+    pub fn set_many(&mut self, pairs: &[(&str, &str)]) -> Result<(), String> {
+        let failed = |name: &str, why: &str| {
+            format!("CONFIG SET failed (possibly related to argument '{name}') - {why}")
+        };
+        let mut indices = Vec::with_capacity(pairs.len());
+        for &(name, _) in pairs {
+            let Some(index) = directive_index(&name.to_ascii_lowercase()) else {
+                return Err(format!(
+                    "Unknown option or number of arguments for CONFIG SET - '{name}'"
+                ));
+            };
+            match DIRECTIVES[index].mutability {
+                Mutability::Mutable => {}
+                Mutability::Immutable => return Err(failed(name, "can't set immutable config")),
+                Mutability::Protected => return Err(failed(name, "can't set protected config")),
+            }
+            if indices.contains(&index) {
+                return Err(failed(name, "duplicate parameter"));
+            }
+            indices.push(index);
         }
-        self.values[index] = canonical(directive, value).map_err(|reason| {
-            format!(
-                "Invalid argument '{value}' for CONFIG SET '{}' - {reason}",
-                directive.name
-            )
-        })?;
+        let mut values = Vec::with_capacity(pairs.len());
+        for (&(name, value), &index) in pairs.iter().zip(&indices) {
+            values.push(canonical(&DIRECTIVES[index], value).map_err(|why| failed(name, &why))?);
+        }
+        for (index, value) in indices.into_iter().zip(values) {
+            self.values[index] = value;
+        }
         Ok(())
+    }
+
+    /// `CONFIG SET name value` for one directive (see [`set_many`](Self::set_many)).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), String> {
+        self.set_many(&[(name, value)])
+    }
+
+    /// The directive called `name` (any case, aliases too), and its value.
+    pub fn lookup(&self, name: &str) -> Option<(&'static Directive, &str)> {
+        let index = directive_index(&name.to_ascii_lowercase())?;
+        Some((&DIRECTIVES[index], &self.values[index]))
+    }
+
+    /// The file the configuration was read from, if any.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
     }
 
     /// A directive's canonical value by name. Panics on a name not in [`DIRECTIVES`]: callers
@@ -306,7 +556,9 @@ impl NodeConfig {
         self.get(name) == "yes"
     }
 
-    /// Every (name, value) whose name matches the glob `pattern`, in table order.
+    /// Every (name, value) whose name or alias matches the glob `pattern`
+    /// (case-insensitively), in table order; aliases are listed under their own names, as
+    /// Redis lists them.
     pub fn matching<'a>(
         &'a self,
         pattern: &'a [u8],
@@ -314,18 +566,97 @@ impl NodeConfig {
         DIRECTIVES
             .iter()
             .zip(&self.values)
-            .filter(move |(d, _)| {
-                !d.secret && crate::node::glob::matches(pattern, d.name.as_bytes(), true)
+            .flat_map(|(d, v)| {
+                std::iter::once(d.name)
+                    .chain(d.aliases.iter().copied())
+                    .map(move |name| (name, v.as_str()))
             })
-            .map(|(d, v)| (d.name, v.as_str()))
+            .filter(move |(name, _)| crate::node::glob::matches(pattern, name.as_bytes(), true))
+    }
+
+    /// The directives whose values differ from their defaults, as `redis.conf` lines.
+    pub fn changed_lines(&self) -> Vec<String> {
+        DIRECTIVES
+            .iter()
+            .zip(&self.values)
+            .filter(|(d, v)| canonical(d, d.default).is_ok_and(|def| def != **v))
+            .map(|(d, v)| format!("{} {}", d.name, quote_value(v)))
+            .collect()
+    }
+
+    /// `CONFIG REWRITE`: rewrites the config file in place. Comments and unknown lines stay;
+    /// each directive's first line gets its current value, its later lines go; changed
+    /// directives the file lacks are appended.
+    pub fn rewrite(&self) -> Result<(), String> {
+        let path = self
+            .file
+            .as_deref()
+            .ok_or("The server is running without a config file")?;
+        let old = std::fs::read_to_string(path).unwrap_or_default();
+        let mut seen = vec![false; DIRECTIVES.len()];
+        let mut out = String::new();
+        for line in old.lines() {
+            let trimmed = line.trim();
+            let index = (!trimmed.starts_with('#'))
+                .then(|| split_args(trimmed))
+                .flatten()
+                .and_then(|w| {
+                    w.first()
+                        .and_then(|n| directive_index(&n.to_ascii_lowercase()))
+                });
+            match index {
+                Some(i) if seen[i] => continue,
+                Some(i) => {
+                    seen[i] = true;
+                    out += &format!("{} {}\n", DIRECTIVES[i].name, quote_value(&self.values[i]));
+                }
+                None => {
+                    out += line;
+                    out.push('\n');
+                }
+            }
+        }
+        let mut header = false;
+        for (i, (d, v)) in DIRECTIVES.iter().zip(&self.values).enumerate() {
+            if seen[i] || canonical(d, d.default).is_ok_and(|def| def == *v) {
+                continue;
+            }
+            if !header {
+                out += "# Generated by CONFIG REWRITE\n";
+                header = true;
+            }
+            out += &format!("{} {}\n", d.name, quote_value(v));
+        }
+        let tmp = path.with_extension("rewrite.tmp");
+        std::fs::write(&tmp, out)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| format!("Rewriting config file: {e}"))
     }
 }
 
+/// A value as a config line writes it: quoted when empty or holding spaces or quotes.
+fn quote_value(v: &str) -> String {
+    if !v.is_empty()
+        && !v.contains(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == '\\')
+    {
+        return v.to_string();
+    }
+    let mut q = String::from("\"");
+    for c in v.chars() {
+        match c {
+            '"' => q += "\\\"",
+            '\\' => q += "\\\\",
+            '\n' => q += "\\n",
+            '\r' => q += "\\r",
+            '\t' => q += "\\t",
+            c => q.push(c),
+        }
+    }
+    q.push('"');
+    q
+}
+
 fn directive_index(name: &str) -> Option<usize> {
-    let name = ALIASES
-        .iter()
-        .find(|(alias, _)| *alias == name)
-        .map_or(name, |(_, real)| real);
     DIRECTIVES
         .iter()
         .position(|d| d.name == name || d.aliases.contains(&name))
@@ -350,9 +681,18 @@ fn canonical(d: &Directive, value: &str) -> Result<String, String> {
             }
             Ok(n.to_string())
         }
-        ValueKind::Memory => parse_memory(value)
-            .map(|n| n.to_string())
-            .ok_or_else(|| "argument must be a memory value".to_string()),
+        ValueKind::Memory { min } => {
+            let n = parse_memory(value)
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| "argument must be a memory value".to_string())?;
+            if n < min {
+                return Err(format!(
+                    "argument must be between {min} and {} inclusive",
+                    i64::MAX
+                ));
+            }
+            Ok(n.to_string())
+        }
         ValueKind::Enum(words) => {
             let lower = value.to_ascii_lowercase();
             if words.contains(&lower.as_str()) {
@@ -385,6 +725,89 @@ pub fn parse_memory(value: &str) -> Option<i64> {
         _ => return None,
     };
     n.checked_mul(mul)
+}
+
+/// `hz`: an integer, held within 1..=500 as Redis holds it.
+fn check_hz(value: &str) -> Result<String, String> {
+    let n: i64 = value
+        .parse()
+        .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+    if !(0..=i64::from(i32::MAX)).contains(&n) {
+        return Err(format!(
+            "argument must be between 0 and {} inclusive",
+            i32::MAX
+        ));
+    }
+    Ok(n.clamp(1, 500).to_string())
+}
+
+/// `notify-keyspace-events`: class characters, shown in Redis's canonical order.
+fn check_keyspace_events(value: &str) -> Result<String, String> {
+    const ALL: &str = "g$lshzxetd";
+    let mut flags = std::collections::BTreeSet::new();
+    for c in value.chars() {
+        match c {
+            'A' => flags.extend(ALL.chars()),
+            'g' | '$' | 'l' | 's' | 'h' | 'z' | 'x' | 'e' | 'K' | 'E' | 't' | 'm' | 'd' | 'n' => {
+                flags.insert(c);
+            }
+            _ => return Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
+        }
+    }
+    let mut out = String::new();
+    if ALL.chars().all(|c| flags.contains(&c)) {
+        out.push('A');
+    } else {
+        out.extend("g$lshzxetdn".chars().filter(|c| flags.contains(c)));
+    }
+    out.extend("KEm".chars().filter(|c| flags.contains(c)));
+    Ok(out)
+}
+
+/// `latency-tracking-info-percentiles`: numbers within 0..=100.
+fn check_percentiles(value: &str) -> Result<String, String> {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    for w in &words {
+        let x: f64 = w
+            .parse()
+            .map_err(|_| "Invalid latency-tracking-info-percentiles parameters".to_string())?;
+        if !(0.0..=100.0).contains(&x) {
+            return Err(
+                "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                    .into(),
+            );
+        }
+    }
+    Ok(words.join(" "))
+}
+
+/// `oom-score-adj-values`: three integers within -2000..=2000.
+fn check_oom_values(value: &str) -> Result<String, String> {
+    let words: Vec<&str> = value.split_whitespace().collect();
+    if words.len() != 3 {
+        return Err("wrong number of arguments".into());
+    }
+    for w in &words {
+        match w.parse::<i64>() {
+            Ok(n) if (-2000..=2000).contains(&n) => {}
+            _ => return Err("Invalid oom-score-adj-values value".into()),
+        }
+    }
+    Ok(words.join(" "))
+}
+
+/// `maxmemory-clients`: bytes, or a percentage of `maxmemory` (`5%`).
+fn check_memory_or_percent(value: &str) -> Result<String, String> {
+    if let Some(p) = value.strip_suffix('%') {
+        return match p.parse::<u32>() {
+            Ok(n) => Ok(format!("{n}%")),
+            Err(_) => Err("argument must be a memory or percent value".into()),
+        };
+    }
+    parse_memory(value)
+        .filter(|n| *n >= 0)
+        .map(|n| n.to_string())
+        .ok_or_else(|| "argument must be a memory or percent value".into())
 }
 
 /// `save "<seconds> <changes> …"` or `save ""`.
@@ -601,5 +1024,111 @@ mod tests {
             .unwrap();
         assert_eq!(c.output_buffer_limit("pubsub"), (1024 * 1024, 0, 0));
         assert_eq!(c.output_buffer_limit("normal"), (0, 0, 0));
+    }
+
+    /// `config/node.conf` lists every directive once, commented out with its default; the
+    /// lines uncommented parse and give the defaults.
+    #[test]
+    fn node_conf_lists_every_directive_with_its_default() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/node.conf");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut listed = Vec::new();
+        let mut uncommented = String::new();
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix("# ") else {
+                continue;
+            };
+            let Some(name) = rest.split_whitespace().next() else {
+                continue;
+            };
+            if DIRECTIVES.iter().any(|d| d.name == name) {
+                listed.push(name);
+                uncommented += rest;
+                uncommented.push('\n');
+            }
+        }
+        for d in DIRECTIVES {
+            let n = listed.iter().filter(|&&l| l == d.name).count();
+            assert_eq!(n, 1, "{} listed {n} times in config/node.conf", d.name);
+        }
+        let mut c = NodeConfig::default();
+        c.apply_text(&uncommented, "node.conf").unwrap();
+        assert_eq!(c.values, NodeConfig::default().values);
+        assert!(c.changed_lines().is_empty());
+        for d in DIRECTIVES {
+            assert_eq!(
+                c.get(d.name),
+                canonical(d, d.default).unwrap(),
+                "{} default",
+                d.name
+            );
+        }
+    }
+
+    #[test]
+    fn set_many_is_all_or_nothing_with_redis_texts() {
+        let mut c = NodeConfig::default();
+        assert_eq!(
+            c.set_many(&[("maxmemory", "1mb"), ("timeout", "-1")]),
+            Err("CONFIG SET failed (possibly related to argument 'timeout') - argument must be between 0 and 2147483647 inclusive".into())
+        );
+        assert_eq!(c.get("maxmemory"), "0");
+        assert_eq!(
+            c.set_many(&[("maxmemory", "1"), ("Foo", "1")]),
+            Err("Unknown option or number of arguments for CONFIG SET - 'Foo'".into())
+        );
+        assert_eq!(
+            c.set("daemonize", "no"),
+            Err("CONFIG SET failed (possibly related to argument 'daemonize') - can't set immutable config".into())
+        );
+        assert_eq!(
+            c.set_many(&[("timeout", "1"), ("TIMEOUT", "2")]),
+            Err(
+                "CONFIG SET failed (possibly related to argument 'TIMEOUT') - duplicate parameter"
+                    .into()
+            )
+        );
+        c.set_many(&[
+            ("maxmemory", "1mb"),
+            ("slave-read-only", "no"),
+            ("hz", "1000"),
+        ])
+        .unwrap();
+        assert_eq!(c.get("maxmemory"), "1048576");
+        assert_eq!(c.get("replica-read-only"), "no");
+        assert_eq!(c.get("hz"), "500");
+        assert_eq!(
+            c.set("proto-max-bulk-len", "1"),
+            Err("CONFIG SET failed (possibly related to argument 'proto-max-bulk-len') - argument must be between 1048576 and 9223372036854775807 inclusive".into())
+        );
+    }
+
+    #[test]
+    fn matching_lists_aliases_and_globs_ignore_case() {
+        let c = NodeConfig::default();
+        let names: Vec<_> = c.matching(b"SLAVE-READ*").map(|(n, _)| n).collect();
+        assert_eq!(names, vec!["slave-read-only"]);
+        assert_eq!(c.matching(b"*").count(), 192);
+    }
+
+    #[test]
+    fn rewrite_keeps_comments_and_updates_values() {
+        let dir = std::env::temp_dir().join(format!("slotgate-rewrite-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("n.conf");
+        std::fs::write(&path, "# hello\nport 7000\ntimeout 5\ntimeout 6\n").unwrap();
+        let mut c = NodeConfig::load(Some(&path), &[]).unwrap();
+        c.set_many(&[("timeout", "9"), ("maxmemory", "2mb")])
+            .unwrap();
+        c.rewrite().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "# hello\nport 7000\ntimeout 9\n# Generated by CONFIG REWRITE\nmaxmemory 2097152\n"
+        );
+        let again = NodeConfig::load(Some(&path), &[]).unwrap();
+        assert_eq!(again.get("maxmemory"), "2097152");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(NodeConfig::default().rewrite().is_err());
     }
 }

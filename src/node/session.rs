@@ -26,8 +26,10 @@ use super::client::{Client, ClientHandle, ClientInfo, ReplyMode};
 use super::commands::{self, write_timeout_reply, Ctx};
 use super::error::CmdError;
 use super::keyspace::Keyspace;
+use super::memory::{self, Room};
 use super::reply::Reply;
 use super::server::{unix_ms, Node};
+use super::stats::Outcome;
 
 /// Most commands run under one hold of the lock; the rest of a longer pipeline waits its turn.
 const MAX_BATCH: usize = 512;
@@ -221,7 +223,9 @@ impl Session {
                 if let Some(multi) = &mut self.client.multi {
                     multi.aborted = true;
                 }
-                self.out.error(&e.message_bytes());
+                let text = e.message_bytes();
+                node.stats.record_error(&text);
+                self.out.error(&text);
                 self.after_reply(mark);
                 return None;
             }
@@ -239,9 +243,26 @@ impl Session {
             self.after_reply(mark);
             return None;
         }
+        if spec.denies_oom() && memory::make_room(ks, node, now) == Room::OutOfMemory {
+            let text = b"OOM command not allowed when used memory > 'maxmemory'.";
+            node.stats
+                .record(spec, Duration::ZERO, Outcome::Rejected(text));
+            self.out.error(text);
+            self.after_reply(mark);
+            return None;
+        }
+        let started = Instant::now();
         let mut ctx = Ctx::new(ks, &mut self.client, &mut self.out, node, now);
-        let _ = commands::execute(&mut ctx, spec, cmd);
+        let result = commands::execute(&mut ctx, spec, cmd);
         let block = ctx.block.take();
+        let took = started.elapsed();
+        match &result {
+            Ok(()) => node.stats.record(spec, took, Outcome::Ok),
+            Err(e) => node
+                .stats
+                .record(spec, took, Outcome::Failed(&e.message_bytes())),
+        }
+        self.slowlog(node, cmd, took);
         let blocked = block.map(|request| {
             let (tx, rx) = oneshot::channel();
             let waiter = Waiter {
@@ -271,6 +292,31 @@ impl Session {
             self.after_reply(mark);
         }
         blocked
+    }
+
+    fn slowlog(&self, node: &Node, cmd: &Command, took: Duration) {
+        let config = node.config.load();
+        let slower_than = config.int("slowlog-log-slower-than");
+        if slower_than < 0 || (took.as_micros() as i64) < slower_than {
+            return;
+        }
+        let name = self
+            .client
+            .handle
+            .info
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .name
+            .clone();
+        node.stats.slowlog_push(
+            cmd,
+            took,
+            slower_than,
+            config.usize("slowlog-max-len"),
+            unix_ms() / 1000,
+            self.client.handle.peer.to_string(),
+            name.unwrap_or_default(),
+        );
     }
 
     /// Applies `CLIENT REPLY OFF|SKIP` to the reply just written after `mark`.

@@ -1,4 +1,187 @@
-//! `slotgate node`: server, compared with redis-server where replies can be.
+//! `slotgate node`: server, client and config commands, and the limits they configure.
 
-#[allow(unused_imports)]
-use crate::harness::{Differential, SlotgateNode};
+use std::time::Duration;
+
+use crate::harness::{assert_eventually, Differential, SlotgateNode};
+
+#[test]
+fn config_and_command_replies_match_redis() {
+    let mut d = Differential::start();
+    d.check_all(&[
+        &["CONFIG", "GET", "maxmemory"],
+        &["CONFIG", "GET", "maxmemory-policy"],
+        &["CONFIG", "GET", "hash-max-ziplist-entries"],
+        &["CONFIG", "GET", "nosuchthing"],
+        &["CONFIG", "SET", "maxmemory", "10mb"],
+        &["CONFIG", "GET", "maxmemory"],
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
+        &["CONFIG", "SET", "maxmemory-policy", "bogus"],
+        &["CONFIG", "SET", "nosuchthing", "1"],
+        &["CONFIG", "SET", "databases", "4"],
+        &["CONFIG", "SET", "maxmemory", "0", "maxmemory"],
+        &["CONFIG", "SET", "timeout", "x"],
+        &["CONFIG", "SET", "maxmemory", "0", "timeout", "0"],
+        &["COMMAND", "COUNT"],
+        &["COMMAND", "INFO", "get", "nosuch", "client|list"],
+        &["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"],
+        &["COMMAND", "GETKEYS", "PING"],
+        &["COMMAND", "GETKEYS", "NOSUCH", "x"],
+        &["CLIENT", "GETNAME"],
+        &["CLIENT", "SETNAME", "has space"],
+        &["CLIENT", "SETNAME", "worker-1"],
+        &["CLIENT", "GETNAME"],
+        &["CLIENT", "NOSUCH"],
+        &["SET", "a", "1"],
+        &["DBSIZE"],
+        &["FLUSHDB", "BOGUS"],
+        &["FLUSHALL", "ASYNC"],
+        &["DBSIZE"],
+        &["SLOWLOG", "GET", "-2"],
+        &["WAIT", "0", "0"],
+        &["WAIT", "0", "-1"],
+    ]);
+}
+
+fn info_field(conn: &mut crate::harness::RawConn, section: &str, field: &str) -> String {
+    let raw = conn.request_raw(&["INFO", section]);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}: {text}"))
+}
+
+#[test]
+fn info_reports_what_happened() {
+    let node = SlotgateNode::start();
+    let mut c = node.raw();
+    assert_eq!(info_field(&mut c, "server", "redis_version"), "7.0.15");
+    assert_eq!(
+        info_field(&mut c, "server", "tcp_port"),
+        node.port().to_string()
+    );
+    c.request(&["SET", "k", "v"]);
+    c.request(&["GET", "k"]);
+    c.request(&["GET", "missing"]);
+    assert_eq!(info_field(&mut c, "stats", "keyspace_hits"), "1");
+    assert_eq!(info_field(&mut c, "stats", "keyspace_misses"), "1");
+    assert_eq!(
+        info_field(&mut c, "keyspace", "db0"),
+        "keys=1,expires=0,avg_ttl=0"
+    );
+    assert_eq!(info_field(&mut c, "clients", "connected_clients"), "1");
+    assert!(info_field(&mut c, "commandstats", "cmdstat_get").starts_with("calls=2,"));
+    c.request(&["INCR", "k"]);
+    assert_eq!(info_field(&mut c, "errorstats", "errorstat_ERR"), "count=1");
+    assert!(info_field(&mut c, "commandstats", "cmdstat_incr").ends_with("failed_calls=1"));
+    assert_eq!(c.request_raw(&["CONFIG", "RESETSTAT"]), b"+OK\r\n");
+    assert_eq!(info_field(&mut c, "stats", "keyspace_hits"), "0");
+    assert!(
+        info_field(&mut c, "memory", "used_memory")
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
+}
+
+#[test]
+fn slowlog_keeps_slow_commands() {
+    let node =
+        SlotgateNode::start_with(&["--slowlog-log-slower-than", "0", "--slowlog-max-len", "2"]);
+    let mut c = node.raw();
+    c.request(&["SET", "a", "1"]);
+    c.request(&["GET", "a"]);
+    c.request(&["GET", "b"]);
+    assert_eq!(c.request_raw(&["SLOWLOG", "LEN"]), b":2\r\n");
+    let reply = c.request(&["SLOWLOG", "GET", "1"]);
+    let entries = reply.as_array().expect("array");
+    assert_eq!(entries.len(), 1);
+    let entry = entries[0].as_array().expect("entry");
+    assert_eq!(entry.len(), 6);
+    assert_eq!(
+        entry[3].as_array().unwrap()[0].as_bytes(),
+        Some(&b"SLOWLOG"[..])
+    );
+    c.request(&["SLOWLOG", "RESET"]);
+    assert_eq!(c.request_raw(&["SLOWLOG", "LEN"]), b":1\r\n");
+}
+
+#[test]
+fn client_list_and_kill() {
+    let node = SlotgateNode::start();
+    let mut admin = node.raw();
+    let mut victim = node.raw();
+    victim.request(&["CLIENT", "SETNAME", "victim"]);
+    let id = String::from_utf8(victim.request_raw(&["CLIENT", "ID"])).unwrap();
+    let id = id.trim_start_matches(':').trim().to_string();
+    let list = String::from_utf8_lossy(&admin.request_raw(&["CLIENT", "LIST"])).into_owned();
+    let line = list
+        .lines()
+        .find(|l| l.contains("name=victim"))
+        .unwrap_or_else(|| panic!("{list}"));
+    assert!(
+        line.contains(&format!("id={id} "))
+            && line.contains(" db=0 ")
+            && line.contains(" cmd=client|id "),
+        "{line}"
+    );
+    assert_eq!(admin.request_raw(&["CLIENT", "KILL", "ID", &id]), b":1\r\n");
+    victim.assert_closed();
+    assert_eq!(admin.request_raw(&["CLIENT", "KILL", "ID", &id]), b":0\r\n");
+}
+
+#[test]
+fn shutdown_stops_the_node() {
+    let mut node = SlotgateNode::start();
+    let mut c = node.raw();
+    c.send_command(&["SHUTDOWN", "NOSAVE"]);
+    assert_eventually(Duration::from_secs(10), "the node exits", || {
+        node.exit_status().is_some()
+    });
+}
+
+#[test]
+fn maxclients_refuses_extra_connections() {
+    let node = SlotgateNode::start_with(&["--maxclients", "2"]);
+    let mut a = node.raw();
+    let mut b = node.raw();
+    a.request(&["PING"]);
+    b.request(&["PING"]);
+    let mut c = node.raw();
+    assert_eq!(
+        c.read_raw_reply(),
+        b"-ERR max number of clients reached\r\n"
+    );
+}
+
+#[test]
+fn maxmemory_noeviction_refuses_writes_and_lru_evicts() {
+    let node = SlotgateNode::start_with(&["--maxmemory", "2mb"]);
+    let mut c = node.raw();
+    let value = "x".repeat(1000);
+    let mut refused = None;
+    for i in 0..10_000 {
+        let reply = c.request(&["SET", &format!("k{i}"), &value]);
+        if reply.is_error() {
+            refused = Some(reply);
+            break;
+        }
+    }
+    let refused = refused.expect("writes are refused past maxmemory");
+    assert_eq!(
+        refused.as_error(),
+        Some("OOM command not allowed when used memory > 'maxmemory'.")
+    );
+    // Reads still work; with an evicting policy writes go on and the keyspace stays bounded.
+    assert!(!c.request(&["GET", "k1"]).is_error());
+    c.request(&["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]);
+    for i in 0..5_000 {
+        let reply = c.request(&["SET", &format!("n{i}"), &value]);
+        assert!(!reply.is_error(), "{reply:?}");
+    }
+    let keys: u64 = String::from_utf8_lossy(&c.request_raw(&["DBSIZE"]))
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(keys < 3000, "{keys} keys of 1 KB under a 2 MB limit");
+}

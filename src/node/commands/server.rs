@@ -1,5 +1,875 @@
-//! Server and client commands: CONFIG INFO CLIENT COMMAND DBSIZE …
+//! Server and client commands: INFO CONFIG CLIENT COMMAND SLOWLOG DBSIZE FLUSHDB FLUSHALL TIME
+//! LASTSAVE DEBUG SHUTDOWN WAIT.
 
-use super::Handler;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub(super) const COMMANDS: &[(&str, Handler)] = &[];
+use super::{Ctx, Handler};
+use crate::command::table;
+use crate::node::client::ReplyMode;
+use crate::node::error::{CmdError, CmdResult};
+use crate::node::glob;
+use crate::node::memory;
+use crate::resp::{parse_i64, Command};
+
+pub(super) const COMMANDS: &[(&str, Handler)] = &[
+    ("info", info),
+    ("dbsize", dbsize),
+    ("flushdb", flushdb),
+    ("flushall", flushall),
+    ("time", time),
+    ("lastsave", lastsave),
+    ("config|get", config_get),
+    ("config|set", config_set),
+    ("config|resetstat", config_resetstat),
+    ("config|rewrite", config_rewrite),
+    ("client|id", client_id),
+    ("client|setname", client_setname),
+    ("client|getname", client_getname),
+    ("client|list", client_list),
+    ("client|info", client_info),
+    ("client|kill", client_kill),
+    ("client|reply", client_reply),
+    ("client|no-evict", client_no_evict),
+    ("command", command),
+    ("command|count", command_count),
+    ("command|info", command_info),
+    ("command|list", command_list),
+    ("command|getkeys", command_getkeys),
+    ("command|docs", command_docs),
+    ("slowlog|get", slowlog_get),
+    ("slowlog|len", slowlog_len),
+    ("slowlog|reset", slowlog_reset),
+    ("debug", debug),
+    ("shutdown", shutdown),
+    ("wait", wait),
+];
+
+fn dbsize(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
+    let n = ctx.db().len();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+/// `[ASYNC|SYNC]`: both accepted; the work is done at once either way.
+fn flush_mode(cmd: &Command) -> CmdResult {
+    match cmd.get(1) {
+        None => Ok(()),
+        Some(m) if m.eq_ignore_ascii_case(b"ASYNC") || m.eq_ignore_ascii_case(b"SYNC") => {
+            if cmd.argc() > 2 {
+                Err(CmdError::Syntax)
+            } else {
+                Ok(())
+            }
+        }
+        Some(_) => Err(CmdError::Syntax),
+    }
+}
+
+fn flushdb(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    flush_mode(cmd)?;
+    let n = ctx.db().len() as u64;
+    ctx.db().clear();
+    ctx.dirty(n);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn flushall(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    flush_mode(cmd)?;
+    let mut n = 0;
+    for db in ctx.ks.dbs_mut() {
+        n += db.len() as u64;
+        db.clear();
+    }
+    ctx.dirty(n + 1);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn time(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    ctx.out.array(2);
+    ctx.out.bulk(now.as_secs().to_string().as_bytes());
+    ctx.out.bulk(now.subsec_micros().to_string().as_bytes());
+    Ok(())
+}
+
+fn lastsave(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
+    // No snapshot has been taken yet: Redis answers its start time then.
+    let started = ctx.now / 1000 - ctx.node.started.elapsed().as_secs() as i64;
+    ctx.out.int(started);
+    Ok(())
+}
+
+// ----------------------------------------------------------------------------------- INFO
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+
+fn info(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    let mut wanted: Vec<String> = cmd
+        .args()
+        .skip(1)
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    if wanted.is_empty() || wanted.iter().any(|w| w == "default") {
+        wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
+    }
+    if wanted.iter().any(|w| w == "all" || w == "everything") {
+        wanted.extend(DEFAULT_SECTIONS.iter().map(|s| s.to_string()));
+        wanted.push("commandstats".into());
+        wanted.push("latencystats".into());
+    }
+    let mut text = String::new();
+    for section in [
+        "server",
+        "clients",
+        "memory",
+        "persistence",
+        "stats",
+        "replication",
+        "cpu",
+        "modules",
+        "commandstats",
+        "errorstats",
+        "cluster",
+        "keyspace",
+    ] {
+        if !wanted.iter().any(|w| w == section) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str("\r\n");
+        }
+        write_section(ctx, section, &mut text);
+    }
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+fn write_section(ctx: &mut Ctx<'_>, section: &str, t: &mut String) {
+    let node = ctx.node;
+    let config = node.config.load();
+    let stats = &node.stats;
+    let uptime = node.started.elapsed().as_secs();
+    let mut title = section.to_string();
+    title[..1].make_ascii_uppercase();
+    if section == "commandstats" {
+        title = "Commandstats".into();
+    }
+    let _ = write!(t, "# {title}\r\n");
+    let mut line = |k: &str, v: &dyn std::fmt::Display| {
+        let _ = write!(t, "{k}:{v}\r\n");
+    };
+    match section {
+        "server" => {
+            line("redis_version", &crate::node::REDIS_VERSION);
+            line("redis_git_sha1", &"00000000");
+            line("redis_git_dirty", &0);
+            line("redis_mode", &"standalone");
+            line("os", &std::env::consts::OS);
+            line("arch_bits", &64);
+            line("multiplexing_api", &"epoll");
+            line("server_name", &"slotgate");
+            line("slotgate_version", &env!("CARGO_PKG_VERSION"));
+            line("process_id", &std::process::id());
+            line("run_id", &node.run_id);
+            line("tcp_port", &config.int("port"));
+            line("uptime_in_seconds", &uptime);
+            line("uptime_in_days", &(uptime / 86400));
+            line("hz", &config.int("hz"));
+            line(
+                "executable",
+                &std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            );
+            line(
+                "config_file",
+                &config
+                    .file()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+            );
+        }
+        "clients" => {
+            line("connected_clients", &node.clients.len());
+            line("maxclients", &config.int("maxclients"));
+            line("blocked_clients", &ctx.ks.waiters.len());
+            line("tracking_clients", &0);
+            line("clients_in_timeout_table", &ctx.ks.waiters.len());
+        }
+        "memory" => {
+            let used = memory::used_memory(ctx.ks);
+            let rss = rss_bytes();
+            line("used_memory", &used);
+            line("used_memory_human", &human(used));
+            line("used_memory_rss", &rss);
+            line("used_memory_rss_human", &human(rss));
+            line("maxmemory", &config.int("maxmemory"));
+            line(
+                "maxmemory_human",
+                &human(config.int("maxmemory").max(0) as u64),
+            );
+            line("maxmemory_policy", &config.get("maxmemory-policy"));
+            line("mem_allocator", &"libc");
+        }
+        "persistence" => {
+            line("loading", &0);
+            line("rdb_changes_since_last_save", &ctx.ks.stats.dirty);
+            line("rdb_bgsave_in_progress", &0);
+            line("rdb_last_bgsave_status", &"ok");
+            line("aof_enabled", &0);
+            line("aof_rewrite_in_progress", &0);
+        }
+        "stats" => {
+            ctx.ks.collect_expired();
+            let calls = stats.calls();
+            line(
+                "total_connections_received",
+                &stats.connections_received.load(Ordering::Relaxed),
+            );
+            line(
+                "total_commands_processed",
+                &stats.commands_processed.load(Ordering::Relaxed),
+            );
+            line("instantaneous_ops_per_sec", &0);
+            line(
+                "total_net_input_bytes",
+                &stats.net_input_bytes.load(Ordering::Relaxed),
+            );
+            line(
+                "total_net_output_bytes",
+                &stats.net_output_bytes.load(Ordering::Relaxed),
+            );
+            line(
+                "rejected_connections",
+                &stats.rejected_connections.load(Ordering::Relaxed),
+            );
+            line("expired_keys", &ctx.ks.stats.expired_keys);
+            line("evicted_keys", &stats.evicted_keys.load(Ordering::Relaxed));
+            line("keyspace_hits", &ctx.ks.stats.hits);
+            line("keyspace_misses", &ctx.ks.stats.misses);
+            line("pubsub_channels", &0);
+            line(
+                "client_query_buffer_limit_disconnections",
+                &stats
+                    .client_query_buffer_limit_disconnections
+                    .load(Ordering::Relaxed),
+            );
+            line(
+                "client_output_buffer_limit_disconnections",
+                &stats
+                    .client_output_limit_disconnections
+                    .load(Ordering::Relaxed),
+            );
+            line("total_error_replies", &calls.total_error_replies);
+        }
+        "replication" => {
+            line("role", &"master");
+            line("connected_slaves", &0);
+            line("master_failover_state", &"no-failover");
+            line("master_replid", &node.run_id);
+            line("master_repl_offset", &0);
+        }
+        "cpu" => {
+            let (user, sys) = cpu_seconds();
+            line("used_cpu_sys", &format!("{sys:.6}"));
+            line("used_cpu_user", &format!("{user:.6}"));
+        }
+        "commandstats" => {
+            let calls = stats.calls();
+            for (spec, s) in calls.commands() {
+                let per_call = if s.calls > 0 {
+                    s.usec as f64 / s.calls as f64
+                } else {
+                    0.0
+                };
+                let _ = write!(
+                    t,
+                    "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
+                    spec.full_name(),
+                    s.calls,
+                    s.usec,
+                    per_call,
+                    s.rejected_calls,
+                    s.failed_calls
+                );
+            }
+        }
+        "errorstats" => {
+            let calls = stats.calls();
+            for (code, n) in &calls.errors {
+                let _ = write!(t, "errorstat_{code}:count={n}\r\n");
+            }
+        }
+        "cluster" => line("cluster_enabled", &0),
+        "keyspace" => {
+            let now = ctx.now;
+            for (i, db) in ctx.ks.dbs().iter().enumerate() {
+                if db.is_empty() {
+                    continue;
+                }
+                let _ = now;
+                let _ = write!(
+                    t,
+                    "db{i}:keys={},expires={},avg_ttl=0\r\n",
+                    db.len(),
+                    db.expires_len()
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}G", b / (1024.0 * 1024.0 * 1024.0))
+    } else if b >= 1024.0 * 1024.0 {
+        format!("{:.2}M", b / (1024.0 * 1024.0))
+    } else if b >= 1024.0 {
+        format!("{:.2}K", b / 1024.0)
+    } else {
+        format!("{bytes}B")
+    }
+}
+
+/// The process's resident set, from /proc (0 where there is none).
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+/// User and system CPU seconds of the process, from /proc/self/stat.
+fn cpu_seconds() -> (f64, f64) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return (0.0, 0.0);
+    };
+    let Some(close) = stat.rfind(')') else {
+        return (0.0, 0.0);
+    };
+    let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 100.0
+    };
+    (ticks(11), ticks(12))
+}
+
+// --------------------------------------------------------------------------------- CONFIG
+
+fn config_get(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    let config = ctx.node.config.load();
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for pattern in cmd.args().skip(2) {
+        let lower = pattern.to_ascii_lowercase();
+        let exact = config
+            .lookup(&String::from_utf8_lossy(&lower))
+            .filter(|_| !lower.iter().any(|b| b"*?[".contains(b)));
+        match exact {
+            // An alias or exact name answers under the name asked for, as Redis 7.0 does.
+            Some((_, v)) => {
+                let asked = String::from_utf8_lossy(&lower).into_owned();
+                if !pairs.iter().any(|(n, _)| *n == asked) {
+                    pairs.push((asked, v.to_string()));
+                }
+            }
+            None => {
+                for (name, value) in config.matching(&lower) {
+                    if !pairs.iter().any(|(n, _)| n == name) {
+                        pairs.push((name.to_string(), value.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    ctx.out.map(pairs.len());
+    for (name, value) in pairs {
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.bulk(value.as_bytes());
+    }
+    Ok(())
+}
+
+fn config_set(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    if !cmd.argc().is_multiple_of(2) {
+        return Err(CmdError::Syntax);
+    }
+    let args: Vec<String> = cmd
+        .args()
+        .skip(2)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let pairs: Vec<(&str, &str)> = args
+        .chunks(2)
+        .map(|p| (p[0].as_str(), p[1].as_str()))
+        .collect();
+    let mut next = (**ctx.node.config.load()).clone();
+    next.set_many(&pairs)
+        .map_err(|e| CmdError::text(format!("ERR {e}")))?;
+    ctx.node.config.store(std::sync::Arc::new(next));
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_resetstat(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
+    ctx.node.stats.reset();
+    ctx.ks.stats.hits = 0;
+    ctx.ks.stats.misses = 0;
+    ctx.ks.stats.expired_keys = 0;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_rewrite(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
+    let config = ctx.node.config.load();
+    config
+        .rewrite()
+        .map_err(|e| CmdError::text(format!("ERR {e}")))?;
+    ctx.out.ok();
+    Ok(())
+}
+
+// --------------------------------------------------------------------------------- CLIENT
+
+fn client_id(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
+    ctx.out.int(ctx.client.id as i64);
+    Ok(())
+}
+
+fn client_setname(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    let name = cmd.arg(2);
+    if name.iter().any(|&b| b <= b' ' || b > b'~') {
+        return Err(CmdError::text(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    ctx.client
+        .handle
+        .info
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .name = (!name.is_empty()).then(|| name.to_vec());
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_getname(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
+    let name = ctx
+        .client
+        .handle
+        .info
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .name
+        .clone();
+    match name {
+        Some(name) => ctx.out.bulk(&name),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// One `CLIENT LIST` line, with Redis 7.0's fields.
+fn client_line(
+    h: &crate::node::client::ClientHandle,
+    own: Option<&crate::node::client::Client>,
+) -> String {
+    let info = h.info.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let idle = info.last_active.map_or(0, |t| t.elapsed().as_secs());
+    let (flags, multi) = match own {
+        Some(c) if c.multi.is_some() => {
+            ("x", c.multi.as_ref().map_or(-1, |m| m.queued.len() as i64))
+        }
+        _ => ("N", -1),
+    };
+    format!(
+        "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}\n",
+        h.id,
+        h.peer,
+        h.local,
+        String::from_utf8_lossy(info.name.as_deref().unwrap_or_default()),
+        h.created.elapsed().as_secs(),
+        idle,
+        flags,
+        info.db,
+        multi,
+        if info.last_command.is_empty() { "NULL" } else { &info.last_command },
+        info.resp.max(2),
+    )
+}
+
+fn client_list(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < cmd.argc() {
+        let opt = cmd.arg(i).to_ascii_uppercase();
+        match opt.as_slice() {
+            b"TYPE" if i + 1 < cmd.argc() => {
+                let t = cmd.arg(i + 1).to_ascii_lowercase();
+                if !matches!(
+                    t.as_slice(),
+                    b"normal" | b"master" | b"replica" | b"slave" | b"pubsub"
+                ) {
+                    return Err(CmdError::text(format!(
+                        "ERR Unknown client type '{}'",
+                        String::from_utf8_lossy(cmd.arg(i + 1))
+                    )));
+                }
+                i += 2;
+            }
+            b"ID" if i + 1 < cmd.argc() => {
+                let mut list = Vec::new();
+                for a in cmd.args().skip(i + 1) {
+                    let id = parse_i64(a)
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| CmdError::text("ERR Invalid client ID"))?;
+                    list.push(id as u64);
+                }
+                ids = Some(list);
+                i = cmd.argc();
+            }
+            _ => return Err(CmdError::Syntax),
+        }
+    }
+    let mut text = String::new();
+    for h in ctx.node.clients.all() {
+        if ids.as_ref().is_some_and(|ids| !ids.contains(&h.id)) {
+            continue;
+        }
+        let own = (h.id == ctx.client.id).then_some(&*ctx.client);
+        text.push_str(&client_line(&h, own));
+    }
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+fn client_info(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
+    let line = client_line(&ctx.client.handle.clone(), Some(ctx.client));
+    ctx.out.verbatim(line.as_bytes());
+    Ok(())
+}
+
+/// `CLIENT KILL addr` or `CLIENT KILL [ID id] [ADDR addr] [LADDR addr] [SKIPME yes|no] …`.
+fn client_kill(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    let clients = ctx.node.clients.all();
+    if cmd.argc() == 3 {
+        let addr = String::from_utf8_lossy(cmd.arg(2)).into_owned();
+        let Some(h) = clients.iter().find(|h| h.peer.to_string() == addr) else {
+            return Err(CmdError::text("ERR No such client"));
+        };
+        h.kill.cancel();
+        ctx.out.ok();
+        return Ok(());
+    }
+    if !cmd.argc().is_multiple_of(2) {
+        return Err(CmdError::Syntax);
+    }
+    let (mut id, mut addr, mut laddr, mut skipme) = (None, None, None, true);
+    for pair in (2..cmd.argc()).step_by(2) {
+        let value = cmd.arg(pair + 1);
+        match cmd.arg(pair).to_ascii_uppercase().as_slice() {
+            b"ID" => {
+                id = Some(
+                    parse_i64(value)
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| CmdError::text("ERR client-id should be greater than 0"))?
+                        as u64,
+                )
+            }
+            b"ADDR" => addr = Some(String::from_utf8_lossy(value).into_owned()),
+            b"LADDR" => laddr = Some(String::from_utf8_lossy(value).into_owned()),
+            b"SKIPME" => {
+                skipme = match value.to_ascii_lowercase().as_slice() {
+                    b"yes" => true,
+                    b"no" => false,
+                    _ => return Err(CmdError::Syntax),
+                }
+            }
+            b"TYPE" | b"USER" | b"MAXAGE" => {}
+            _ => return Err(CmdError::Syntax),
+        }
+    }
+    let mut killed = 0;
+    for h in clients {
+        if id.is_some_and(|id| id != h.id)
+            || addr.as_ref().is_some_and(|a| *a != h.peer.to_string())
+            || laddr.as_ref().is_some_and(|a| *a != h.local.to_string())
+            || (skipme && h.id == ctx.client.id)
+        {
+            continue;
+        }
+        h.kill.cancel();
+        killed += 1;
+    }
+    ctx.out.int(killed);
+    Ok(())
+}
+
+fn client_reply(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    let mode = cmd.arg(2).to_ascii_uppercase();
+    ctx.client.reply_mode = match mode.as_slice() {
+        b"ON" => ReplyMode::On,
+        b"OFF" => ReplyMode::Off,
+        b"SKIP" => ReplyMode::Skip,
+        _ => return Err(CmdError::Syntax),
+    };
+    if ctx.client.reply_mode == ReplyMode::On {
+        ctx.out.ok();
+    }
+    Ok(())
+}
+
+fn client_no_evict(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    match cmd.arg(2).to_ascii_uppercase().as_slice() {
+        b"ON" | b"OFF" => {
+            ctx.out.ok();
+            Ok(())
+        }
+        _ => Err(CmdError::Syntax),
+    }
+}
+
+// -------------------------------------------------------------------------------- COMMAND
+
+fn command(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
+    let t = table();
+    ctx.out.array(t.len());
+    for spec in t.iter() {
+        ctx.out.raw(spec.info_bytes());
+    }
+    Ok(())
+}
+
+fn command_count(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
+    ctx.out.int(table().len() as i64);
+    Ok(())
+}
+
+fn command_info(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    if cmd.argc() == 2 {
+        return command(ctx, cmd);
+    }
+    ctx.out.array(cmd.argc() - 2);
+    for name in cmd.args().skip(2) {
+        match find_spec(name) {
+            Some(spec) => ctx.out.raw(spec.info_bytes()),
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+/// A command by name, or a subcommand as `container|sub`.
+fn find_spec(name: &[u8]) -> Option<&'static crate::command::CommandSpec> {
+    match name.iter().position(|&b| b == b'|') {
+        Some(bar) => table().get(&name[..bar])?.subcommand(&name[bar + 1..]),
+        None => table().get(name),
+    }
+}
+
+fn command_list(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    let filter = match cmd.argc() {
+        2 => None,
+        5 if cmd.arg(2).eq_ignore_ascii_case(b"FILTERBY")
+            && cmd.arg(3).eq_ignore_ascii_case(b"PATTERN") =>
+        {
+            Some(cmd.arg(4).to_vec())
+        }
+        _ => return Err(CmdError::Syntax),
+    };
+    let names: Vec<&str> = table()
+        .iter_all()
+        .map(|s| s.full_name())
+        .filter(|n| {
+            filter
+                .as_ref()
+                .is_none_or(|p| glob::matches(p, n.as_bytes(), true))
+        })
+        .collect();
+    ctx.out.array(names.len());
+    for n in names {
+        ctx.out.bulk(n.as_bytes());
+    }
+    Ok(())
+}
+
+fn command_getkeys(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    let inner = Command::from_args(cmd.args().skip(2));
+    let spec = table()
+        .lookup(&inner)
+        .map_err(|_| CmdError::text("ERR Invalid command specified"))?;
+    if !spec.has_keys() && !spec.has_movable_keys() {
+        return Err(CmdError::text("ERR The command has no key arguments"));
+    }
+    let keys = spec
+        .keys(&inner)
+        .map_err(|_| CmdError::text("ERR Invalid arguments specified for command"))?;
+    if keys.is_empty() {
+        return Err(CmdError::text(
+            "ERR Invalid arguments specified for command",
+        ));
+    }
+    ctx.out.array(keys.len());
+    for i in keys {
+        ctx.out.bulk(inner.arg(i));
+    }
+    Ok(())
+}
+
+/// `COMMAND DOCS`: the table carries no documentation, so each command known maps to an empty
+/// doc map (clients use the names; the texts are Redis's documentation, not the server's).
+fn command_docs(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    let names: Vec<&str> = if cmd.argc() == 2 {
+        table().iter().map(|s| s.full_name()).collect()
+    } else {
+        cmd.args()
+            .skip(2)
+            .filter_map(find_spec)
+            .map(|s| s.full_name())
+            .collect()
+    };
+    ctx.out.map(names.len());
+    for n in names {
+        ctx.out.bulk(n.as_bytes());
+        ctx.out.map(0);
+    }
+    Ok(())
+}
+
+// -------------------------------------------------------------------------------- SLOWLOG
+
+fn slowlog_get(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    let count = match cmd.get(2) {
+        None => 10,
+        Some(a) => match parse_i64(a) {
+            Some(-1) => usize::MAX,
+            Some(n) if n >= 0 => n as usize,
+            _ => {
+                return Err(CmdError::text(
+                    "ERR count should be greater than or equal to -1",
+                ))
+            }
+        },
+    };
+    let calls = ctx.node.stats.calls();
+    let entries: Vec<_> = calls.slowlog.iter().take(count).cloned().collect();
+    drop(calls);
+    ctx.out.array(entries.len());
+    for e in entries {
+        ctx.out.array(6);
+        ctx.out.int(e.id as i64);
+        ctx.out.int(e.time);
+        ctx.out.int(e.micros as i64);
+        ctx.out.array(e.args.len());
+        for a in &e.args {
+            ctx.out.bulk(a);
+        }
+        ctx.out.bulk(e.peer.as_bytes());
+        ctx.out.bulk(&e.name);
+    }
+    Ok(())
+}
+
+fn slowlog_len(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
+    let n = ctx.node.stats.calls().slowlog.len();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn slowlog_reset(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
+    ctx.node.stats.calls().slowlog.clear();
+    ctx.out.ok();
+    Ok(())
+}
+
+// ------------------------------------------------------------------------ DEBUG, SHUTDOWN
+
+/// `DEBUG SLEEP seconds`, `DEBUG OBJECT key`, `DEBUG SET-ACTIVE-EXPIRE 0|1`; others refused.
+fn debug(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    let sub = cmd.arg(1).to_ascii_uppercase();
+    match (sub.as_slice(), cmd.argc()) {
+        (b"SLEEP", 3) => {
+            let secs: f64 = std::str::from_utf8(cmd.arg(2))
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+                .ok_or(CmdError::NotFloat)?;
+            // Holds the keyspace like Redis's single thread would: that is what it is for.
+            std::thread::sleep(Duration::from_secs_f64(secs.min(60.0)));
+            ctx.out.ok();
+            Ok(())
+        }
+        (b"OBJECT", 3) => {
+            let now = ctx.now;
+            let encoding = ctx
+                .db()
+                .value(cmd.arg(2), now)
+                .map(|v| v.encoding())
+                .ok_or(CmdError::NoSuchKey)?;
+            let text = format!(
+                "Value at:0x0 refcount:1 encoding:{encoding} serializedlength:0 lru:0 lru_seconds_idle:0"
+            );
+            ctx.out.simple(text.as_bytes());
+            Ok(())
+        }
+        _ => Err(CmdError::text(format!(
+            "ERR DEBUG {} is not supported by slotgate node",
+            String::from_utf8_lossy(cmd.arg(1))
+        ))),
+    }
+}
+
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: stops the node; nothing is persisted yet, so
+/// SAVE and NOSAVE act alike. Like Redis, a successful shutdown replies nothing.
+fn shutdown(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    let mut abort = false;
+    for a in cmd.args().skip(1) {
+        match a.to_ascii_uppercase().as_slice() {
+            b"NOSAVE" | b"SAVE" | b"NOW" | b"FORCE" => {}
+            b"ABORT" => abort = true,
+            _ => return Err(CmdError::Syntax),
+        }
+    }
+    if abort {
+        return Err(CmdError::text("ERR No shutdown in progress."));
+    }
+    tracing::info!("SHUTDOWN requested by a client");
+    ctx.node.shutdown.cancel();
+    ctx.client.close_after_reply = true;
+    Ok(())
+}
+
+/// `WAIT numreplicas timeout`: the node has no replicas yet, so 0 at once.
+fn wait(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    parse_i64(cmd.arg(1)).ok_or(CmdError::NotInteger)?;
+    let timeout = parse_i64(cmd.arg(2))
+        .ok_or_else(|| CmdError::text("ERR timeout is not an integer or out of range"))?;
+    if timeout < 0 {
+        return Err(CmdError::text("ERR timeout is negative"));
+    }
+    ctx.out.int(0);
+    Ok(())
+}

@@ -1,0 +1,202 @@
+//! Memory accounting and `maxmemory` eviction.
+//!
+//! `used_memory` is an *estimate of the dataset*, not the process's RSS: the allocator rarely
+//! gives freed memory back, so RSS would never fall after evicting and eviction would empty
+//! the database. Each key is estimated from its key length, its value's length (strings: bytes;
+//! collections: elements × a per-element cost, since element sizes are not tracked) and fixed
+//! per-key overheads, plus a fixed base for the server itself. A database of at most
+//! [`EXACT_UP_TO`] keys is summed exactly; a larger one is sampled ([`SAMPLES`] random keys, by
+//! random position in the keyspace's hash order) and extrapolated, so the cost per command is
+//! bounded whatever the dataset's size.
+//!
+//! Eviction runs before each command when `maxmemory` is set, as in Redis: while the estimate
+//! is over the limit, a victim is picked from `maxmemory-samples` random keys by the policy
+//! and deleted. Keys carry no access time, so `allkeys-lru`/`allkeys-lfu` pick randomly among
+//! the samples like `allkeys-random` (and the `volatile-*` ones among keys with a TTL);
+//! `volatile-ttl` takes the sampled key that expires soonest.
+
+use std::sync::atomic::Ordering;
+
+use rand::Rng;
+
+use super::keyspace::{Db, Entry, Keyspace, Value};
+use super::server::Node;
+
+/// What the server itself is counted as using (Redis starts near 0.9 MB).
+pub const BASE_BYTES: u64 = 900 * 1024;
+/// Per-key overhead: the map entry, the key's allocation, the value's header.
+const KEY_OVERHEAD: u64 = 64;
+/// Per-element cost of a collection whose elements' sizes are not looked at.
+const ELEMENT_BYTES: u64 = 48;
+/// Databases this small are summed key by key.
+const EXACT_UP_TO: usize = 64;
+/// Random keys sampled to estimate a larger database.
+const SAMPLES: usize = 32;
+/// Most keys one command's eviction deletes; the next command carries on.
+const MAX_EVICTIONS_PER_COMMAND: usize = 100_000;
+/// Positions span `16384 << 48`.
+const POSITION_END: u64 = 16384 << 48;
+
+/// The estimated size of one key and its value.
+pub fn entry_bytes(key: &[u8], entry: &Entry) -> u64 {
+    let value = match &entry.value {
+        Value::Str(s) => 16 + s.len() as u64,
+        Value::List(v) => 64 + v.len() as u64 * ELEMENT_BYTES,
+        Value::Hash(v) => 64 + v.len() as u64 * ELEMENT_BYTES * 2,
+        Value::Set(v) => 64 + v.len() as u64 * ELEMENT_BYTES,
+        Value::ZSet(v) => 64 + v.len() as u64 * ELEMENT_BYTES * 2,
+    };
+    let expiry = if entry.expire_at.is_some() { 32 } else { 0 };
+    KEY_OVERHEAD + key.len() as u64 + value + expiry
+}
+
+/// The estimated bytes of one database.
+pub fn db_bytes(db: &Db) -> u64 {
+    let n = db.len();
+    if n == 0 {
+        return 0;
+    }
+    if n <= EXACT_UP_TO {
+        return db.iter().map(|(k, e)| entry_bytes(k.key(), e)).sum();
+    }
+    let mut rng = rand::thread_rng();
+    let mut sum = 0;
+    for _ in 0..SAMPLES {
+        if let Some((k, e)) = random_entry(db, rng.gen_range(0..POSITION_END)) {
+            sum += entry_bytes(k, e);
+        }
+    }
+    sum / SAMPLES as u64 * n as u64
+}
+
+/// `used_memory`: the base plus every database's estimate.
+pub fn used_memory(ks: &Keyspace) -> u64 {
+    BASE_BYTES + ks.dbs().iter().map(db_bytes).sum::<u64>()
+}
+
+/// The first key at or after `pos`, wrapping around.
+fn random_entry(db: &Db, pos: u64) -> Option<(&[u8], &Entry)> {
+    db.range_from(pos)
+        .next()
+        .or_else(|| db.iter().next())
+        .map(|(k, e)| (k.key(), e))
+}
+
+/// The outcome of [`make_room`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Room {
+    /// No limit, or under it (possibly after evicting).
+    Enough,
+    /// Over the limit and nothing (more) may be evicted.
+    OutOfMemory,
+}
+
+/// Evicts keys by `maxmemory-policy` until the estimate is under `maxmemory` (Redis's
+/// `performEvictions`).
+pub fn make_room(ks: &mut Keyspace, node: &Node, now: i64) -> Room {
+    let config = node.config.load();
+    let max = config.int("maxmemory").max(0) as u64;
+    if max == 0 {
+        return Room::Enough;
+    }
+    let used = used_memory(ks);
+    if used <= max {
+        return Room::Enough;
+    }
+    let policy = config.get("maxmemory-policy");
+    if policy == "noeviction" {
+        return Room::OutOfMemory;
+    }
+    let samples = config.usize("maxmemory-samples").clamp(1, 64);
+    let volatile = policy.starts_with("volatile-");
+    let mut to_free = used - max;
+    let mut rng = rand::thread_rng();
+    let mut evicted = 0;
+    while evicted < MAX_EVICTIONS_PER_COMMAND {
+        let Some((db_index, key, bytes)) = pick_victim(ks, policy, volatile, samples, &mut rng)
+        else {
+            return Room::OutOfMemory;
+        };
+        ks.db(db_index).remove(&key, now);
+        evicted += 1;
+        node.stats.evicted_keys.fetch_add(1, Ordering::Relaxed);
+        if bytes >= to_free {
+            return Room::Enough;
+        }
+        to_free -= bytes;
+    }
+    Room::OutOfMemory
+}
+
+/// A key to evict: (database, key, its estimated bytes).
+fn pick_victim(
+    ks: &Keyspace,
+    policy: &str,
+    volatile: bool,
+    samples: usize,
+    rng: &mut impl Rng,
+) -> Option<(usize, Vec<u8>, u64)> {
+    let candidates: Vec<usize> = ks
+        .dbs()
+        .iter()
+        .enumerate()
+        .filter(|(_, db)| {
+            if volatile {
+                db.expires_len() > 0
+            } else {
+                !db.is_empty()
+            }
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if candidates.is_empty() {
+        return None;
+    }
+    let mut best: Option<(usize, &[u8], &Entry)> = None;
+    // Volatile policies may need several tries to meet keys with a TTL; bounded.
+    let mut tries = 0;
+    let mut found = 0;
+    while found < samples && tries < samples * 16 {
+        tries += 1;
+        let db_index = candidates[rng.gen_range(0..candidates.len())];
+        let db = &ks.dbs()[db_index];
+        let Some((key, entry)) = random_entry(db, rng.gen_range(0..POSITION_END)) else {
+            continue;
+        };
+        if volatile && entry.expire_at.is_none() {
+            continue;
+        }
+        found += 1;
+        let better = match (&best, policy) {
+            (None, _) => true,
+            (Some((_, _, b)), "volatile-ttl") => entry.expire_at < b.expire_at,
+            _ => false,
+        };
+        if better {
+            best = Some((db_index, key, entry));
+        }
+    }
+    best.map(|(db, key, entry)| (db, key.to_vec(), entry_bytes(key, entry)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::keyspace::string::Str;
+
+    #[test]
+    fn estimate_grows_with_data_and_samples_large_dbs() {
+        let mut ks = Keyspace::new(2);
+        let empty = used_memory(&ks);
+        assert_eq!(empty, BASE_BYTES);
+        for i in 0..10_000 {
+            ks.db(0).set(
+                format!("key:{i}").as_bytes(),
+                Value::Str(Str::from_bytes(&[b'x'; 100])),
+            );
+        }
+        let used = used_memory(&ks) - BASE_BYTES;
+        // Each key: 64 + ~8 + 116 bytes.
+        assert!((1_700_000..2_000_000).contains(&used), "{used}");
+    }
+}
