@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod glob;
 pub mod keyspace;
+pub mod rdb;
 pub mod reply;
 pub mod server;
 pub mod session;
