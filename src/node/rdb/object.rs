@@ -36,6 +36,9 @@ pub mod types {
     pub const LIST_QUICKLIST_2: u8 = 18;
 }
 
+/// A hash's (field, value) pairs, in payload order.
+type FieldValues = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Quicklist-2 node containers.
 const NODE_PLAIN: usize = 1;
 const NODE_PACKED: usize = 2;
@@ -270,8 +273,8 @@ fn repeat<T>(n: usize, mut read: impl FnMut() -> Result<T, RdbError>) -> Result<
 }
 
 /// Flat entries as (field, value) pairs.
-fn pairs(entries: Vec<Vec<u8>>) -> Result<Vec<(Vec<u8>, Vec<u8>)>, RdbError> {
-    if entries.len() % 2 != 0 {
+fn pairs(entries: Vec<Vec<u8>>) -> Result<FieldValues, RdbError> {
+    if !entries.len().is_multiple_of(2) {
         return Err(RdbError::bad("odd number of entries in a hash"));
     }
     let mut it = entries.into_iter();
@@ -293,7 +296,7 @@ fn scored(entries: Vec<Vec<u8>>) -> Result<Vec<(Vec<u8>, f64)>, RdbError> {
 /// The pairs of a zipmap (Redis 2.x hashes): a count byte, then per pair a key length, key,
 /// value length, free byte count, value and free bytes; lengths are one byte, or 254 and a
 /// u32 LE; 255 ends the map.
-fn zipmap_pairs(blob: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, RdbError> {
+fn zipmap_pairs(blob: &[u8]) -> Result<FieldValues, RdbError> {
     fn zm_len(r: &mut Reader<'_>) -> Result<Option<usize>, RdbError> {
         Ok(match r.u8()? {
             255 => None,

@@ -141,7 +141,7 @@ fn every_kind_round_trips() {
         RdbObject::Set(vec![b("1"), b("-5"), b("40000000000")]),
         RdbObject::Set(vec![b("1"), b("x"), long.clone()]),
         RdbObject::Set(many.clone()),
-        RdbObject::Set((0..600).map(|i| decimal(i)).collect()),
+        RdbObject::Set((0..600).map(decimal).collect()),
         RdbObject::Hash(vec![(b("f"), b("v")), (b("n"), b("12")), (b("big"), long)]),
         RdbObject::ZSet(vec![
             (b("a"), 1.5),
