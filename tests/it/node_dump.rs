@@ -44,10 +44,22 @@ const STRINGS: &[&str] = &[
 ];
 
 #[test]
-fn short_strings_dump_byte_for_byte_like_redis() {
+fn strings_dump_byte_for_byte_like_redis() {
     let mut d = Differential::start();
     d.check(&["DUMP", "missing"]);
-    for value in STRINGS {
+    let long: Vec<String> = vec![
+        "a".repeat(21),
+        "a".repeat(100),
+        "abc".repeat(400),
+        "hello world, hello world, hello world".into(),
+        (0..2000).map(|i| format!("{}", i % 97)).collect(),
+        "not compressible at all: 0123456789".into(),
+    ];
+    for value in STRINGS
+        .iter()
+        .copied()
+        .chain(long.iter().map(|s| s.as_str()))
+    {
         d.check(&["SET", "k", value]);
         d.check(&["DUMP", "k"]);
     }
@@ -344,8 +356,8 @@ fn collections_decode_from_redis_and_restore_on_redis() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(8))]
 
-    /// Random strings travel both ways; random corruptions of a payload get the same reply
-    /// from both servers.
+    /// Random strings DUMP to the same bytes on both servers and travel both ways; random
+    /// corruptions of a payload get the same reply from both.
     #[test]
     fn random_strings_and_corruptions(
         values in proptest::collection::vec(
@@ -361,9 +373,7 @@ proptest! {
         let mut d = Differential::start();
         for value in &values {
             d.check(&[&b"SET"[..], b"k", value]);
-            if value.len() <= 20 {
-                d.check(&["DUMP", "k"]);
-            }
+            d.check(&["DUMP", "k"]);
             let theirs = dump(&mut d.redis_conn, "k");
             prop_assert_eq!(restore(&mut d.ours_conn, "t", &theirs, &["REPLACE"]), ok());
             let ours = dump(&mut d.ours_conn, "k");

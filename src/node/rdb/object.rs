@@ -1,7 +1,8 @@
 //! One object in RDB form: its type byte and body, and the `DUMP` payload around it.
 //!
-//! `DUMP` writes encodings every Redis 7.0 reads back: strings integer-encoded when they are
-//! canonical 32-bit integers (as Redis); lists as quicklist-2 of listpack nodes; sets as an
+//! `DUMP` writes encodings every Redis 7.0 reads back: strings (and the blobs nested in
+//! objects) integer-encoded or LZF-compressed exactly as Redis 7.0 does, so a string's payload
+//! is byte for byte Redis's; lists as quicklist-2 of listpack nodes; sets as an
 //! intset when every member is an integer (and there are at most 512), else plain; hashes
 //! plain; sorted sets as `ZSET_2` (binary doubles). Redis converts plain encodings to its
 //! compact ones on load by its own thresholds. `RESTORE` reads every type Redis 7.0 and older
@@ -11,7 +12,7 @@ use std::collections::HashSet;
 
 use super::crc64::crc64;
 use super::reader::{decimal, parse_double, Reader};
-use super::{intset, listpack, ziplist, RdbError, RdbObject};
+use super::{intset, listpack, lzf, ziplist, RdbError, RdbObject};
 use crate::resp::parse_i64;
 
 /// The RDB version this node writes and the newest it reads (Redis 7.0's).
@@ -47,6 +48,8 @@ const NODE_PACKED: usize = 2;
 const LIST_NODE_BYTES: usize = 8192;
 /// Most members `DUMP` writes as an intset (Redis's default `set-max-intset-entries`).
 const INTSET_MAX: usize = 512;
+/// Strings longer than this are tried with LZF (Redis's rule).
+const LZF_MIN_LEN: usize = 20;
 /// Version (2 bytes) and CRC-64 (8 bytes) after the object.
 const FOOTER_SIZE: usize = 10;
 
@@ -172,8 +175,9 @@ pub fn write_len(out: &mut Vec<u8>, len: usize) {
     }
 }
 
-/// An RDB string (`rdbSaveRawString` without compression): integer-encoded when it is the
-/// canonical text of a 32-bit integer, as Redis does.
+/// An RDB string (`rdbSaveRawString`): integer-encoded when it is the canonical text of a
+/// 32-bit integer, LZF-compressed when longer than 20 bytes and that saves at least 4, else
+/// raw, as Redis does with `rdbcompression yes`.
 pub fn write_string(out: &mut Vec<u8>, s: &[u8]) {
     if s.len() <= 11 {
         if let Some(n) = parse_i64(s) {
@@ -189,6 +193,15 @@ pub fn write_string(out: &mut Vec<u8>, s: &[u8]) {
                 out.extend_from_slice(&v.to_le_bytes());
                 return;
             }
+        }
+    }
+    if s.len() > LZF_MIN_LEN {
+        if let Some(compressed) = lzf::compress(s, s.len() - 4) {
+            out.push(0xc3);
+            write_len(out, compressed.len());
+            write_len(out, s.len());
+            out.extend_from_slice(&compressed);
+            return;
         }
     }
     write_len(out, s.len());
