@@ -197,7 +197,7 @@ fn bad_data_format_matches_redis() {
 fn collections_decode_from_redis_and_restore_on_redis() {
     let mut d = Differential::start();
     let r = &mut d.redis_conn;
-    let big: Vec<String> = (0..300).map(|i| format!("member-{i}")).collect();
+    let big: Vec<String> = (0..2000).map(|i| format!("member-{i}")).collect();
     let long = "L".repeat(100);
     let mut setup: Vec<Vec<String>> = vec![
         vec![
