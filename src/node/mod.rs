@@ -16,6 +16,7 @@ pub mod error;
 pub mod glob;
 pub mod keyspace;
 pub mod memory;
+pub mod rdb;
 pub mod reply;
 pub mod server;
 pub mod session;

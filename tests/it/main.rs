@@ -6,6 +6,7 @@ mod command_table;
 mod dashboards;
 mod harness;
 mod node_basics;
+mod node_dump;
 mod node_hashes;
 mod node_keys;
 mod node_lists;

@@ -9,6 +9,7 @@
 //! command the table knows but no module handles answers a clear error saying so.
 
 mod connection;
+mod dump;
 mod hashes;
 mod keys;
 mod lists;
@@ -172,6 +173,7 @@ fn dispatch() -> &'static Vec<Option<Handler>> {
 fn modules() -> impl Iterator<Item = &'static [(&'static str, Handler)]> {
     [
         connection::COMMANDS,
+        dump::COMMANDS,
         hashes::COMMANDS,
         keys::COMMANDS,
         lists::COMMANDS,

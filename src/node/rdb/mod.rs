@@ -1,0 +1,52 @@
+//! Redis's RDB object serialization: the bytes `DUMP` answers and `RESTORE` takes, and (later)
+//! what `MIGRATE`, replication and snapshots carry.
+//!
+//! This module knows nothing of the keyspace's types: it speaks [`RdbObject`], a plain
+//! intermediate that the commands convert to and from their values.
+//!
+//! - [`object`]: one object's type byte and body, and the `DUMP` payload around it (RDB
+//!   version and CRC-64 footer) — [`dump_payload`] and [`restore_payload`].
+//! - [`reader`]: a bounded cursor over untrusted bytes; RDB lengths and strings.
+//! - [`listpack`], [`ziplist`], [`intset`]: the compact encodings nested inside objects.
+//! - [`lzf`]: the compression of long strings; [`crc64`]: the footer's checksum.
+//!
+//! Every length read from a payload is checked against the bytes left before anything is
+//! allocated for it, and no input makes any of it panic (see the property tests in
+//! [`object`]).
+
+pub mod crc64;
+pub mod intset;
+pub mod listpack;
+pub mod lzf;
+pub mod object;
+pub mod reader;
+pub mod ziplist;
+
+pub use object::{dump_payload, restore_payload, RDB_VERSION};
+
+/// One value, as RDB carries it: elements as bytes, in the order they are written.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RdbObject {
+    Str(Vec<u8>),
+    List(Vec<Vec<u8>>),
+    Set(Vec<Vec<u8>>),
+    Hash(Vec<(Vec<u8>, Vec<u8>)>),
+    ZSet(Vec<(Vec<u8>, f64)>),
+}
+
+/// Why a payload was refused; the texts are Redis 7.0's `RESTORE` errors.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RdbError {
+    /// Too short for a footer, an RDB version newer than ours, or a checksum mismatch.
+    #[error("ERR DUMP payload version or checksum are wrong")]
+    VersionOrChecksum,
+    /// The footer is right but the object is not: `reason` says what (for logs and tests).
+    #[error("ERR Bad data format")]
+    BadData { reason: &'static str },
+}
+
+impl RdbError {
+    pub(crate) fn bad(reason: &'static str) -> RdbError {
+        RdbError::BadData { reason }
+    }
+}
