@@ -318,7 +318,7 @@ fn zadd(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         i += 1;
     }
     let elements = cmd.argc() - i;
-    if elements % 2 != 0 || elements == 0 {
+    if !elements.is_multiple_of(2) || elements == 0 {
         return Err(CmdError::Syntax);
     }
     if flags.nx && flags.xx {
@@ -326,7 +326,7 @@ fn zadd(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if (flags.gt && flags.nx) || (flags.lt && flags.nx) || (flags.gt && flags.lt) {
+    if [flags.gt, flags.lt, flags.nx].iter().filter(|&&f| f).count() > 1 {
         return Err(CmdError::text(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));
