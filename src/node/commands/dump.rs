@@ -7,9 +7,12 @@
 use super::{Ctx, Handler};
 use crate::node::config::NodeConfig;
 use crate::node::error::{CmdError, CmdResult};
+use crate::node::keyspace::hash::{Hash, HashLimits};
 use crate::node::keyspace::list::List;
+use crate::node::keyspace::set::Set;
 use crate::node::keyspace::string::Str;
-use crate::node::keyspace::{Kind, Value};
+use crate::node::keyspace::zset::{ZSet, ZSetLimits};
+use crate::node::keyspace::Value;
 use crate::node::rdb::{dump_payload, restore_payload, RdbObject};
 use crate::resp::{parse_i64, Command};
 
@@ -121,7 +124,13 @@ fn to_rdb(value: &Value) -> Result<RdbObject, CmdError> {
     match value {
         Value::Str(s) => Ok(RdbObject::Str(s.to_vec())),
         Value::List(l) => Ok(RdbObject::List(l.iter().map(<[u8]>::to_vec).collect())),
-        other => Err(not_wired(other.kind())),
+        Value::Set(set) => Ok(RdbObject::Set(set.iter().map(|m| m.into_owned()).collect())),
+        Value::Hash(h) => Ok(RdbObject::Hash(
+            h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect(),
+        )),
+        Value::ZSet(z) => Ok(RdbObject::ZSet(
+            z.iter().map(|(m, s)| (m.to_vec(), s)).collect(),
+        )),
     }
 }
 
@@ -133,15 +142,20 @@ fn from_rdb(obj: RdbObject, config: &NodeConfig) -> Result<Value, CmdError> {
             config.int("list-max-listpack-size"),
             items,
         )))),
-        RdbObject::Set(_) => Err(not_wired(Kind::Set)),
-        RdbObject::Hash(_) => Err(not_wired(Kind::Hash)),
-        RdbObject::ZSet(_) => Err(not_wired(Kind::ZSet)),
+        RdbObject::Set(members) => Ok(Value::Set(Box::new(Set::from_members(
+            members,
+            config.usize("set-max-intset-entries"),
+        )))),
+        RdbObject::Hash(pairs) => Ok(Value::Hash(Box::new(Hash::from_pairs(
+            pairs,
+            &HashLimits::from_config(config),
+        )))),
+        RdbObject::ZSet(pairs) => Ok(Value::ZSet(Box::new(ZSet::from_pairs(
+            pairs,
+            ZSetLimits {
+                entries: config.usize("zset-max-listpack-entries"),
+                value: config.usize("zset-max-listpack-value"),
+            },
+        )))),
     }
-}
-
-fn not_wired(kind: Kind) -> CmdError {
-    CmdError::text(format!(
-        "ERR DUMP/RESTORE of {} values is not wired yet",
-        kind.name()
-    ))
 }

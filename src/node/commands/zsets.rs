@@ -326,7 +326,12 @@ fn zadd(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             "ERR XX and NX options at the same time are not compatible",
         ));
     }
-    if [flags.gt, flags.lt, flags.nx].iter().filter(|&&f| f).count() > 1 {
+    if [flags.gt, flags.lt, flags.nx]
+        .iter()
+        .filter(|&&f| f)
+        .count()
+        > 1
+    {
         return Err(CmdError::text(
             "ERR GT, LT, and/or NX options at the same time are not compatible",
         ));
