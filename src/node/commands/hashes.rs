@@ -37,7 +37,7 @@ fn read<'d>(db: &'d mut Db, key: &[u8], now: i64) -> Result<Option<&'d Hash>, Cm
 /// The hash at `key`, created empty when missing; `WRONGTYPE` if another type.
 fn write<'d>(db: &'d mut Db, key: &[u8], now: i64) -> Result<&'d mut Hash, CmdError> {
     read(db, key, now)?;
-    db.get_or_insert_with(key, now, || Value::Hash(Box::new(Hash::new())))
+    db.get_or_insert_with(key, now, || Value::Hash(Box::default()))
         .as_hash_mut()
 }
 
