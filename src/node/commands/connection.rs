@@ -17,6 +17,13 @@ fn ping(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     if cmd.argc() > 2 {
         return Err(CmdError::arity("ping"));
     }
+    if ctx.client.subscriber && !ctx.client.resp3 {
+        // A subscribed RESP2 client gets a reply shaped like a pub/sub message.
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(cmd.get(1).unwrap_or_default());
+        return Ok(());
+    }
     match cmd.get(1) {
         Some(msg) => ctx.out.bulk(msg),
         None => ctx.out.simple(b"PONG"),
