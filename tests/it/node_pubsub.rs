@@ -42,6 +42,15 @@ impl Pair {
         assert_eq!(lossy(&ours), lossy(&redis), "frames differ for {what}");
     }
 
+    /// [`expect`](Self::expect) for frames whose order Redis does not fix.
+    #[track_caller]
+    fn expect_sorted(&mut self, n: usize, what: &str) {
+        let (mut ours, mut redis) = self.read(n);
+        ours.sort();
+        redis.sort();
+        assert_eq!(lossy(&ours), lossy(&redis), "frames differ for {what}");
+    }
+
     /// Sends `command` to both and requires the same `n` frames back.
     #[track_caller]
     fn check(&mut self, command: &[&str], n: usize) {
@@ -210,6 +219,11 @@ fn pubsub_introspection_matches_redis() {
     c.check(&["SPUBLISH", "orders", "x"], 1);
     c.check(&["SPUBLISH", "news.eu", "x"], 1);
 
+    // What the subscribers received, patterns in no fixed order: news.eu on the channel and
+    // both patterns, then "nothing" on n*; news.eu on channel and pattern, then orders.
+    s1.expect_sorted(4, "s1's messages");
+    s2.expect_sorted(3, "s2's messages");
+
     s1.check(&["PUNSUBSCRIBE", "news.*"], 1);
     s2.check(&["UNSUBSCRIBE", "news.eu"], 1);
     c.check(&["PUBSUB", "NUMSUB", "news.eu"], 1);
@@ -332,6 +346,41 @@ fn output_buffer_limit_closes_a_subscriber_that_never_reads() {
     let ended = (0..2048).any(|_| !matches!(slow.try_read_raw_reply(), Ok(Some(_))));
     assert!(ended, "the slow subscriber's connection stayed open");
     fast.check_alive();
+}
+
+#[test]
+fn soft_output_buffer_limit_closes_a_subscriber_that_stays_over_it() {
+    let node =
+        SlotgateNode::start_with(&["--client-output-buffer-limit", "pubsub", "0", "128kb", "1"]);
+    let mut publisher = node.raw();
+    let mut slow = node.raw();
+    slow.request(&["SUBSCRIBE", "firehose"]);
+    let payload = "x".repeat(64 * 1024);
+    let started = std::time::Instant::now();
+    let mut closed_after = None;
+    // Fast until the socket buffers are full, then a trickle that keeps it over the soft limit:
+    // the client is closed only once it has stayed over for more than a second.
+    for round in 0..2048 {
+        publisher.request(&["PUBLISH", "firehose", payload.as_str()]);
+        if round > 256 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if round % 8 == 7
+            && publisher.request(&["PUBSUB", "NUMSUB", "firehose"])
+                == Reply::Array(Some(vec![Reply::bulk("firehose"), Reply::Integer(0)]))
+        {
+            closed_after = Some(started.elapsed());
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(4) {
+            break;
+        }
+    }
+    let closed_after = closed_after.expect("the subscriber over the soft limit was not closed");
+    assert!(
+        closed_after > Duration::from_secs(1),
+        "closed after {closed_after:?}"
+    );
 }
 
 trait Alive {
