@@ -31,6 +31,9 @@ pub struct Client {
     /// Close after the reply to this command (`QUIT`).
     pub close_after_reply: bool,
     pub reply_mode: ReplyMode,
+    /// Subscribed to a channel, pattern or shard channel (Redis's `CLIENT_PUBSUB`): a RESP2
+    /// client may then run only the pub/sub commands, `PING`, `QUIT` and `RESET`.
+    pub subscriber: bool,
     pub handle: Arc<ClientHandle>,
 }
 
@@ -46,6 +49,7 @@ impl Client {
             watched: Vec::new(),
             close_after_reply: false,
             reply_mode: ReplyMode::On,
+            subscriber: false,
             handle,
         }
     }

@@ -6,7 +6,7 @@
 //! [`commands::Ctx`] over the [`keyspace`], holding the node's one keyspace lock, so commands
 //! are atomic as in Redis. Replies are written by [`reply::Reply`] in the client's protocol
 //! (RESP2 or RESP3). Blocking commands park in [`blocking`] and are served when their keys
-//! change; [`config`] holds the `redis.conf` directives.
+//! change; [`pubsub`] delivers published messages; [`config`] holds the `redis.conf` directives.
 
 pub mod blocking;
 pub mod client;
@@ -16,6 +16,7 @@ pub mod error;
 pub mod glob;
 pub mod keyspace;
 pub mod memory;
+pub mod pubsub;
 pub mod rdb;
 pub mod reply;
 pub mod server;

@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 use super::client::Clients;
 use super::config::NodeConfig;
 use super::keyspace::Keyspace;
+use super::pubsub::PubSub;
 use super::session;
 use super::stats::NodeStats;
 
@@ -27,6 +28,9 @@ pub struct Node {
     keyspace: Mutex<Keyspace>,
     pub config: ArcSwap<NodeConfig>,
     pub clients: Clients,
+    /// Channel, pattern and shard channel subscriptions; its lock is taken inside the keyspace
+    /// lock, never the other way round.
+    pub pubsub: PubSub,
     pub stats: NodeStats,
     pub started: Instant,
     /// 40 hex characters, new at every start (`INFO server` `run_id`).
@@ -43,6 +47,7 @@ impl Node {
             keyspace: Mutex::new(Keyspace::new(databases)),
             config: ArcSwap::from_pointee(config),
             clients: Clients::default(),
+            pubsub: PubSub::default(),
             stats: NodeStats::default(),
             started: Instant::now(),
             run_id: new_run_id(),

@@ -192,6 +192,7 @@ impl Session {
     fn run_batch(&mut self) -> Option<Blocked> {
         let node = self.node.clone();
         let mut ks = node.keyspace();
+        self.take_pushes();
         let now = unix_ms();
         let mut ran = 0;
         while ran < MAX_BATCH && !self.client.close_after_reply {
@@ -232,6 +233,20 @@ impl Session {
         };
         if !self.client.authenticated && !allowed_before_auth(spec) {
             self.out.error(&CmdError::NoAuth.message_bytes());
+            self.after_reply(mark);
+            return None;
+        }
+        if self.client.subscriber && !self.client.resp3 && !allowed_while_subscribed(spec) {
+            if let Some(multi) = &mut self.client.multi {
+                multi.aborted = true;
+            }
+            self.out.error(
+                format!(
+                    "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                    spec.full_name()
+                )
+                .as_bytes(),
+            );
             self.after_reply(mark);
             return None;
         }
@@ -423,19 +438,41 @@ impl Session {
             .handle
             .pending_push_bytes
             .fetch_sub(push.len(), Ordering::Relaxed);
-        self.stream.write_all(&push).await.map_err(|_| End::Closed)
+        // A subscriber that does not read blocks this write; killing it (output buffer limit)
+        // must still end the session.
+        let kill = self.client.handle.kill.clone();
+        tokio::select! {
+            _ = kill.cancelled() => Err(End::Closed),
+            written = self.stream.write_all(&push) => written.map_err(|_| End::Closed),
+        }
+    }
+
+    /// Moves the pushes queued so far into the reply, ahead of the batch's replies: they were
+    /// published before the batch took the lock, so they come first, as in Redis's single
+    /// output buffer. Bounded: nothing is published while the keyspace lock is held.
+    fn take_pushes(&mut self) {
+        while let Ok(push) = self.push_rx.try_recv() {
+            self.client
+                .handle
+                .pending_push_bytes
+                .fetch_sub(push.len(), Ordering::Relaxed);
+            self.out.raw(&push);
+        }
     }
 
     fn is_subscriber(&self) -> bool {
-        false
+        self.client.subscriber
     }
 
-    /// Releases what the client held in shared state: watches.
+    /// Releases what the client held in shared state: watches and subscriptions.
     fn cleanup(&mut self) {
         let mut ks = self.node.keyspace();
         for (db, key, _) in self.client.watched.drain(..) {
             ks.db(db).unwatch(&key);
         }
+        // Lock order: keyspace, then pub/sub.
+        self.node.pubsub.lock().unsubscribe_all(self.client.id);
+        self.client.subscriber = false;
     }
 }
 
@@ -494,6 +531,22 @@ pub fn serve_ready(ks: &mut Keyspace, node: &Node, now: i64) {
 /// Commands a client may send before it authenticates (Redis's `CMD_NO_AUTH`).
 fn allowed_before_auth(spec: &CommandSpec) -> bool {
     matches!(spec.full_name(), "auth" | "hello" | "quit" | "reset")
+}
+
+/// Commands a RESP2 client may run while subscribed.
+fn allowed_while_subscribed(spec: &CommandSpec) -> bool {
+    matches!(
+        spec.full_name(),
+        "subscribe"
+            | "ssubscribe"
+            | "psubscribe"
+            | "unsubscribe"
+            | "sunsubscribe"
+            | "punsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
+    )
 }
 
 /// Commands that run at once even inside `MULTI`.

@@ -11,11 +11,43 @@ pub(super) const COMMANDS: &[(&str, Handler)] = &[
     ("select", select),
     ("auth", auth),
     ("hello", hello),
+    ("reset", reset),
 ];
+
+/// `RESET`: the connection as new — no transaction, watches, subscriptions or name, database
+/// 0, RESP2, replies on, and (with a password set) not authenticated.
+fn reset(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
+    ctx.client.multi = None;
+    for (db, key, _) in ctx.client.watched.drain(..) {
+        ctx.ks.db(db).unwatch(&key);
+    }
+    ctx.node.pubsub.lock().unsubscribe_all(ctx.client.id);
+    ctx.client.subscriber = false;
+    ctx.client.db = 0;
+    ctx.client.resp3 = false;
+    ctx.out.set_resp3(false);
+    ctx.client.reply_mode = crate::node::client::ReplyMode::On;
+    ctx.client.authenticated = ctx.node.config.load().get("requirepass").is_empty();
+    ctx.client
+        .handle
+        .info
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .name = None;
+    ctx.out.simple(b"RESET");
+    Ok(())
+}
 
 fn ping(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     if cmd.argc() > 2 {
         return Err(CmdError::arity("ping"));
+    }
+    if ctx.client.subscriber && !ctx.client.resp3 {
+        // A subscribed RESP2 client gets a reply shaped like a pub/sub message.
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(cmd.get(1).unwrap_or_default());
+        return Ok(());
     }
     match cmd.get(1) {
         Some(msg) => ctx.out.bulk(msg),

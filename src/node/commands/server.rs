@@ -265,7 +265,10 @@ fn write_section(ctx: &mut Ctx<'_>, section: &str, t: &mut String) {
             line("evicted_keys", &stats.evicted_keys.load(Ordering::Relaxed));
             line("keyspace_hits", &ctx.ks.stats.hits);
             line("keyspace_misses", &ctx.ks.stats.misses);
-            line("pubsub_channels", &0);
+            let (channels, patterns, shard_channels) = node.pubsub.lock().totals();
+            line("pubsub_channels", &channels);
+            line("pubsub_patterns", &patterns);
+            line("pubsubshard_channels", &shard_channels);
             line(
                 "client_query_buffer_limit_disconnections",
                 &stats
@@ -496,6 +499,7 @@ fn client_getname(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
 fn client_line(
     h: &crate::node::client::ClientHandle,
     own: Option<&crate::node::client::Client>,
+    subs: (usize, usize, usize),
 ) -> String {
     let info = h.info.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let idle = info.last_active.map_or(0, |t| t.elapsed().as_secs());
@@ -506,7 +510,7 @@ fn client_line(
         _ => ("N", -1),
     };
     format!(
-        "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}\n",
+        "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}\n",
         h.id,
         h.peer,
         h.local,
@@ -515,6 +519,9 @@ fn client_line(
         idle,
         flags,
         info.db,
+        subs.0,
+        subs.1,
+        subs.2,
         multi,
         if info.last_command.is_empty() { "NULL" } else { &info.last_command },
         info.resp.max(2),
@@ -560,14 +567,16 @@ fn client_list(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             continue;
         }
         let own = (h.id == ctx.client.id).then_some(&*ctx.client);
-        text.push_str(&client_line(&h, own));
+        let subs = ctx.node.pubsub.lock().client_counts(h.id);
+        text.push_str(&client_line(&h, own, subs));
     }
     ctx.out.verbatim(text.as_bytes());
     Ok(())
 }
 
 fn client_info(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
-    let line = client_line(&ctx.client.handle.clone(), Some(ctx.client));
+    let subs = ctx.node.pubsub.lock().client_counts(ctx.client.id);
+    let line = client_line(&ctx.client.handle.clone(), Some(ctx.client), subs);
     ctx.out.verbatim(line.as_bytes());
     Ok(())
 }
