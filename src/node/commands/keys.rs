@@ -288,15 +288,13 @@ fn scan(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let (db, out) = ctx.db_out();
     let mut found: Vec<&[u8]> = Vec::new();
     let mut next = 0;
-    let mut examined = 0;
     let mut last_pos = None;
-    for (k, e) in db.range_from(cursor) {
+    for (examined, (k, e)) in db.range_from(cursor).enumerate() {
         // Stop only between positions, never inside a run of equal ones.
         if examined >= count && last_pos != Some(k.pos()) {
             next = k.pos();
             break;
         }
-        examined += 1;
         last_pos = Some(k.pos());
         if e.expire_at.is_some_and(|at| at <= now)
             || pattern
