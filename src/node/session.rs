@@ -159,6 +159,7 @@ impl Session {
                     let limit = self.node.config.load().usize("client-query-buffer-limit");
                     if self.input.len() > limit {
                         tracing::info!(bytes = self.input.len(), "closing client over client-query-buffer-limit");
+                        self.node.stats.client_query_buffer_limit_disconnections.fetch_add(1, Ordering::Relaxed);
                         return Err(End::Closed);
                     }
                 }
@@ -250,19 +251,23 @@ impl Session {
             self.after_reply(mark);
             return None;
         }
+        if spec.denies_oom() && memory::make_room(ks, node, now) == Room::OutOfMemory {
+            // Refused while queueing, the transaction is aborted, as in Redis.
+            if let Some(multi) = &mut self.client.multi {
+                multi.aborted = true;
+            }
+            let text = b"OOM command not allowed when used memory > 'maxmemory'.";
+            node.stats
+                .record(spec, Duration::ZERO, Outcome::Rejected(text));
+            self.out.error(text);
+            self.after_reply(mark);
+            return None;
+        }
         if self.client.multi.is_some() && !runs_inside_multi(spec) {
             self.out.simple(b"QUEUED");
             if let Some(multi) = &mut self.client.multi {
                 multi.queued.push(cmd.clone());
             }
-            self.after_reply(mark);
-            return None;
-        }
-        if spec.denies_oom() && memory::make_room(ks, node, now) == Room::OutOfMemory {
-            let text = b"OOM command not allowed when used memory > 'maxmemory'.";
-            node.stats
-                .record(spec, Duration::ZERO, Outcome::Rejected(text));
-            self.out.error(text);
             self.after_reply(mark);
             return None;
         }
@@ -277,7 +282,9 @@ impl Session {
                 .stats
                 .record(spec, took, Outcome::Failed(&e.message_bytes())),
         }
-        self.slowlog(node, cmd, took);
+        if !spec.flags().contains(crate::command::Flags::SKIP_SLOWLOG) {
+            self.slowlog(node, cmd, took);
+        }
         let blocked = block.map(|request| {
             let (tx, rx) = oneshot::channel();
             let waiter = Waiter {
@@ -426,6 +433,18 @@ impl Session {
             return Ok(());
         }
         let bytes = self.out.take();
+        let (hard, _, _) = self.node.config.load().output_buffer_limit("normal");
+        if hard > 0 && bytes.len() as u64 > hard {
+            self.node
+                .stats
+                .client_output_limit_disconnections
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                bytes = bytes.len(),
+                "closing client over client-output-buffer-limit"
+            );
+            return Err(End::Closed);
+        }
         self.node
             .stats
             .net_output_bytes
@@ -487,6 +506,10 @@ fn remove_waiter(ks: &mut Keyspace, id: u64, db: usize, keys: &[Vec<u8>]) {
 /// is left. Each serve either unblocks a waiter or leaves it waiting, and new ready keys come
 /// only from served commands, so this ends.
 pub fn serve_ready(ks: &mut Keyspace, node: &Node, now: i64) {
+    // Nobody waits: nothing can be ready (the common case, checked first).
+    if ks.waiters.is_empty() {
+        return;
+    }
     loop {
         let mut progressed = false;
         for db_index in 0..ks.db_count() {
