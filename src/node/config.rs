@@ -7,7 +7,9 @@
 //! exist; `CONFIG GET` and `CONFIG SET` treat them all alike, as Redis does.
 //! `config/node.conf` lists every row with its default, and a test checks the two agree.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use thiserror::Error;
 
@@ -388,17 +390,21 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
     values: Vec<String>,
+    /// Each value read as an integer, where it is one: parsed once per change, not per read.
+    numbers: Vec<Option<i64>>,
     /// The file the configuration was read from, for `CONFIG REWRITE`.
     file: Option<PathBuf>,
 }
 
 impl Default for NodeConfig {
     fn default() -> Self {
+        let values: Vec<String> = DIRECTIVES
+            .iter()
+            .map(|d| canonical(d, d.default).expect("defaults are valid"))
+            .collect();
         NodeConfig {
-            values: DIRECTIVES
-                .iter()
-                .map(|d| canonical(d, d.default).expect("defaults are valid"))
-                .collect(),
+            numbers: values.iter().map(|v| v.parse().ok()).collect(),
+            values,
             file: None,
         }
     }
@@ -482,6 +488,7 @@ impl NodeConfig {
             return Err("Bad directive or wrong number of arguments".into());
         }
         self.values[index] = canonical(&DIRECTIVES[index], &value)?;
+        self.numbers[index] = self.values[index].parse().ok();
         Ok(())
     }
 
@@ -513,6 +520,7 @@ impl NodeConfig {
             values.push(canonical(&DIRECTIVES[index], value).map_err(|why| failed(name, &why))?);
         }
         for (index, value) in indices.into_iter().zip(values) {
+            self.numbers[index] = value.parse().ok();
             self.values[index] = value;
         }
         Ok(())
@@ -543,9 +551,8 @@ impl NodeConfig {
 
     /// An integer or memory directive's value.
     pub fn int(&self, name: &str) -> i64 {
-        self.get(name)
-            .parse()
-            .unwrap_or_else(|_| panic!("{name} is not numeric"))
+        let index = directive_index(name).unwrap_or_else(|| panic!("no directive {name}"));
+        self.numbers[index].unwrap_or_else(|| panic!("{name} is not numeric"))
     }
 
     pub fn usize(&self, name: &str) -> usize {
@@ -656,10 +663,21 @@ fn quote_value(v: &str) -> String {
     q
 }
 
+/// The row of `name` (a directive's name or alias, lowercase). Looked up on every command
+/// for the settings commands read, so it is a hash lookup, not a walk of the table.
 fn directive_index(name: &str) -> Option<usize> {
-    DIRECTIVES
-        .iter()
-        .position(|d| d.name == name || d.aliases.contains(&name))
+    static INDEX: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let mut index = HashMap::new();
+        for (i, d) in DIRECTIVES.iter().enumerate() {
+            index.insert(d.name, i);
+            for alias in d.aliases {
+                index.entry(*alias).or_insert(i);
+            }
+        }
+        index
+    });
+    index.get(name).copied()
 }
 
 /// `value` as `CONFIG GET` shows it, or why it is invalid.
