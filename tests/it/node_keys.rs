@@ -258,3 +258,37 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn sort_matches_redis() {
+    let mut d = Differential::start();
+    d.check_all(&[
+        &["RPUSH", "l", "3", "10", "1", "2.5"],
+        &["SORT", "l"],
+        &["SORT", "l", "DESC"],
+        &["SORT", "l", "LIMIT", "1", "2"],
+        &["SORT", "l", "ALPHA"],
+        &["RPUSH", "names", "bob", "al", "cy"],
+        &["SORT", "names"],
+        &["SORT", "names", "ALPHA", "DESC"],
+        &["MSET", "w_bob", "3", "w_al", "1", "w_cy", "2"],
+        &["SORT", "names", "BY", "w_*"],
+        &["SORT", "names", "BY", "nosort"],
+        &["HSET", "h_bob", "age", "30"],
+        &["HSET", "h_al", "age", "20"],
+        &["SORT", "names", "BY", "w_*", "GET", "#", "GET", "h_*->age"],
+        &["SORT", "names", "BY", "w_*", "STORE", "out"],
+        &["LRANGE", "out", "0", "-1"],
+        &["SADD", "s", "5", "1", "3"],
+        &["SORT", "s"],
+        &["ZADD", "z", "1", "c", "2", "a"],
+        &["SORT", "z", "ALPHA"],
+        &["SORT", "z", "BY", "nosort", "DESC"],
+        &["SORT_RO", "l"],
+        &["SORT_RO", "l", "STORE", "x"],
+        &["SORT", "l", "FOO"],
+        &["SET", "str", "x"],
+        &["SORT", "str"],
+        &["SORT", "nope"],
+    ]);
+}

@@ -16,6 +16,7 @@ mod lists;
 mod pubsub;
 mod server;
 mod sets;
+mod sort;
 mod strings;
 mod transactions;
 mod zsets;
@@ -180,6 +181,7 @@ fn modules() -> impl Iterator<Item = &'static [(&'static str, Handler)]> {
         pubsub::COMMANDS,
         server::COMMANDS,
         sets::COMMANDS,
+        sort::COMMANDS,
         strings::COMMANDS,
         transactions::COMMANDS,
         zsets::COMMANDS,
