@@ -56,7 +56,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=50, help="parallel connections (-c) [%(default)s]")
     parser.add_argument("--data-size", type=int, default=3, help="value size in bytes (-d) [%(default)s]")
     parser.add_argument("--keyspace", type=int, default=100_000, help="random keys (-r) [%(default)s]")
-    parser.add_argument("--requests", type=int, default=200_000, help="requests per run (-n) [%(default)s]")
+    parser.add_argument("--requests", type=int, default=200_000,
+                        help="requests per unpipelined run (-n); pipelined runs take pipeline/4 times as many [%(default)s]")
     parser.add_argument("--repeats", type=int, default=3, help="runs per server; the median is shown [%(default)s]")
     parser.add_argument("--memory-keys", type=int, default=1_000_000, help="keys for the memory comparison [%(default)s]")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory comparison")
@@ -89,11 +90,17 @@ def start_servers(procs: Processes, scratch: Path, binary: str) -> dict[str, tup
     return servers
 
 
+def requests(args: argparse.Namespace, pipeline: int) -> int:
+    """Requests for one run: pipelined runs get more (pipeline/4 times), so that each lasts about
+    as long as an unpipelined one instead of being over before the connections warm up."""
+    return args.requests * max(1, pipeline // 4)
+
+
 def benchmark(args: argparse.Namespace, port: int, test: str, pipeline: int) -> float:
     command = [
         "redis-benchmark", "-h", "127.0.0.1", "-p", str(port),
         "-c", str(args.clients), "-d", str(args.data_size), "-r", str(args.keyspace),
-        "-P", str(pipeline), "-n", str(args.requests), "-t", test, "--csv",
+        "-P", str(pipeline), "-n", str(requests(args, pipeline)), "-t", test, "--csv",
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     if result.returncode != 0:
@@ -113,7 +120,7 @@ def measure_throughput(args: argparse.Namespace, servers: dict[str, tuple[int, i
                     pid, port = servers[name]
                     before = cpu_seconds(pid)
                     ops[name].append(benchmark(args, port, test, pipeline))
-                    cpu[name].append((cpu_seconds(pid) - before) / args.requests * 1e6)
+                    cpu[name].append((cpu_seconds(pid) - before) / requests(args, pipeline) * 1e6)
                 print(f"  {test} -P {pipeline} run {repeat + 1}: slotgate {ops['slotgate'][-1]:,.0f} ops/s, "
                       f"redis {ops['redis'][-1]:,.0f} ops/s", file=sys.stderr, flush=True)
             ours, theirs = statistics.median(ops["slotgate"]), statistics.median(ops["redis"])
@@ -160,7 +167,7 @@ def print_table(args: argparse.Namespace, lines: list[list[str]]) -> None:
     rows = [header, *lines]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     print(f"\nslotgate node vs. redis-server: {args.clients} clients, -d {args.data_size}, -r {args.keyspace}, "
-          f"-n {args.requests}, median of {args.repeats}")
+          f"-n {args.requests} (x pipeline/4 when pipelined), median of {args.repeats}")
     for n, row in enumerate(rows):
         print("  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))))
         if n == 0:

@@ -211,12 +211,20 @@ fn run_proxy(config: ProxyConfig) -> anyhow::Result<()> {
 }
 
 fn run_node(config: NodeConfig) -> anyhow::Result<()> {
-    // Commands run under one keyspace lock; two workers keep reading, parsing and writing for
-    // many clients in parallel with the command that holds it.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    // Commands run under one keyspace lock, so more threads only help with reading, parsing
+    // and writing for many clients. As in Redis, `io-threads 1` (the default) serves every
+    // client from one thread: no lock handoffs between threads, no cross-thread wakeups.
+    let threads = config.usize("io-threads").max(1);
+    let runtime = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()?
+    };
     runtime.block_on(async {
         let shutdown = CancellationToken::new();
         let signals = shutdown.clone();

@@ -121,7 +121,7 @@ impl ClientHandle {
 pub struct ClientInfo {
     pub name: Option<Vec<u8>>,
     pub db: usize,
-    pub last_command: String,
+    pub last_command: &'static str,
     pub last_active: Option<Instant>,
     pub resp: u8,
     pub lib_name: Option<String>,

@@ -19,6 +19,7 @@ use std::sync::atomic::Ordering;
 
 use rand::Rng;
 
+use super::config::NodeConfig;
 use super::keyspace::{Db, Entry, Keyspace, Value};
 use super::server::Node;
 
@@ -93,8 +94,7 @@ pub enum Room {
 
 /// Evicts keys by `maxmemory-policy` until the estimate is under `maxmemory` (Redis's
 /// `performEvictions`).
-pub fn make_room(ks: &mut Keyspace, node: &Node, now: i64) -> Room {
-    let config = node.config.load();
+pub fn make_room(ks: &mut Keyspace, node: &Node, config: &NodeConfig, now: i64) -> Room {
     let max = config.int("maxmemory").max(0) as u64;
     if max == 0 {
         return Room::Enough;

@@ -24,6 +24,7 @@ use crate::resp::{Command, Limits, ProtocolError, RequestParser};
 use super::blocking::{TimeoutReply, Waiter};
 use super::client::{Client, ClientHandle, ClientInfo, ReplyMode};
 use super::commands::{self, write_timeout_reply, Ctx};
+use super::config::NodeConfig;
 use super::error::CmdError;
 use super::keyspace::Keyspace;
 use super::memory::{self, Room};
@@ -95,6 +96,16 @@ struct Session {
     pending: VecDeque<Command>,
     out: Reply,
     push_rx: mpsc::UnboundedReceiver<bytes::Bytes>,
+}
+
+/// What the commands of one batch share.
+struct Batch<'a> {
+    config: &'a NodeConfig,
+    /// Unix milliseconds when the batch took the lock: every command of the batch sees this
+    /// time, as every command of one Redis event-loop turn does.
+    now: i64,
+    /// When the previous command ended (or the batch began).
+    clock: &'a mut Instant,
 }
 
 /// A registered wait for a blocked command.
@@ -192,16 +203,24 @@ impl Session {
     /// full, the client must close, or a command blocks.
     fn run_batch(&mut self) -> Option<Blocked> {
         let node = self.node.clone();
+        // Read once per batch: CONFIG SET inside the batch applies from the next one.
+        let config = node.config.load_full();
         let mut ks = node.keyspace();
         self.take_pushes();
         let now = unix_ms();
+        let mut clock = Instant::now();
         let mut ran = 0;
         while ran < MAX_BATCH && !self.client.close_after_reply {
             let Some(cmd) = self.pending.pop_front() else {
                 break;
             };
             ran += 1;
-            if let Some(blocked) = self.run_one(&mut ks, &node, &cmd, now) {
+            let at = Batch {
+                config: &config,
+                now,
+                clock: &mut clock,
+            };
+            if let Some(blocked) = self.run_one(&mut ks, &node, &cmd, at) {
                 return Some(blocked);
             }
         }
@@ -216,8 +235,9 @@ impl Session {
         ks: &mut Keyspace,
         node: &Node,
         cmd: &Command,
-        now: i64,
+        batch: Batch<'_>,
     ) -> Option<Blocked> {
+        let now = batch.now;
         let mark = self.out.len();
         let spec = match table().lookup(cmd) {
             Ok(spec) => spec,
@@ -251,7 +271,8 @@ impl Session {
             self.after_reply(mark);
             return None;
         }
-        if spec.denies_oom() && memory::make_room(ks, node, now) == Room::OutOfMemory {
+        if spec.denies_oom() && memory::make_room(ks, node, batch.config, now) == Room::OutOfMemory
+        {
             // Refused while queueing, the transaction is aborted, as in Redis.
             if let Some(multi) = &mut self.client.multi {
                 multi.aborted = true;
@@ -271,11 +292,13 @@ impl Session {
             self.after_reply(mark);
             return None;
         }
-        let started = Instant::now();
+        // One clock read per command: each command's time runs from the previous one's end.
         let mut ctx = Ctx::new(ks, &mut self.client, &mut self.out, node, now);
         let result = commands::execute(&mut ctx, spec, cmd);
         let block = ctx.block.take();
-        let took = started.elapsed();
+        let ended = Instant::now();
+        let took = ended.saturating_duration_since(*batch.clock);
+        *batch.clock = ended;
         match &result {
             Ok(()) => node.stats.record(spec, took, Outcome::Ok),
             Err(e) => node
@@ -283,7 +306,7 @@ impl Session {
                 .record(spec, took, Outcome::Failed(&e.message_bytes())),
         }
         if !spec.flags().contains(crate::command::Flags::SKIP_SLOWLOG) {
-            self.slowlog(node, cmd, took);
+            self.slowlog(node, batch.config, cmd, took);
         }
         let blocked = block.map(|request| {
             let (tx, rx) = oneshot::channel();
@@ -309,15 +332,14 @@ impl Session {
             }
         });
         serve_ready(ks, node, now);
-        self.note_command(spec);
+        self.note_command(spec, ended);
         if blocked.is_none() {
             self.after_reply(mark);
         }
         blocked
     }
 
-    fn slowlog(&self, node: &Node, cmd: &Command, took: Duration) {
-        let config = node.config.load();
+    fn slowlog(&self, node: &Node, config: &NodeConfig, cmd: &Command, took: Duration) {
         let slower_than = config.int("slowlog-log-slower-than");
         if slower_than < 0 || (took.as_micros() as i64) < slower_than {
             return;
@@ -353,7 +375,7 @@ impl Session {
         }
     }
 
-    fn note_command(&mut self, spec: &CommandSpec) {
+    fn note_command(&mut self, spec: &'static CommandSpec, at: Instant) {
         self.out.set_resp3(self.client.resp3);
         let mut info = self
             .client
@@ -363,10 +385,8 @@ impl Session {
             .unwrap_or_else(|p| p.into_inner());
         info.db = self.client.db;
         info.resp = if self.client.resp3 { 3 } else { 2 };
-        info.last_active = Some(Instant::now());
-        if info.last_command != spec.full_name() {
-            info.last_command = spec.full_name().to_string();
-        }
+        info.last_active = Some(at);
+        info.last_command = spec.full_name();
     }
 
     /// Waits until the blocked command is served, times out, or the client leaves.

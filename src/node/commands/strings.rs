@@ -416,13 +416,21 @@ fn decrby(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 /// `INCRBY`'s core: the key's integer plus `by`, kept with the key's expiry.
 fn add_to(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
     let now = ctx.now;
-    let current = match read_str(ctx.db(), key, now)? {
-        Some(s) => s.as_int().ok_or(CmdError::NotInteger)?,
-        None => 0,
+    // One lookup: the integer is changed in place, the expiry left as it is.
+    let changed = ctx.db().try_modify(key, now, |value| {
+        let s = value.as_str_mut()?;
+        let current = s.as_int().ok_or(CmdError::NotInteger)?;
+        let new = current.checked_add(by).ok_or(CmdError::Overflow)?;
+        *s = Str::from_int(new);
+        Ok::<i64, CmdError>(new)
+    });
+    let new = match changed {
+        Some(result) => result?,
+        None => {
+            ctx.db().set(key, Value::Str(Str::from_int(by)));
+            by
+        }
     };
-    let new = current.checked_add(by).ok_or(CmdError::Overflow)?;
-    ctx.db()
-        .set_keep_ttl(key, Value::Str(Str::from_int(new)), now);
     ctx.dirty(1);
     ctx.out.int(new);
     Ok(())

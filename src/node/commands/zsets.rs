@@ -13,7 +13,6 @@ use rand::Rng;
 use super::{Ctx, Handler};
 use crate::node::blocking::{parse_timeout, TimeoutReply};
 use crate::node::error::{CmdError, CmdResult};
-use crate::node::keyspace::key::position;
 use crate::node::keyspace::set::Set;
 use crate::node::keyspace::zset::{LexBound, LexRange, ScoreRange, ZSet, ZSetLimits};
 use crate::node::keyspace::{Db, Value};
@@ -241,11 +240,7 @@ fn read<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a ZSet>, Cm
 /// The value at `key` without expiring anything: callers expire first with `Db::get`, so
 /// several values can be borrowed at once.
 fn peek<'a>(db: &'a Db, key: &[u8]) -> Option<&'a Value> {
-    let pos = position(key);
-    db.range_from(pos)
-        .take_while(|(k, _)| k.pos() == pos)
-        .find(|(k, _)| k.key() == key)
-        .map(|(_, e)| &e.value)
+    db.peek(key).map(|e| &e.value)
 }
 
 fn count_lookup(ctx: &mut Ctx<'_>, found: bool) {

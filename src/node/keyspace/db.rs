@@ -1,10 +1,17 @@
-//! One numbered database: keys in position order, their expiry times, and who watches or waits
+//! One numbered database: its keys and values, their expiry times, and who watches or waits
 //! on them.
+//!
+//! Keys live in a hash table (one probe per lookup, as in Redis's dict) beside an ordered index
+//! of their *positions* (see [`super::key`]): the table answers commands, the index gives
+//! `SCAN` its stable cursors and the keys of one slot as one range.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::ops::Bound;
+use std::collections::{BTreeSet, HashMap};
 
-use super::key::{Locate, Probe, Slotted};
+use hashbrown::hash_table::Entry as Slot;
+use hashbrown::HashTable;
+use smallvec::SmallVec;
+
+use super::key::{position, Slotted};
 use super::value::Value;
 
 /// A stored value and its expiry (unix milliseconds).
@@ -14,12 +21,257 @@ pub struct Entry {
     pub expire_at: Option<i64>,
 }
 
+/// A stored key's bytes: up to 24 inline, so most keys cost no allocation (and no cache miss)
+/// of their own.
+type ItemKey = SmallVec<[u8; 24]>;
+
+/// One key with its value: what the table holds, boxed so that a table slot costs a pointer.
+/// The key's position is not kept: it is recomputed where needed (growing the table, walking
+/// positions), which keeps an item at 72 bytes.
+#[derive(Debug)]
+struct Item {
+    key: ItemKey,
+    entry: Entry,
+}
+
+impl Item {
+    fn pos(&self) -> u64 {
+        position(&self.key)
+    }
+}
+
+/// A key met while walking positions: its position and bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyAt<'a> {
+    pos: u64,
+    key: &'a [u8],
+}
+
+impl<'a> KeyAt<'a> {
+    pub fn pos(&self) -> u64 {
+        self.pos
+    }
+
+    pub fn key(&self) -> &'a [u8] {
+        self.key
+    }
+}
+
+/// A position's hash in the table: an odd multiplier is a bijection, and it carries every bit of
+/// the position into the top bits hashbrown keeps as tags (a position's own top bits are the
+/// slot, shared by many keys).
+fn table_hash(pos: u64) -> u64 {
+    pos.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+fn rehash(item: &Item) -> u64 {
+    table_hash(item.pos())
+}
+
+/// The keys and values of one database, with the indexes that must change with them.
+#[derive(Debug, Default)]
+struct Store {
+    table: HashTable<Box<Item>>,
+    /// Every position that has a key, in order (two keys may share one).
+    order: BTreeSet<u64>,
+    /// The keys that have an expiry, soonest first: the active expiry cycle takes from the front.
+    expiring: BTreeSet<(i64, Slotted)>,
+    /// Keys removed by lazy or active expiry since the counter was last taken.
+    expired: u64,
+}
+
+impl Store {
+    fn find(&self, key: &[u8]) -> Option<&Item> {
+        let pos = position(key);
+        self.table
+            .find(table_hash(pos), |it| &it.key[..] == key)
+            .map(|it| &**it)
+    }
+
+    /// The entry of `key` if it is live; one that has expired is deleted first.
+    fn live_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
+        let pos = position(key);
+        let found = self
+            .table
+            .find_entry(table_hash(pos), |it| &it.key[..] == key);
+        let Ok(occupied) = found else {
+            return None;
+        };
+        if !is_due(&occupied.get().entry, now) {
+            return Some(&mut occupied.into_mut().entry);
+        }
+        let (item, vacant) = occupied.remove();
+        forget(
+            vacant.into_table(),
+            &mut self.order,
+            &mut self.expiring,
+            pos,
+            &item,
+        );
+        self.expired += 1;
+        None
+    }
+
+    /// The entry of `key`, created with `make` when there is no live one.
+    fn get_or_insert_with(
+        &mut self,
+        key: &[u8],
+        now: i64,
+        make: impl FnOnce() -> Value,
+    ) -> &mut Entry {
+        let pos = position(key);
+        match self
+            .table
+            .entry(table_hash(pos), |it| &it.key[..] == key, |it| rehash(it))
+        {
+            Slot::Occupied(occupied) => {
+                let item = occupied.into_mut();
+                if is_due(&item.entry, now) {
+                    if let Some(at) = item.entry.expire_at.take() {
+                        self.expiring.remove(&(at, Slotted::with_pos(key, pos)));
+                    }
+                    item.entry.value = make();
+                    self.expired += 1;
+                }
+                &mut item.entry
+            }
+            Slot::Vacant(vacant) => {
+                self.order.insert(pos);
+                let item = Item {
+                    key: ItemKey::from_slice(key),
+                    entry: Entry {
+                        value: make(),
+                        expire_at: None,
+                    },
+                };
+                &mut vacant.insert(Box::new(item)).into_mut().entry
+            }
+        }
+    }
+
+    /// Stores `value` under `key` with the expiry `expire` computes from the live entry's (None
+    /// when there is no live entry).
+    fn store(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        now: i64,
+        expire: impl FnOnce(Option<i64>) -> Option<i64>,
+    ) {
+        let pos = position(key);
+        let item = match self
+            .table
+            .entry(table_hash(pos), |it| &it.key[..] == key, |it| rehash(it))
+        {
+            Slot::Occupied(occupied) => {
+                let item = occupied.into_mut();
+                let live = if is_due(&item.entry, now) {
+                    self.expired += 1;
+                    None
+                } else {
+                    item.entry.expire_at
+                };
+                let at = expire(live);
+                if item.entry.expire_at != at {
+                    let slotted = Slotted::with_pos(key, pos);
+                    if let Some(old) = item.entry.expire_at {
+                        self.expiring.remove(&(old, slotted.clone()));
+                    }
+                    if let Some(at) = at {
+                        self.expiring.insert((at, slotted));
+                    }
+                }
+                item.entry = Entry {
+                    value,
+                    expire_at: at,
+                };
+                return;
+            }
+            Slot::Vacant(vacant) => {
+                self.order.insert(pos);
+                let item = Item {
+                    key: ItemKey::from_slice(key),
+                    entry: Entry {
+                        value,
+                        expire_at: expire(None),
+                    },
+                };
+                vacant.insert(Box::new(item))
+            }
+        };
+        if let Some(at) = item.get().entry.expire_at {
+            self.expiring.insert((at, Slotted::with_pos(key, pos)));
+        }
+    }
+
+    fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let pos = position(key);
+        let found = self
+            .table
+            .find_entry(table_hash(pos), |it| &it.key[..] == key);
+        let (item, vacant) = found.ok()?.remove();
+        forget(
+            vacant.into_table(),
+            &mut self.order,
+            &mut self.expiring,
+            pos,
+            &item,
+        );
+        Some(item.entry)
+    }
+
+    fn clear(&mut self) {
+        self.table = HashTable::new();
+        self.order.clear();
+        self.expiring.clear();
+    }
+
+    /// The items at `pos`, by key (almost always one).
+    fn at(&self, pos: u64) -> SmallVec<[&Item; 1]> {
+        let mut items: SmallVec<[&Item; 1]> = self
+            .table
+            .iter_hash(table_hash(pos))
+            .filter(|it| it.pos() == pos)
+            .map(|it| &**it)
+            .collect();
+        if items.len() > 1 {
+            items.sort_by(|a, b| a.key.cmp(&b.key));
+        }
+        items
+    }
+}
+
+/// Drops a removed item from the indexes; `table` no longer holds it.
+fn forget(
+    table: &HashTable<Box<Item>>,
+    order: &mut BTreeSet<u64>,
+    expiring: &mut BTreeSet<(i64, Slotted)>,
+    pos: u64,
+    item: &Item,
+) {
+    if let Some(at) = item.entry.expire_at {
+        expiring.remove(&(at, Slotted::with_pos(&item.key, pos)));
+    }
+    let shared = table.iter_hash(table_hash(pos)).any(|it| it.pos() == pos);
+    if !shared {
+        order.remove(&pos);
+    }
+}
+
+fn is_due(entry: &Entry, now: i64) -> bool {
+    entry.expire_at.is_some_and(|at| at <= now)
+}
+
 /// One database (`SELECT n`).
 #[derive(Debug, Default)]
 pub struct Db {
-    entries: BTreeMap<Slotted, Entry>,
-    /// The keys that have an expiry, soonest first: the active expiry cycle takes from the front.
-    expiring: BTreeSet<(i64, Slotted)>,
+    store: Store,
+    signals: Signals,
+}
+
+/// Who must hear about changes to keys: `WATCH`ers and blocked clients.
+#[derive(Debug, Default)]
+struct Signals {
     /// Keys some client `WATCH`es: a version bumped on every change, and how many watch it.
     watched: HashMap<Box<[u8]>, Watch>,
     /// Keys some client is blocked on (`BLPOP`, `BZPOPMIN`, …), with the waiters' ids in
@@ -27,8 +279,6 @@ pub struct Db {
     blocked: HashMap<Box<[u8]>, Vec<u64>>,
     /// Keys with waiters that were changed since the waiters were last served.
     ready: Vec<Box<[u8]>>,
-    /// Keys removed by lazy or active expiry since the counter was last taken.
-    expired: u64,
 }
 
 #[derive(Debug, Default)]
@@ -37,25 +287,53 @@ struct Watch {
     watchers: u32,
 }
 
+impl Signals {
+    /// Marks `key` changed: its watchers' transactions will fail, its waiters will be served.
+    fn touch(&mut self, key: &[u8]) {
+        if !self.watched.is_empty() {
+            if let Some(w) = self.watched.get_mut(key) {
+                w.version += 1;
+            }
+        }
+        if !self.blocked.is_empty()
+            && self.blocked.contains_key(key)
+            && !self.ready.iter().any(|k| &**k == key)
+        {
+            self.ready.push(key.into());
+        }
+    }
+
+    fn touch_all(&mut self) {
+        for w in self.watched.values_mut() {
+            w.version += 1;
+        }
+    }
+}
+
 impl Db {
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.store.table.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.store.table.is_empty()
     }
 
     /// How many keys have an expiry.
     pub fn expires_len(&self) -> usize {
-        self.expiring.len()
+        self.store.expiring.len()
     }
 
     /// The live entry of `key`, deleting it first if it has expired. Reading does not count as a
     /// change: use [`get_mut`](Self::get_mut) to change the value.
     pub fn get(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
-        self.expire_if_due(key, now);
-        self.entries.get(&Probe::new(key) as &dyn Locate)
+        self.store.live_mut(key, now).map(|e| &*e)
+    }
+
+    /// The entry of `key` as stored, expired or not, without deleting anything: for reading
+    /// several values at once after [`get`](Self::get) has expired them.
+    pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
+        self.store.find(key).map(|it| &it.entry)
     }
 
     /// The live value of `key`.
@@ -71,14 +349,25 @@ impl Db {
     /// The live value of `key`, to change: the key counts as modified (`WATCH`, blocked
     /// clients). A handler that empties a collection must [`remove`](Self::remove) the key.
     pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Value> {
-        self.expire_if_due(key, now);
-        if !self.entries.contains_key(&Probe::new(key) as &dyn Locate) {
-            return None;
+        let entry = self.store.live_mut(key, now)?;
+        self.signals.touch(key);
+        Some(&mut entry.value)
+    }
+
+    /// Runs `change` on the live value of `key` (None: no live key). The key counts as modified
+    /// only when `change` succeeds, so a refused change (a wrong type) disturbs no `WATCH`.
+    pub fn try_modify<R, E>(
+        &mut self,
+        key: &[u8],
+        now: i64,
+        change: impl FnOnce(&mut Value) -> Result<R, E>,
+    ) -> Option<Result<R, E>> {
+        let entry = self.store.live_mut(key, now)?;
+        let result = change(&mut entry.value);
+        if result.is_ok() {
+            self.signals.touch(key);
         }
-        self.touch(key);
-        self.entries
-            .get_mut(&Probe::new(key) as &dyn Locate)
-            .map(|e| &mut e.value)
+        Some(result)
     }
 
     /// The value of `key`, created with `make` when the key does not exist; counts as a change.
@@ -88,22 +377,8 @@ impl Db {
         now: i64,
         make: impl FnOnce() -> Value,
     ) -> &mut Value {
-        self.expire_if_due(key, now);
-        self.touch(key);
-        if !self.entries.contains_key(&Probe::new(key) as &dyn Locate) {
-            self.entries.insert(
-                Slotted::new(key),
-                Entry {
-                    value: make(),
-                    expire_at: None,
-                },
-            );
-        }
-        &mut self
-            .entries
-            .get_mut(&Probe::new(key) as &dyn Locate)
-            .expect("inserted above")
-            .value
+        self.signals.touch(key);
+        &mut self.store.get_or_insert_with(key, now, make).value
     }
 
     /// Stores `value` under `key`, dropping any expiry (`SET`'s rule).
@@ -113,51 +388,36 @@ impl Db {
 
     /// Stores `value` under `key` keeping the key's expiry, if it is live (`SET … KEEPTTL`).
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value, now: i64) {
-        let ttl = self.get(key, now).and_then(|e| e.expire_at);
-        self.set_with_expiry(key, value, ttl);
+        self.signals.touch(key);
+        self.store.store(key, value, now, |live| live);
     }
 
     /// Stores `value` under `key` with this expiry.
     pub fn set_with_expiry(&mut self, key: &[u8], value: Value, expire_at: Option<i64>) {
-        self.touch(key);
-        let slotted = Slotted::new(key);
-        if let Some(old) = self.entries.get_mut(&slotted) {
-            if let Some(at) = old.expire_at {
-                self.expiring.remove(&(at, slotted.clone()));
-            }
-            old.value = value;
-            old.expire_at = expire_at;
-        } else {
-            self.entries
-                .insert(slotted.clone(), Entry { value, expire_at });
-        }
-        if let Some(at) = expire_at {
-            self.expiring.insert((at, slotted));
-        }
+        self.signals.touch(key);
+        // The old entry is replaced whether or not it had expired: no clock needed.
+        self.store.store(key, value, i64::MIN, |_| expire_at);
     }
 
     /// Deletes `key`, returning its value if it was live.
     pub fn remove(&mut self, key: &[u8], now: i64) -> Option<Value> {
-        self.expire_if_due(key, now);
+        self.store.live_mut(key, now)?;
         self.remove_entry(key).map(|e| e.value)
     }
 
     /// Deletes `key` and returns its entry, live or not.
     pub fn remove_entry(&mut self, key: &[u8]) -> Option<Entry> {
-        let (slotted, entry) = self.entries.remove_entry(&Probe::new(key) as &dyn Locate)?;
-        if let Some(at) = entry.expire_at {
-            self.expiring.remove(&(at, slotted));
-        }
-        self.touch(key);
+        let entry = self.store.remove(key)?;
+        self.signals.touch(key);
         Some(entry)
     }
 
     /// Deletes `key` if its value is an empty collection (after a pop or a remove).
     pub fn remove_if_empty(&mut self, key: &[u8]) {
         let empty = self
-            .entries
-            .get(&Probe::new(key) as &dyn Locate)
-            .is_some_and(|e| e.value.is_empty_collection());
+            .store
+            .find(key)
+            .is_some_and(|it| it.entry.value.is_empty_collection());
         if empty {
             self.remove_entry(key);
         }
@@ -171,62 +431,59 @@ impl Db {
     /// Sets or clears a live key's expiry; false if there is no such key. An expiry at or
     /// before `now` deletes the key, as Redis does.
     pub fn set_expire(&mut self, key: &[u8], at: Option<i64>, now: i64) -> bool {
-        self.expire_if_due(key, now);
-        let slotted = Slotted::new(key);
-        let Some(entry) = self.entries.get_mut(&slotted) else {
+        let Some(entry) = self.store.live_mut(key, now) else {
             return false;
         };
-        if let Some(old) = entry.expire_at {
-            self.expiring.remove(&(old, slotted.clone()));
+        if matches!(at, Some(at) if at <= now) {
+            self.remove_entry(key);
+            return true;
         }
-        entry.expire_at = at;
-        self.touch(key);
-        match at {
-            Some(at) if at <= now => {
-                self.remove_entry(key);
+        let old = std::mem::replace(&mut entry.expire_at, at);
+        if old != at {
+            let slotted = Slotted::new(key);
+            if let Some(old) = old {
+                self.store.expiring.remove(&(old, slotted.clone()));
             }
-            Some(at) => {
-                self.expiring.insert((at, slotted));
+            if let Some(at) = at {
+                self.store.expiring.insert((at, slotted));
             }
-            None => {}
         }
+        self.signals.touch(key);
         true
     }
 
     /// Deletes every key (`FLUSHDB`); watchers see every watched key changed.
     pub fn clear(&mut self) {
-        self.entries.clear();
-        self.expiring.clear();
-        for w in self.watched.values_mut() {
-            w.version += 1;
-        }
+        self.store.clear();
+        self.signals.touch_all();
     }
 
     /// Swaps the data of two databases (`SWAPDB`), leaving watchers and waiters where they
     /// are; both sides' watchers see a change and both sides' waiters are woken.
     pub fn swap_data(&mut self, other: &mut Db) {
-        std::mem::swap(&mut self.entries, &mut other.entries);
-        std::mem::swap(&mut self.expiring, &mut other.expiring);
+        std::mem::swap(&mut self.store, &mut other.store);
+        // The expired counts belong to the databases, not to the data.
+        std::mem::swap(&mut self.store.expired, &mut other.store.expired);
         for db in [self, other] {
-            for w in db.watched.values_mut() {
-                w.version += 1;
-            }
-            let waited: Vec<Box<[u8]>> = db.blocked.keys().cloned().collect();
-            db.ready.extend(waited);
+            db.signals.touch_all();
+            let waited: Vec<Box<[u8]>> = db.signals.blocked.keys().cloned().collect();
+            db.signals.ready.extend(waited);
         }
     }
 
-    /// Live entries from position `from` on, in position order (`SCAN`, `KEYS`, slot walks).
+    /// Entries from position `from` on, in position order (`SCAN`, `KEYS`, slot walks).
     /// Expired entries are included: callers check [`Entry::expire_at`] against their clock.
-    pub fn range_from(&self, from: u64) -> impl Iterator<Item = (&Slotted, &Entry)> {
-        let start = Probe::at(from);
-        self.entries
-            .range::<dyn Locate, _>((Bound::Included(&start as &dyn Locate), Bound::Unbounded))
+    pub fn range_from(&self, from: u64) -> impl Iterator<Item = (KeyAt<'_>, &Entry)> {
+        self.store
+            .order
+            .range(from..)
+            .flat_map(|&pos| self.store.at(pos).into_iter().map(move |it| (pos, it)))
+            .map(|(pos, it)| (KeyAt { pos, key: &it.key }, &it.entry))
     }
 
     /// Every entry in position order; expired ones included (see [`range_from`](Self::range_from)).
-    pub fn iter(&self) -> impl Iterator<Item = (&Slotted, &Entry)> {
-        self.entries.iter()
+    pub fn iter(&self) -> impl Iterator<Item = (KeyAt<'_>, &Entry)> {
+        self.range_from(0)
     }
 
     /// Deletes up to `limit` keys whose expiry is at or before `now`, soonest first; returns how
@@ -234,7 +491,7 @@ impl Db {
     pub fn expire_due(&mut self, now: i64, limit: usize) -> usize {
         let mut n = 0;
         while n < limit {
-            let Some((at, slotted)) = self.expiring.first() else {
+            let Some((at, slotted)) = self.store.expiring.first() else {
                 break;
             };
             if *at > now {
@@ -242,7 +499,7 @@ impl Db {
             }
             let key = slotted.key().to_vec();
             self.remove_entry(&key);
-            self.expired += 1;
+            self.store.expired += 1;
             n += 1;
         }
         n
@@ -250,81 +507,59 @@ impl Db {
 
     /// Keys expired since the last call.
     pub fn take_expired_count(&mut self) -> u64 {
-        std::mem::take(&mut self.expired)
-    }
-
-    fn expire_if_due(&mut self, key: &[u8], now: i64) {
-        let due = self
-            .entries
-            .get(&Probe::new(key) as &dyn Locate)
-            .and_then(|e| e.expire_at)
-            .is_some_and(|at| at <= now);
-        if due {
-            self.remove_entry(key);
-            self.expired += 1;
-        }
+        std::mem::take(&mut self.store.expired)
     }
 
     /// Marks `key` changed: its watchers' transactions will fail, its waiters will be served.
     pub fn touch(&mut self, key: &[u8]) {
-        if !self.watched.is_empty() {
-            if let Some(w) = self.watched.get_mut(key) {
-                w.version += 1;
-            }
-        }
-        if !self.blocked.is_empty()
-            && self.blocked.contains_key(key)
-            && !self.ready.iter().any(|k| &**k == key)
-        {
-            self.ready.push(key.into());
-        }
+        self.signals.touch(key);
     }
 
     /// Starts watching `key`; returns the version to compare at `EXEC`.
     pub fn watch(&mut self, key: &[u8]) -> u64 {
-        let w = self.watched.entry(key.into()).or_default();
+        let w = self.signals.watched.entry(key.into()).or_default();
         w.watchers += 1;
         w.version
     }
 
     /// The current version of a watched key.
     pub fn watch_version(&self, key: &[u8]) -> u64 {
-        self.watched.get(key).map_or(0, |w| w.version)
+        self.signals.watched.get(key).map_or(0, |w| w.version)
     }
 
     /// One watcher of `key` is done with it.
     pub fn unwatch(&mut self, key: &[u8]) {
-        if let Some(w) = self.watched.get_mut(key) {
+        if let Some(w) = self.signals.watched.get_mut(key) {
             w.watchers -= 1;
             if w.watchers == 0 {
-                self.watched.remove(key);
+                self.signals.watched.remove(key);
             }
         }
     }
 
     /// Registers waiter `id` on `key`, after those already waiting.
     pub fn add_waiter(&mut self, key: &[u8], id: u64) {
-        self.blocked.entry(key.into()).or_default().push(id);
+        self.signals.blocked.entry(key.into()).or_default().push(id);
     }
 
     /// Removes waiter `id` from `key`.
     pub fn remove_waiter(&mut self, key: &[u8], id: u64) {
-        if let Some(ids) = self.blocked.get_mut(key) {
+        if let Some(ids) = self.signals.blocked.get_mut(key) {
             ids.retain(|&w| w != id);
             if ids.is_empty() {
-                self.blocked.remove(key);
+                self.signals.blocked.remove(key);
             }
         }
     }
 
     /// The waiters on `key`, oldest first.
     pub fn waiters(&self, key: &[u8]) -> Vec<u64> {
-        self.blocked.get(key).cloned().unwrap_or_default()
+        self.signals.blocked.get(key).cloned().unwrap_or_default()
     }
 
     /// Takes the keys changed since the last call that have waiters.
     pub fn take_ready(&mut self) -> Vec<Box<[u8]>> {
-        std::mem::take(&mut self.ready)
+        std::mem::take(&mut self.signals.ready)
     }
 }
 
@@ -376,5 +611,56 @@ mod tests {
         assert!(all.windows(2).all(|w| w[0] <= w[1]));
         let mid = all[50];
         assert_eq!(db.range_from(mid).count(), 50);
+    }
+
+    #[test]
+    fn items_stay_small_and_keys_inline() {
+        assert_eq!(std::mem::size_of::<Item>(), 72);
+        let item = ItemKey::from_slice(b"counter:000000012345");
+        assert!(!item.spilled(), "20-byte keys are stored inline");
+    }
+
+    #[test]
+    fn removals_keep_the_position_index_in_step() {
+        let mut db = Db::default();
+        for i in 0..1000 {
+            db.set(format!("k{i}").as_bytes(), s("x"));
+        }
+        for i in (0..1000).step_by(2) {
+            assert!(db.remove(format!("k{i}").as_bytes(), 0).is_some());
+        }
+        assert_eq!(db.len(), 500);
+        assert_eq!(db.iter().count(), 500);
+        assert_eq!(db.store.order.len(), 500);
+        assert!(db.iter().all(|(k, _)| k.pos() == super::position(k.key())));
+    }
+
+    #[test]
+    fn expired_entries_are_replaced_not_revived() {
+        let mut db = Db::default();
+        db.set_with_expiry(b"k", s("old"), Some(10));
+        // KEEPTTL on an expired key: the expiry went with the old value.
+        db.set_keep_ttl(b"k", s("new"), 20);
+        assert_eq!(db.expire_at(b"k", 20), None);
+        assert_eq!(db.expires_len(), 0);
+        db.set_with_expiry(b"h", s("old"), Some(10));
+        let v = db.get_or_insert_with(b"h", 20, || s("fresh"));
+        assert!(matches!(v, Value::Str(_)));
+        assert_eq!(db.expire_at(b"h", 20), None);
+        assert_eq!(db.expires_len(), 0);
+        assert_eq!(db.take_expired_count(), 2);
+    }
+
+    #[test]
+    fn refused_changes_do_not_disturb_watchers() {
+        let mut db = Db::default();
+        db.set(b"k", s("v"));
+        let v = db.watch(b"k");
+        let refused = db.try_modify(b"k", 0, |_| Err::<(), ()>(()));
+        assert_eq!(refused, Some(Err(())));
+        assert_eq!(db.watch_version(b"k"), v);
+        assert_eq!(db.try_modify(b"k", 0, |_| Ok::<(), ()>(())), Some(Ok(())));
+        assert_ne!(db.watch_version(b"k"), v);
+        assert_eq!(db.try_modify(b"missing", 0, |_| Ok::<(), ()>(())), None);
     }
 }

@@ -7,10 +7,11 @@
 //! - the keys of one slot as one contiguous range (`CLUSTER GETKEYSINSLOT`, migration);
 //! - an even spread (the hash), so a cursor's batch is a fair sample.
 
-use std::borrow::Borrow;
 use std::cmp::Ordering;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::sync::OnceLock;
+
+use foldhash::quality::RandomState;
 
 use smallvec::SmallVec;
 
@@ -23,7 +24,7 @@ const HASH_BITS: u32 = 48;
 /// process (the hash seed is chosen once), which is what makes them usable as `SCAN` cursors.
 pub fn position(key: &[u8]) -> u64 {
     static SEED: OnceLock<RandomState> = OnceLock::new();
-    let hash = SEED.get_or_init(RandomState::new).hash_one(key);
+    let hash = SEED.get_or_init(RandomState::default).hash_one(key);
     (u64::from(Slot::of_key(key).get()) << HASH_BITS) | (hash & ((1 << HASH_BITS) - 1))
 }
 
@@ -44,8 +45,14 @@ pub struct Slotted {
 
 impl Slotted {
     pub fn new(key: &[u8]) -> Slotted {
+        Slotted::with_pos(key, position(key))
+    }
+
+    /// A key whose position the caller has already computed.
+    pub fn with_pos(key: &[u8], pos: u64) -> Slotted {
+        debug_assert_eq!(pos, position(key));
         Slotted {
-            pos: position(key),
+            pos,
             key: KeyBytes::from_slice(key),
         }
     }
@@ -59,80 +66,9 @@ impl Slotted {
     }
 }
 
-/// Something that can be looked up in a position-ordered map: a stored [`Slotted`] key or a
-/// borrowed [`Probe`], so lookups allocate nothing.
-pub trait Locate {
-    fn pos(&self) -> u64;
-    fn bytes(&self) -> &[u8];
-}
-
-impl Locate for Slotted {
-    fn pos(&self) -> u64 {
-        self.pos
-    }
-    fn bytes(&self) -> &[u8] {
-        &self.key
-    }
-}
-
-/// A key being looked up.
-pub struct Probe<'a> {
-    pos: u64,
-    key: &'a [u8],
-}
-
-impl<'a> Probe<'a> {
-    pub fn new(key: &'a [u8]) -> Probe<'a> {
-        Probe {
-            pos: position(key),
-            key,
-        }
-    }
-
-    /// The smallest possible entry at `pos`: where a range scan from that position starts.
-    pub fn at(pos: u64) -> Probe<'static> {
-        Probe { pos, key: b"" }
-    }
-}
-
-impl Locate for Probe<'_> {
-    fn pos(&self) -> u64 {
-        self.pos
-    }
-    fn bytes(&self) -> &[u8] {
-        self.key
-    }
-}
-
-impl<'a> Borrow<dyn Locate + 'a> for Slotted {
-    fn borrow(&self) -> &(dyn Locate + 'a) {
-        self
-    }
-}
-
-impl Ord for dyn Locate + '_ {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.pos(), self.bytes()).cmp(&(other.pos(), other.bytes()))
-    }
-}
-
-impl PartialOrd for dyn Locate + '_ {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for dyn Locate + '_ {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-
-impl Eq for dyn Locate + '_ {}
-
 impl Ord for Slotted {
     fn cmp(&self, other: &Self) -> Ordering {
-        (self as &dyn Locate).cmp(other as &dyn Locate)
+        (self.pos, self.key()).cmp(&(other.pos, other.key()))
     }
 }
 
@@ -144,7 +80,7 @@ impl PartialOrd for Slotted {
 
 impl PartialEq for Slotted {
     fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
+        self.pos == other.pos && self.key == other.key
     }
 }
 
@@ -152,8 +88,6 @@ impl Eq for Slotted {}
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
 
     #[test]
@@ -173,21 +107,13 @@ mod tests {
     }
 
     #[test]
-    fn probes_find_stored_keys() {
-        let mut m = BTreeMap::new();
-        for k in ["a", "b", "c", "{a}x"] {
-            m.insert(Slotted::new(k.as_bytes()), k);
-        }
-        assert_eq!(m.get(&Probe::new(b"b") as &dyn Locate), Some(&"b"));
-        assert_eq!(m.get(&Probe::new(b"zz") as &dyn Locate), None);
-        let from = Probe::at(0);
-        assert_eq!(
-            m.range::<dyn Locate, _>((
-                std::ops::Bound::Included(&from as &dyn Locate),
-                std::ops::Bound::Unbounded
-            ))
-            .count(),
-            4
-        );
+    fn order_is_position_then_bytes() {
+        let mut keys: Vec<Slotted> = ["a", "b", "c", "{a}x"]
+            .iter()
+            .map(|k| Slotted::new(k.as_bytes()))
+            .collect();
+        keys.sort();
+        assert!(keys.windows(2).all(|w| w[0].pos() <= w[1].pos()));
+        assert_eq!(Slotted::new(b"a"), Slotted::with_pos(b"a", position(b"a")));
     }
 }
