@@ -666,9 +666,10 @@ fn quote_value(v: &str) -> String {
 /// The row of `name` (a directive's name or alias, lowercase). Looked up on every command
 /// for the settings commands read, so it is a hash lookup, not a walk of the table.
 fn directive_index(name: &str) -> Option<usize> {
-    static INDEX: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
+    static INDEX: OnceLock<HashMap<&'static str, usize, foldhash::fast::RandomState>> =
+        OnceLock::new();
     let index = INDEX.get_or_init(|| {
-        let mut index = HashMap::new();
+        let mut index = HashMap::default();
         for (i, d) in DIRECTIVES.iter().enumerate() {
             index.insert(d.name, i);
             for alias in d.aliases {

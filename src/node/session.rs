@@ -100,7 +100,8 @@ struct Session {
 
 /// What the commands of one batch share.
 struct Batch<'a> {
-    config: &'a NodeConfig,
+    /// The configuration the batch's commands see; `CONFIG SET` replaces it.
+    config: &'a mut Arc<NodeConfig>,
     /// Unix milliseconds when the batch took the lock: every command of the batch sees this
     /// time, as every command of one Redis event-loop turn does.
     now: i64,
@@ -204,7 +205,7 @@ impl Session {
     fn run_batch(&mut self) -> Option<Blocked> {
         let node = self.node.clone();
         // Read once per batch: CONFIG SET inside the batch applies from the next one.
-        let config = node.config.load_full();
+        let mut config = node.config.load_full();
         let mut ks = node.keyspace();
         self.take_pushes();
         let now = unix_ms();
@@ -216,7 +217,7 @@ impl Session {
             };
             ran += 1;
             let at = Batch {
-                config: &config,
+                config: &mut config,
                 now,
                 clock: &mut clock,
             };
@@ -293,9 +294,20 @@ impl Session {
             return None;
         }
         // One clock read per command: each command's time runs from the previous one's end.
-        let mut ctx = Ctx::new(ks, &mut self.client, &mut self.out, node, now);
+        let mut ctx = Ctx::new(
+            ks,
+            &mut self.client,
+            &mut self.out,
+            node,
+            batch.config.clone(),
+            now,
+        );
         let result = commands::execute(&mut ctx, spec, cmd);
         let block = ctx.block.take();
+        if !Arc::ptr_eq(&ctx.config, batch.config) {
+            *batch.config = ctx.config.clone();
+        }
+        drop(ctx);
         let ended = Instant::now();
         let took = ended.saturating_duration_since(*batch.clock);
         *batch.clock = ended;
@@ -543,11 +555,12 @@ pub fn serve_ready(ks: &mut Keyspace, node: &Node, now: i64) {
                     client.db = waiter.db;
                     client.resp3 = waiter.resp3;
                     let mut out = Reply::new(waiter.resp3);
+                    let config = node.config.load_full();
                     let spec = table()
                         .lookup(&waiter.command)
                         .expect("a blocked command was resolved before it blocked");
                     {
-                        let mut ctx = Ctx::new(ks, &mut client, &mut out, node, now);
+                        let mut ctx = Ctx::new(ks, &mut client, &mut out, node, config, now);
                         ctx.serving_blocked = true;
                         ctx.serving_key = Some(&key);
                         let _ = commands::execute(&mut ctx, spec, &waiter.command);

@@ -42,6 +42,31 @@ fn config_and_command_replies_match_redis() {
     ]);
 }
 
+/// A `CONFIG SET` takes effect for the very next command, even one pipelined behind it in the
+/// same read or queued behind it in the same transaction, as in Redis.
+#[test]
+fn config_set_applies_to_the_commands_right_behind_it() {
+    let mut d = Differential::start();
+    d.check_pipeline(&[
+        &["RPUSH", "before", "a", "b", "c", "d", "e"],
+        &["CONFIG", "SET", "list-max-listpack-size", "4"],
+        &["RPUSH", "after", "a", "b", "c", "d", "e"],
+        &["OBJECT", "ENCODING", "before"],
+        &["OBJECT", "ENCODING", "after"],
+        &["CONFIG", "SET", "set-max-intset-entries", "2"],
+        &["SADD", "ints", "1", "2", "3"],
+        &["OBJECT", "ENCODING", "ints"],
+    ]);
+    d.check_pipeline(&[
+        &["MULTI"],
+        &["CONFIG", "SET", "hash-max-listpack-entries", "1"],
+        &["HSET", "h", "f1", "v", "f2", "v"],
+        &["OBJECT", "ENCODING", "h"],
+        &["CONFIG", "SET", "hash-max-listpack-entries", "128"],
+        &["EXEC"],
+    ]);
+}
+
 fn info_field(conn: &mut crate::harness::RawConn, section: &str, field: &str) -> String {
     let raw = conn.request_raw(&["INFO", section]);
     let text = String::from_utf8_lossy(&raw).into_owned();

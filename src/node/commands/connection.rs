@@ -27,7 +27,7 @@ fn reset(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
     ctx.client.resp3 = false;
     ctx.out.set_resp3(false);
     ctx.client.reply_mode = crate::node::client::ReplyMode::On;
-    ctx.client.authenticated = ctx.node.config.load().get("requirepass").is_empty();
+    ctx.client.authenticated = ctx.config.get("requirepass").is_empty();
     ctx.client
         .handle
         .info

@@ -97,7 +97,7 @@ fn restore(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         return Err(CmdError::text("ERR Invalid TTL value, must be >= 0"));
     }
     let obj = restore_payload(cmd.arg(3)).map_err(|e| CmdError::text(e.to_string()))?;
-    let value = from_rdb(obj, &ctx.node.config.load())?;
+    let value = from_rdb(obj, &ctx.config)?;
 
     let deleted = options.replace && ctx.db().remove(key, now).is_some();
     let expire_at = match ttl {

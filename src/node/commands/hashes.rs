@@ -42,7 +42,7 @@ fn write<'d>(db: &'d mut Db, key: &[u8], now: i64) -> Result<&'d mut Hash, CmdEr
 }
 
 fn limits(ctx: &Ctx<'_>) -> HashLimits {
-    HashLimits::from_config(&ctx.node.config.load())
+    HashLimits::from_config(&ctx.config)
 }
 
 fn set_pairs(ctx: &mut Ctx<'_>, cmd: &Command, name: &str) -> Result<usize, CmdError> {

@@ -496,7 +496,7 @@ fn object_refcount(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 /// `OBJECT IDLETIME`: the node keeps no access times yet, so every key reads as just used.
 fn object_idletime(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let now = ctx.now;
-    let policy = ctx.node.config.load().get("maxmemory-policy").to_string();
+    let policy = ctx.config.get("maxmemory-policy").to_string();
     if policy.ends_with("lfu") {
         return Err(CmdError::text("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
@@ -510,7 +510,7 @@ fn object_idletime(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 
 fn object_freq(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let now = ctx.now;
-    let policy = ctx.node.config.load().get("maxmemory-policy").to_string();
+    let policy = ctx.config.get("maxmemory-policy").to_string();
     let (db, out) = ctx.db_out();
     if db.value(cmd.arg(2), now).is_none() {
         out.null();

@@ -100,7 +100,7 @@ fn int_at_least(arg: &[u8], min: i64, msg: &'static str) -> Result<i64, CmdError
 
 /// The node size setting new lists take.
 fn fill(ctx: &Ctx<'_>) -> i64 {
-    ctx.node.config.load().int("list-max-listpack-size")
+    ctx.config.int("list-max-listpack-size")
 }
 
 fn new_list(fill: i64) -> impl FnOnce() -> Value {

@@ -21,13 +21,14 @@ mod strings;
 mod transactions;
 mod zsets;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::command::{table, CommandSpec};
 use crate::resp::Command;
 
 use super::blocking::{BlockRequest, TimeoutReply};
 use super::client::Client;
+use super::config::NodeConfig;
 use super::error::{CmdError, CmdResult};
 use super::keyspace::{Db, Keyspace};
 use super::reply::Reply;
@@ -42,6 +43,10 @@ pub struct Ctx<'a> {
     pub client: &'a mut Client,
     pub out: &'a mut Reply,
     pub node: &'a Node,
+    /// The configuration as the command sees it: the session's snapshot, which `CONFIG SET`
+    /// replaces (so the commands after it, even in the same pipeline or transaction, see the
+    /// change). Read this, not `node.config`: it costs no atomic load.
+    pub config: Arc<NodeConfig>,
     /// Unix milliseconds when the command started: every expiry check in one command uses it.
     pub now: i64,
     /// Set by a blocking command that found nothing to take.
@@ -60,6 +65,7 @@ impl<'a> Ctx<'a> {
         client: &'a mut Client,
         out: &'a mut Reply,
         node: &'a Node,
+        config: Arc<NodeConfig>,
         now: i64,
     ) -> Ctx<'a> {
         Ctx {
@@ -67,6 +73,7 @@ impl<'a> Ctx<'a> {
             client,
             out,
             node,
+            config,
             now,
             block: None,
             serving_blocked: false,

@@ -432,7 +432,10 @@ fn config_set(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let mut next = (**ctx.node.config.load()).clone();
     next.set_many(&pairs)
         .map_err(|e| CmdError::text(format!("ERR {e}")))?;
-    ctx.node.config.store(std::sync::Arc::new(next));
+    let next = std::sync::Arc::new(next);
+    ctx.node.config.store(next.clone());
+    // The commands behind this one (in the pipeline, in the transaction) see the change.
+    ctx.config = next;
     ctx.out.ok();
     Ok(())
 }

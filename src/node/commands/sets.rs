@@ -40,7 +40,7 @@ fn read<'d>(db: &'d mut Db, key: &[u8], now: i64) -> Result<Option<&'d Set>, Cmd
 }
 
 fn max_intset(ctx: &Ctx<'_>) -> usize {
-    ctx.node.config.load().usize("set-max-intset-entries")
+    ctx.config.usize("set-max-intset-entries")
 }
 
 fn sadd(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {

@@ -127,7 +127,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, cmd: &Command, readonly: bool) -> CmdResult {
         Some(dest) => {
             let n = output.len();
             if n > 0 {
-                let fill = ctx.node.config.load().int("list-max-listpack-size");
+                let fill = ctx.config.int("list-max-listpack-size");
                 let list =
                     List::from_items(fill, output.into_iter().map(Option::unwrap_or_default));
                 ctx.db().set(&dest, Value::List(Box::new(list)));

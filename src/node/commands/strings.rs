@@ -38,7 +38,7 @@ pub(super) const COMMANDS: &[(&str, Handler)] = &[
 
 /// Largest string value, like Redis's default `proto-max-bulk-len`.
 fn max_string_len(ctx: &Ctx<'_>) -> usize {
-    ctx.node.config.load().usize("proto-max-bulk-len")
+    ctx.config.usize("proto-max-bulk-len")
 }
 
 /// The string at `key`: None if missing, `WRONGTYPE` if another type.

@@ -219,7 +219,7 @@ fn is(arg: &[u8], word: &str) -> bool {
 }
 
 fn limits(ctx: &Ctx<'_>) -> ZSetLimits {
-    let config = ctx.node.config.load();
+    let config = &ctx.config;
     ZSetLimits {
         entries: config.usize("zset-max-listpack-entries"),
         value: config.usize("zset-max-listpack-value"),

@@ -5,13 +5,15 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
+use foldhash::quality::RandomState;
+
 use crate::resp::parse_i64;
 
 /// A set of byte strings.
 #[derive(Debug, Clone)]
 pub enum Set {
     Intset(Vec<i64>),
-    Table(HashSet<Box<[u8]>>),
+    Table(HashSet<Box<[u8]>, RandomState>),
 }
 
 impl Default for Set {

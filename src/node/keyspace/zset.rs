@@ -492,7 +492,7 @@ impl Mk {
 #[derive(Debug, Clone, Default)]
 pub struct Skiplist {
     order: BTreeSet<(Score, Mk)>,
-    scores: HashMap<Arc<[u8]>, f64>,
+    scores: HashMap<Arc<[u8]>, f64, foldhash::quality::RandomState>,
 }
 
 impl Skiplist {

@@ -223,6 +223,24 @@ impl Differential {
         }
     }
 
+    /// Sends `commands` to both as one pipeline (one write) and requires identical reply bytes
+    /// for each, in order.
+    #[track_caller]
+    pub fn check_pipeline(&mut self, commands: &[&[&str]]) {
+        let bytes: Vec<u8> = commands.iter().flat_map(|c| encode_command(c)).collect();
+        self.ours_conn.send(&bytes);
+        self.redis_conn.send(&bytes);
+        for command in commands {
+            let ours = self.ours_conn.read_raw_reply();
+            let theirs = self.redis_conn.read_raw_reply();
+            assert_eq!(
+                String::from_utf8_lossy(&ours),
+                String::from_utf8_lossy(&theirs),
+                "pipelined replies differ for {command:?}"
+            );
+        }
+    }
+
     /// Sends `command` to both without comparing (e.g. for replies that differ by nature, such
     /// as `INFO`), returning both raw replies.
     pub fn both<A: AsRef<[u8]>>(&mut self, command: &[A]) -> (Vec<u8>, Vec<u8>) {

@@ -5,7 +5,9 @@
 //! An entry is one allocation holding the key and, for hashes, the value too ([`Layout`] says
 //! where the key is), so an element costs its bytes, one allocation and a bucket slot.
 
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
+
+use foldhash::quality::RandomState;
 use std::marker::PhantomData;
 use std::sync::OnceLock;
 
@@ -55,7 +57,7 @@ impl Bucket {
 /// Redis's `siphash` seed, and stay the same while the process lives.
 fn hash_of(key: &[u8]) -> u64 {
     static SEED: OnceLock<RandomState> = OnceLock::new();
-    SEED.get_or_init(RandomState::new).hash_one(key)
+    SEED.get_or_init(RandomState::default).hash_one(key)
 }
 
 /// A hash table of entries with distinct keys.
