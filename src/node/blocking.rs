@@ -16,6 +16,7 @@ use bytes::BytesMut;
 use tokio::sync::oneshot;
 
 use super::error::CmdError;
+use super::number::parse_long_double;
 use crate::resp::Command;
 
 /// What a blocked command answers when its timeout passes.
@@ -85,23 +86,29 @@ impl Waiters {
     }
 }
 
-/// A blocking command's timeout argument, in seconds with decimals, as Redis 7.0 reads it.
+/// A blocking command's timeout argument, in seconds with decimals, as Redis 7.0 reads it
+/// (`getTimeoutFromObjectOrReply`): a long double, times 1000, truncated to whole
+/// milliseconds, so anything under a millisecond (`0.0001`) means "forever" like `0`; values a
+/// 64-bit integer cannot hold (`inf`, `1e30`) come out negative there, and are refused as
+/// negative here too. Redis 7.0 has no "out of range" check yet: any other huge value blocks.
 pub fn parse_timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
-    let text = std::str::from_utf8(arg).map_err(|_| not_a_float())?;
-    let secs: f64 = text.parse().map_err(|_| not_a_float())?;
-    if !secs.is_finite() || text.starts_with('+') || text.trim() != text {
-        return Err(not_a_float());
-    }
-    if secs < 0.0 {
+    let secs = parse_long_double(arg).ok_or_else(not_a_float)?;
+    let ms = secs * 1000.0;
+    // C's out-of-range float-to-integer conversion gives i64::MIN on x86-64.
+    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    let ms = if (-TWO_POW_63..TWO_POW_63).contains(&ms) {
+        ms.trunc() as i64
+    } else {
+        i64::MIN
+    };
+    if ms < 0 {
         return Err(CmdError::text("ERR timeout is negative"));
     }
-    if secs == 0.0 {
+    if ms == 0 {
         return Ok(None);
     }
-    let ms = (secs * 1000.0).ceil();
-    if ms > i64::MAX as f64 / 2.0 {
-        return Err(CmdError::text("ERR timeout is out of range"));
-    }
+    // Redis 7.0 adds the current time without an overflow check; such a client stays blocked,
+    // and so does this one, for as long as a Duration holds.
     Ok(Some(Duration::from_millis(ms as u64)))
 }
 
@@ -120,10 +127,27 @@ mod tests {
             parse_timeout(b"1.5").unwrap(),
             Some(Duration::from_millis(1500))
         );
+        assert_eq!(parse_timeout(b"0.0001").unwrap(), None);
+        assert_eq!(parse_timeout(b"-0").unwrap(), None);
         assert_eq!(
-            parse_timeout(b"0.0001").unwrap(),
-            Some(Duration::from_millis(1))
+            parse_timeout(b"0x10").unwrap(),
+            Some(Duration::from_secs(16))
         );
+        for negative in [
+            &b"inf"[..],
+            b"+inf",
+            b"-inf",
+            b"1e30",
+            b"9223372036854775807",
+        ] {
+            assert_eq!(
+                parse_timeout(negative).unwrap_err().to_string(),
+                "ERR timeout is negative"
+            );
+        }
+        assert!(parse_timeout(b"9223372036854774")
+            .unwrap()
+            .is_some_and(|d| d.as_secs() > 9_000_000_000_000_000));
         assert_eq!(
             parse_timeout(b"-1").unwrap_err().to_string(),
             "ERR timeout is negative"

@@ -99,6 +99,47 @@ fn list_replies_match_redis_in_resp3() {
     ]);
 }
 
+/// Timeout arguments are read as Redis 7.0 reads them: `strtold`'s syntax (hex, `inf`),
+/// truncated to milliseconds, out-of-range values refused as negative. With an element waiting
+/// every valid timeout pops at once, so each form can be compared without waiting.
+#[test]
+fn blocking_timeouts_parse_like_redis() {
+    let mut d = Differential::start();
+    for timeout in [
+        "0",
+        "1.5",
+        "0.0001",
+        "-0",
+        "0x10",
+        "0x1.8p1",
+        ".5",
+        "1e3",
+        "inf",
+        "+inf",
+        "-inf",
+        "1e30",
+        "1e400",
+        "1e5000",
+        "9223372036854775807",
+        "9223372036854774",
+        "-1",
+        "-0.5",
+        "nan",
+        " 1",
+        "1 ",
+        "abc",
+        "0x",
+        "1e",
+        "",
+    ] {
+        d.check(&["RPUSH", "l", "x"]);
+        d.check(&["BLPOP", "l", timeout]);
+        d.check(&["ZADD", "z", "1", "m"]);
+        d.check(&["BZPOPMIN", "z", timeout]);
+        d.check(&["DEL", "l", "z"]);
+    }
+}
+
 #[test]
 fn blocked_clients_are_served_in_arrival_order() {
     let node = SlotgateNode::start();

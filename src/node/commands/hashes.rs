@@ -208,16 +208,16 @@ fn hincrby(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     Ok(())
 }
 
+/// A float argument or value as Redis's `string2ld` reads it.
 fn parse_float(s: &[u8]) -> Option<f64> {
-    let text = std::str::from_utf8(s).ok()?;
-    if text.is_empty() || text.starts_with(|c: char| c.is_ascii_whitespace()) {
-        return None;
-    }
-    text.parse::<f64>().ok().filter(|x| !x.is_nan())
+    crate::node::number::parse_long_double(s)
 }
 
 fn hincrbyfloat(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let by = parse_float(cmd.arg(3)).ok_or(CmdError::NotFloat)?;
+    if by.is_infinite() {
+        return Err(CmdError::text("ERR value is NaN or Infinity"));
+    }
     let now = ctx.now;
     let current = match read(ctx.db(), cmd.arg(1), now)?.and_then(|h| h.get(cmd.arg(2))) {
         Some(v) => parse_float(v).ok_or_else(|| CmdError::text("ERR hash value is not a float"))?,

@@ -436,14 +436,9 @@ fn add_to(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
     Ok(())
 }
 
-/// A float argument or value as Redis's `string2ld` reads it: no spaces, no NaN.
+/// A float argument or value as Redis's `string2ld` reads it.
 fn parse_float(s: &[u8]) -> Option<f64> {
-    let text = std::str::from_utf8(s).ok()?;
-    if text.is_empty() || text.starts_with(|c: char| c.is_ascii_whitespace()) {
-        return None;
-    }
-    let x: f64 = text.parse().ok()?;
-    (!x.is_nan()).then_some(x)
+    crate::node::number::parse_long_double(s)
 }
 
 /// A long double as Redis prints it for humans: plain decimal, no exponent, trailing zeros
