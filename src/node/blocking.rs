@@ -45,6 +45,8 @@ pub struct Waiter {
     pub keys: Vec<Vec<u8>>,
     pub command: Command,
     pub resp3: bool,
+    /// What it answers if it times out (or is unblocked with `CLIENT UNBLOCK … TIMEOUT`).
+    pub on_timeout: TimeoutReply,
     pub reply: oneshot::Sender<BytesMut>,
 }
 
@@ -71,6 +73,14 @@ impl Waiters {
 
     pub fn get(&self, id: u64) -> Option<&Waiter> {
         self.by_id.get(&id)
+    }
+
+    /// The id of the wait of client `client_id`, if it is blocked.
+    pub fn of_client(&self, client_id: u64) -> Option<u64> {
+        self.by_id
+            .iter()
+            .find(|(_, w)| w.client_id == client_id)
+            .map(|(&id, _)| id)
     }
 
     pub fn remove(&mut self, id: u64) -> Option<Waiter> {

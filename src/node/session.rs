@@ -328,6 +328,7 @@ impl Session {
                 keys: request.keys.clone(),
                 command: cmd.clone(),
                 resp3: self.client.resp3,
+                on_timeout: request.on_timeout,
                 reply: tx,
             };
             let id = ks.waiters.add(waiter);

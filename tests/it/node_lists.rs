@@ -201,6 +201,47 @@ fn blmove_wakes_a_client_blocked_on_its_destination() {
     assert_eq!(pusher.request_raw(&["EXISTS", "src", "dest"]), b":0\r\n");
 }
 
+/// `CLIENT UNBLOCK` ends another client's blocking pop as a timeout or with `-UNBLOCKED`, and
+/// the unblocked connection goes on working; its argument errors are Redis's.
+#[test]
+fn client_unblock_ends_a_blocking_pop() {
+    let node = SlotgateNode::start();
+    let mut blocked = node.raw();
+    let mut other = node.raw();
+    let id = match blocked.request(&["CLIENT", "ID"]) {
+        crate::harness::Reply::Integer(id) => id.to_string(),
+        r => panic!("CLIENT ID answered {r:?}"),
+    };
+    blocked.send_command(&["BLPOP", "l", "0"]);
+    wait_blocked(&mut other, 1);
+    assert_eq!(other.request_raw(&["CLIENT", "UNBLOCK", &id]), b":1\r\n");
+    assert_eq!(blocked.read_raw_reply(), b"*-1\r\n");
+    blocked.send_command(&["BLMOVE", "src", "dst", "LEFT", "RIGHT", "0"]);
+    wait_blocked(&mut other, 1);
+    assert_eq!(
+        other.request_raw(&["CLIENT", "UNBLOCK", &id, "error"]),
+        b":1\r\n"
+    );
+    assert_eq!(
+        blocked.read_raw_reply(),
+        b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
+    );
+    wait_blocked(&mut other, 0);
+    assert_eq!(other.request_raw(&["CLIENT", "UNBLOCK", &id]), b":0\r\n");
+    assert_eq!(blocked.request_raw(&["RPUSH", "l", "x"]), b":1\r\n");
+
+    let mut d = Differential::start();
+    d.check_all(&[
+        &["CLIENT", "UNBLOCK", "999999"],
+        &["CLIENT", "UNBLOCK", "999999", "TIMEOUT"],
+        &["CLIENT", "UNBLOCK", "abc"],
+        &["CLIENT", "UNBLOCK", "abc", "nope"],
+        &["CLIENT", "UNBLOCK", "1", "nope"],
+        &["CLIENT", "UNBLOCK", "1", "error", "extra"],
+        &["CLIENT", "UNBLOCK"],
+    ]);
+}
+
 #[test]
 fn a_waiter_that_disconnects_loses_nothing() {
     let node = SlotgateNode::start();
@@ -222,10 +263,7 @@ fn a_waiter_that_disconnects_loses_nothing() {
 fn wait_blocked(conn: &mut crate::harness::RawConn, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        // A push to a scratch key does not disturb waiters on other keys; LLEN on the waited
-        // key stays 0 while they wait. Blocked clients are counted by INFO once the server
-        // commands land; until then, give the other connection time to be read by polling a
-        // cheap command.
+        // INFO counts the clients blocked right now.
         let info = conn.request_raw(&["INFO", "clients"]);
         let text = String::from_utf8_lossy(&info);
         if let Some(line) = text.lines().find(|l| l.starts_with("blocked_clients:")) {

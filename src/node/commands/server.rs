@@ -30,6 +30,7 @@ pub(super) const COMMANDS: &[(&str, Handler)] = &[
     ("client|list", client_list),
     ("client|info", client_info),
     ("client|kill", client_kill),
+    ("client|unblock", client_unblock),
     ("client|reply", client_reply),
     ("client|no-evict", client_no_evict),
     ("command", command),
@@ -581,6 +582,48 @@ fn client_info(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
     let subs = ctx.node.pubsub.lock().client_counts(ctx.client.id);
     let line = client_line(&ctx.client.handle.clone(), Some(ctx.client), subs);
     ctx.out.verbatim(line.as_bytes());
+    Ok(())
+}
+
+/// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`: ends another client's blocking command as if it
+/// timed out, or with an `-UNBLOCKED` error; 1 if that client was blocked.
+fn client_unblock(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    if cmd.argc() > 4 {
+        return Err(CmdError::text(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(cmd.arg(1))
+        )));
+    }
+    let as_error = match cmd.get(3) {
+        None => false,
+        Some(r) if r.eq_ignore_ascii_case(b"timeout") => false,
+        Some(r) if r.eq_ignore_ascii_case(b"error") => true,
+        Some(_) => {
+            return Err(CmdError::text(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    let id = parse_i64(cmd.arg(2)).ok_or(CmdError::NotInteger)?;
+    let waiting = u64::try_from(id)
+        .ok()
+        .and_then(|id| ctx.ks.waiters.of_client(id));
+    let Some(waiter) = waiting.and_then(|w| ctx.ks.waiters.remove(w).map(|it| (w, it))) else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let (waiter_id, waiter) = waiter;
+    for key in &waiter.keys {
+        ctx.ks.db(waiter.db).remove_waiter(key, waiter_id);
+    }
+    let mut reply = crate::node::reply::Reply::new(waiter.resp3);
+    if as_error {
+        reply.error(b"UNBLOCKED client unblocked via CLIENT UNBLOCK");
+    } else {
+        super::write_timeout_reply(&mut reply, waiter.on_timeout);
+    }
+    let _ = waiter.reply.send(reply.take());
+    ctx.out.int(1);
     Ok(())
 }
 
