@@ -67,6 +67,41 @@ fn config_set_applies_to_the_commands_right_behind_it() {
     ]);
 }
 
+/// `COMMAND LIST` with each filter names the same commands as redis-server (in its own order).
+#[test]
+fn command_list_filters_match_redis() {
+    fn sorted(reply: crate::harness::Reply) -> Vec<Vec<u8>> {
+        let crate::harness::Reply::Array(Some(items)) = reply else {
+            panic!("not an array: {reply:?}");
+        };
+        let mut names: Vec<Vec<u8>> = items
+            .into_iter()
+            .map(|r| r.as_bytes().expect("a name").to_vec())
+            .collect();
+        names.sort();
+        names
+    }
+    let mut d = Differential::start();
+    for filter in [
+        &["COMMAND", "LIST"][..],
+        &["COMMAND", "LIST", "FILTERBY", "ACLCAT", "list"],
+        &["COMMAND", "LIST", "FILTERBY", "ACLCAT", "HyperLogLog"],
+        &["COMMAND", "LIST", "FILTERBY", "ACLCAT", "nosuch"],
+        &["COMMAND", "LIST", "FILTERBY", "PATTERN", "client|*"],
+        &["COMMAND", "LIST", "FILTERBY", "MODULE", "fakemod"],
+    ] {
+        let ours = sorted(d.ours_conn.request(filter));
+        let theirs = sorted(d.redis_conn.request(filter));
+        assert_eq!(ours, theirs, "{filter:?}");
+    }
+    d.check_all(&[
+        &["COMMAND", "LIST", "FILTERBY", "NOPE", "x"],
+        &[
+            "COMMAND", "LIST", "FILTERBY", "ACLCAT", "list", "PATTERN", "l*",
+        ],
+    ]);
+}
+
 fn info_field(conn: &mut crate::harness::RawConn, section: &str, field: &str) -> String {
     let raw = conn.request_raw(&["INFO", section]);
     let text = String::from_utf8_lossy(&raw).into_owned();

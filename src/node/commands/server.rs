@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{Ctx, Handler};
-use crate::command::table;
+use crate::command::{table, AclCategories};
 use crate::node::client::ReplyMode;
 use crate::node::error::{CmdError, CmdResult};
 use crate::node::glob;
@@ -746,23 +746,40 @@ fn find_spec(name: &[u8]) -> Option<&'static crate::command::CommandSpec> {
 }
 
 fn command_list(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    enum Filter {
+        All,
+        Pattern(Vec<u8>),
+        /// Commands of this ACL category; an unknown category matches nothing, as in Redis.
+        Category(Option<AclCategories>),
+        /// Commands of a module: slotgate loads none.
+        Module,
+    }
     let filter = match cmd.argc() {
-        2 => None,
-        5 if cmd.arg(2).eq_ignore_ascii_case(b"FILTERBY")
-            && cmd.arg(3).eq_ignore_ascii_case(b"PATTERN") =>
-        {
-            Some(cmd.arg(4).to_vec())
+        2 => Filter::All,
+        5 if cmd.arg(2).eq_ignore_ascii_case(b"FILTERBY") => {
+            let by = cmd.arg(3);
+            if by.eq_ignore_ascii_case(b"PATTERN") {
+                Filter::Pattern(cmd.arg(4).to_vec())
+            } else if by.eq_ignore_ascii_case(b"ACLCAT") {
+                let name = String::from_utf8_lossy(cmd.arg(4)).to_ascii_lowercase();
+                Filter::Category(AclCategories::from_name(&name))
+            } else if by.eq_ignore_ascii_case(b"MODULE") {
+                Filter::Module
+            } else {
+                return Err(CmdError::Syntax);
+            }
         }
         _ => return Err(CmdError::Syntax),
     };
     let names: Vec<&str> = table()
         .iter_all()
-        .map(|s| s.full_name())
-        .filter(|n| {
-            filter
-                .as_ref()
-                .is_none_or(|p| glob::matches(p, n.as_bytes(), true))
+        .filter(|spec| match &filter {
+            Filter::All => true,
+            Filter::Pattern(p) => glob::matches(p, spec.full_name().as_bytes(), true),
+            Filter::Category(c) => c.is_some_and(|c| spec.acl_categories().contains(c)),
+            Filter::Module => false,
         })
+        .map(|spec| spec.full_name())
         .collect();
     ctx.out.array(names.len());
     for n in names {
