@@ -21,6 +21,7 @@
 //!    writes, blocking and pub/sub commands from the rest, and fan-out commands from
 //!    single-slot ones.
 
+mod docs;
 mod error;
 mod flags;
 mod key_spec;
@@ -33,6 +34,7 @@ use std::sync::LazyLock;
 
 use bytes::Bytes;
 
+pub use docs::docs;
 pub use error::CommandError;
 pub use flags::{AclCategories, Flags, KeySpecFlags};
 pub use key_spec::{BeginSearch, FindKeys, KeySpec};

@@ -147,6 +147,43 @@ impl Reply {
 
     /// Human-readable text (`INFO`, `CLIENT LIST`): a verbatim `txt` string in RESP3, a bulk
     /// string in RESP2.
+    /// Writes a decoded frame in this reply's protocol (maps and sets flattened for RESP2).
+    pub fn frame(&mut self, frame: &crate::resp::Frame) {
+        use crate::resp::Frame;
+        match frame {
+            Frame::Simple(b) => self.simple(b),
+            Frame::Error(b) | Frame::BulkError(b) => self.error(b),
+            Frame::Integer(n) => self.int(*n),
+            Frame::Bulk(b) | Frame::BigNumber(b) => self.bulk(b),
+            Frame::Null => self.null(),
+            Frame::NullArray => self.null_array(),
+            Frame::Array(items) => {
+                self.array(items.len());
+                items.iter().for_each(|f| self.frame(f));
+            }
+            Frame::Set(items) => {
+                self.set(items.len());
+                items.iter().for_each(|f| self.frame(f));
+            }
+            Frame::Push(items) => {
+                self.push(items.len());
+                items.iter().for_each(|f| self.frame(f));
+            }
+            Frame::Map(pairs) => {
+                self.map(pairs.len());
+                for (k, v) in pairs {
+                    self.frame(k);
+                    self.frame(v);
+                }
+            }
+            Frame::Double(x) => self.double(*x),
+            Frame::Boolean(b) => self.boolean(*b),
+            Frame::Verbatim { text, .. } => self.verbatim(text),
+            // Attributes are out-of-band hints: the value is the reply.
+            Frame::Attribute { value, .. } => self.frame(value),
+        }
+    }
+
     pub fn verbatim(&mut self, text: &[u8]) {
         if self.resp3 {
             let mut n = itoa::Buffer::new();

@@ -102,6 +102,26 @@ fn command_list_filters_match_redis() {
     ]);
 }
 
+/// `COMMAND DOCS` answers Redis 7.0's own documentation, byte for byte, in RESP2 and RESP3.
+#[test]
+fn command_docs_match_redis() {
+    let mut d = Differential::start();
+    let named: &[&str] = &[
+        "COMMAND",
+        "DOCS",
+        "get",
+        "SET",
+        "client|kill",
+        "nosuch",
+        "zadd",
+    ];
+    d.check(named);
+    d.check(&["COMMAND", "DOCS", "nosuch"]);
+    d.both(&["HELLO", "3"]);
+    d.check(named);
+    d.check(&["COMMAND", "DOCS", "georadius", "xadd", "bitfield"]);
+}
+
 fn info_field(conn: &mut crate::harness::RawConn, section: &str, field: &str) -> String {
     let raw = conn.request_raw(&["INFO", section]);
     let text = String::from_utf8_lossy(&raw).into_owned();

@@ -813,6 +813,8 @@ fn command_getkeys(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 
 /// `COMMAND DOCS`: the table carries no documentation, so each command known maps to an empty
 /// doc map (clients use the names; the texts are Redis's documentation, not the server's).
+/// `COMMAND DOCS [name …]`: Redis 7.0's own documentation of each command (every top-level
+/// command when none is named); unknown names are left out, as in Redis.
 fn command_docs(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let names: Vec<&str> = if cmd.argc() == 2 {
         table().iter().map(|s| s.full_name()).collect()
@@ -823,10 +825,14 @@ fn command_docs(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             .map(|s| s.full_name())
             .collect()
     };
-    ctx.out.map(names.len());
-    for n in names {
-        ctx.out.bulk(n.as_bytes());
-        ctx.out.map(0);
+    let found: Vec<(&str, &crate::resp::Frame)> = names
+        .into_iter()
+        .filter_map(|n| Some((n, crate::command::docs(n)?)))
+        .collect();
+    ctx.out.map(found.len());
+    for (name, doc) in found {
+        ctx.out.bulk(name.as_bytes());
+        ctx.out.frame(doc);
     }
     Ok(())
 }
