@@ -3,9 +3,9 @@
 //! encodings, converted one way as Redis converts them.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
 
 use foldhash::quality::RandomState;
+use hashbrown::HashSet;
 
 use crate::resp::parse_i64;
 
@@ -78,7 +78,12 @@ impl Set {
             self.convert_to_table();
         }
         match self {
-            Set::Table(t) => t.insert(member.into()),
+            Set::Table(t) => {
+                // One hash, and no allocation when the member is already there.
+                let before = t.len();
+                t.get_or_insert_with(member, |m| Box::from(m));
+                t.len() > before
+            }
             Set::Intset(_) => unreachable!("converted above"),
         }
     }
