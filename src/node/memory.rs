@@ -11,8 +11,9 @@
 //!
 //! Eviction runs before each command when `maxmemory` is set, as in Redis: while the estimate
 //! is over the limit, a victim is picked from `maxmemory-samples` random keys by the policy
-//! and deleted. Keys carry no access time, so `allkeys-lru`/`allkeys-lfu` pick randomly among
-//! the samples like `allkeys-random` (and the `volatile-*` ones among keys with a TTL);
+//! and deleted. `allkeys-lru`/`volatile-lru` take the sampled key idle longest (keys carry a
+//! last-used stamp); the LFU policies, with no access counts yet, pick randomly among the
+//! samples like `allkeys-random` (the `volatile-*` ones among keys with a TTL);
 //! `volatile-ttl` takes the sampled key that expires soonest.
 
 use std::sync::atomic::Ordering;
@@ -47,7 +48,7 @@ pub fn entry_bytes(key: &[u8], entry: &Entry) -> u64 {
         Value::Set(v) => 64 + v.len() as u64 * ELEMENT_BYTES,
         Value::ZSet(v) => 64 + v.len() as u64 * ELEMENT_BYTES * 2,
     };
-    let expiry = if entry.expire_at.is_some() { 32 } else { 0 };
+    let expiry = if entry.expire_at().is_some() { 32 } else { 0 };
     KEY_OVERHEAD + key.len() as u64 + value + expiry
 }
 
@@ -163,13 +164,17 @@ fn pick_victim(
         let Some((key, entry)) = random_entry(db, rng.gen_range(0..POSITION_END)) else {
             continue;
         };
-        if volatile && entry.expire_at.is_none() {
+        if volatile && entry.expire_at().is_none() {
             continue;
         }
         found += 1;
         let better = match (&best, policy) {
             (None, _) => true,
-            (Some((_, _, b)), "volatile-ttl") => entry.expire_at < b.expire_at,
+            (Some((_, _, b)), "volatile-ttl") => entry.expire_at() < b.expire_at(),
+            // The LRU policies evict the key idle longest among the sampled.
+            (Some((_, _, b)), "allkeys-lru" | "volatile-lru") => {
+                entry.idle_seconds() > b.idle_seconds()
+            }
             _ => false,
         };
         if better {

@@ -26,7 +26,7 @@ use super::client::{Client, ClientHandle, ClientInfo, ReplyMode};
 use super::commands::{self, write_timeout_reply, Ctx};
 use super::config::NodeConfig;
 use super::error::CmdError;
-use super::keyspace::Keyspace;
+use super::keyspace::{set_lru_clock, Keyspace};
 use super::memory::{self, Room};
 use super::reply::Reply;
 use super::server::{unix_ms, Node};
@@ -209,6 +209,7 @@ impl Session {
         let mut ks = node.keyspace();
         self.take_pushes();
         let now = unix_ms();
+        set_lru_clock(now);
         let mut clock = Instant::now();
         let mut ran = 0;
         while ran < MAX_BATCH && !self.client.close_after_reply {

@@ -122,6 +122,77 @@ fn command_docs_match_redis() {
     d.check(&["COMMAND", "DOCS", "georadius", "xadd", "bitfield"]);
 }
 
+fn idle(c: &mut crate::harness::RawConn, key: &str) -> i64 {
+    match c.request(&["OBJECT", "IDLETIME", key]) {
+        crate::harness::Reply::Integer(n) => n,
+        r => panic!("OBJECT IDLETIME answered {r:?}"),
+    }
+}
+
+/// `OBJECT IDLETIME` counts seconds since a command used the key; looking at it (OBJECT, TYPE,
+/// EXISTS, TTL) is not a use, reading it is.
+#[test]
+fn idle_time_counts_from_the_last_use() {
+    let node = SlotgateNode::start();
+    let mut c = node.raw();
+    c.request(&["SET", "k", "v"]);
+    assert_eq!(idle(&mut c, "k"), 0);
+    assert_eventually(Duration::from_secs(5), "k idle for a second", || {
+        idle(&mut c, "k") >= 1
+    });
+    c.request(&["TYPE", "k"]);
+    c.request(&["EXISTS", "k"]);
+    c.request(&["TTL", "k"]);
+    c.request(&["OBJECT", "ENCODING", "k"]);
+    assert!(idle(&mut c, "k") >= 1, "looking at a key is not a use");
+    c.request(&["GET", "k"]);
+    assert_eq!(idle(&mut c, "k"), 0);
+    assert_eq!(c.request_raw(&["OBJECT", "IDLETIME", "nosuch"]), b"$-1\r\n");
+}
+
+/// `allkeys-lru` evicts keys idle longest: keys used just before memory runs out survive.
+#[test]
+fn lru_eviction_keeps_recently_used_keys() {
+    let node = SlotgateNode::start_with(&[
+        "--maxmemory",
+        "2mb",
+        "--maxmemory-policy",
+        "allkeys-lru",
+        "--maxmemory-samples",
+        "64",
+    ]);
+    let mut c = node.raw();
+    let value = "x".repeat(1000);
+    for i in 0..1000 {
+        c.request(&["SET", &format!("old{i}"), &value]);
+    }
+    assert_eventually(Duration::from_secs(5), "old keys idle", || {
+        idle(&mut c, "old0") >= 1
+    });
+    for i in 0..50 {
+        c.request(&["SET", &format!("hot{i}"), &value]);
+    }
+    // Write on until a hundred keys were evicted (fewer than the idle ones).
+    let mut evicted = 0;
+    for i in 0..5000 {
+        assert!(!c.request(&["SET", &format!("new{i}"), &value]).is_error());
+        if i % 50 == 0 {
+            evicted = info_field(&mut c, "stats", "evicted_keys").parse().unwrap();
+            if evicted >= 100 {
+                break;
+            }
+        }
+    }
+    assert!(evicted >= 100, "only {evicted} keys were evicted");
+    for i in 0..50 {
+        assert_eq!(
+            c.request_raw(&["EXISTS", &format!("hot{i}")]),
+            b":1\r\n",
+            "hot{i} was evicted before idle keys"
+        );
+    }
+}
+
 fn info_field(conn: &mut crate::harness::RawConn, section: &str, field: &str) -> String {
     let raw = conn.request_raw(&["INFO", section]);
     let text = String::from_utf8_lossy(&raw).into_owned();

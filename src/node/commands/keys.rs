@@ -54,7 +54,7 @@ fn exists(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let n = cmd
         .args()
         .skip(1)
-        .filter(|key| ctx.db().contains(key, now))
+        .filter(|key| ctx.db().get_untouched(key, now).is_some())
         .count();
     ctx.out.int(n as i64);
     Ok(())
@@ -64,8 +64,8 @@ fn type_(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let now = ctx.now;
     let name = ctx
         .db()
-        .value(cmd.arg(1), now)
-        .map_or("none", |v| v.kind().name());
+        .get_untouched(cmd.arg(1), now)
+        .map_or("none", |e| e.value.kind().name());
     ctx.out.simple(name.as_bytes());
     Ok(())
 }
@@ -170,7 +170,7 @@ fn set_expiry(ctx: &mut Ctx<'_>, cmd: &Command, kind: ExpireKind) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
-    let current = entry.expire_at;
+    let current = entry.expire_at();
     let allowed = match current {
         None => !xx && !gt,
         Some(cur) => !nx && (!gt || at > cur) && (!lt || at < cur),
@@ -188,9 +188,9 @@ fn set_expiry(ctx: &mut Ctx<'_>, cmd: &Command, kind: ExpireKind) -> CmdResult {
 /// The remaining time of `key` in ms: -2 no key, -1 no expiry.
 fn remaining_ms(ctx: &mut Ctx<'_>, key: &[u8]) -> i64 {
     let now = ctx.now;
-    match ctx.db().get(key, now) {
+    match ctx.db().get_untouched(key, now) {
         None => -2,
-        Some(e) => e.expire_at.map_or(-1, |at| (at - now).max(0)),
+        Some(e) => e.expire_at().map_or(-1, |at| (at - now).max(0)),
     }
 }
 
@@ -208,9 +208,9 @@ fn pttl(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 
 fn expiretime_ms(ctx: &mut Ctx<'_>, key: &[u8]) -> i64 {
     let now = ctx.now;
-    match ctx.db().get(key, now) {
+    match ctx.db().get_untouched(key, now) {
         None => -2,
-        Some(e) => e.expire_at.unwrap_or(-1),
+        Some(e) => e.expire_at().unwrap_or(-1),
     }
 }
 
@@ -249,7 +249,7 @@ fn keys(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let (db, out) = ctx.db_out();
     let found: Vec<&[u8]> = db
         .iter()
-        .filter(|(_, e)| e.expire_at.is_none_or(|at| at > now))
+        .filter(|(_, e)| e.expire_at().is_none_or(|at| at > now))
         .map(|(k, _)| k.key())
         .filter(|k| all || glob::matches(pattern, k, false))
         .collect();
@@ -296,7 +296,7 @@ fn scan(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             break;
         }
         last_pos = Some(k.pos());
-        if e.expire_at.is_some_and(|at| at <= now)
+        if e.expire_at().is_some_and(|at| at <= now)
             || pattern
                 .as_ref()
                 .is_some_and(|p| !glob::matches(p, k.key(), false))
@@ -326,7 +326,7 @@ fn randomkey(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
         let candidate = db
             .range_from(pos)
             .chain(db.iter())
-            .find(|(_, e)| e.expire_at.is_none_or(|at| at > now))
+            .find(|(_, e)| e.expire_at().is_none_or(|at| at > now))
             .map(|(k, _)| k.key().to_vec());
         if candidate.is_some() || db.is_empty() {
             picked = candidate;
@@ -369,7 +369,8 @@ fn move_key(ctx: &mut Ctx<'_>, cmd: &Command, nx: bool) -> CmdResult {
         return Ok(());
     }
     let entry = ctx.db().remove_entry(src).expect("checked live above");
-    ctx.db().set_with_expiry(dst, entry.value, entry.expire_at);
+    let at = entry.expire_at();
+    ctx.db().set_with_expiry(dst, entry.value, at);
     ctx.dirty(1);
     if nx {
         ctx.out.int(1);
@@ -422,7 +423,8 @@ fn copy(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    target.set_with_expiry(dst, entry.value, entry.expire_at);
+    let at = entry.expire_at();
+    target.set_with_expiry(dst, entry.value, at);
     ctx.dirty(1);
     ctx.out.int(1);
     Ok(())
@@ -449,7 +451,8 @@ fn move_(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     }
     let (from, to) = ctx.ks.two_dbs(source, target);
     let entry = from.remove_entry(key).expect("checked live above");
-    to.set_with_expiry(key, entry.value, entry.expire_at);
+    let at = entry.expire_at();
+    to.set_with_expiry(key, entry.value, at);
     ctx.dirty(1);
     ctx.out.int(1);
     Ok(())
@@ -470,7 +473,7 @@ fn swapdb(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 fn object_encoding(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let now = ctx.now;
     let (db, out) = ctx.db_out();
-    match db.value(cmd.arg(2), now) {
+    match db.get_untouched(cmd.arg(2), now).map(|e| &e.value) {
         Some(v) => out.bulk(v.encoding().as_bytes()),
         None => out.null(),
     }
@@ -480,7 +483,7 @@ fn object_encoding(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 fn object_refcount(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let now = ctx.now;
     let (db, out) = ctx.db_out();
-    match db.value(cmd.arg(2), now) {
+    match db.get_untouched(cmd.arg(2), now).map(|e| &e.value) {
         // Redis shares the integers 0..9999 and reports them with INT_MAX references.
         Some(Value::Str(s))
             if s.as_int().is_some_and(|n| (0..10_000).contains(&n)) && s.encoding() == "int" =>
@@ -493,7 +496,7 @@ fn object_refcount(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     Ok(())
 }
 
-/// `OBJECT IDLETIME`: the node keeps no access times yet, so every key reads as just used.
+/// `OBJECT IDLETIME`: seconds since a command last used the key.
 fn object_idletime(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let now = ctx.now;
     let policy = ctx.config.get("maxmemory-policy").to_string();
@@ -501,8 +504,8 @@ fn object_idletime(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         return Err(CmdError::text("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
     let (db, out) = ctx.db_out();
-    match db.value(cmd.arg(2), now) {
-        Some(_) => out.int(0),
+    match db.get_untouched(cmd.arg(2), now) {
+        Some(e) => out.int(e.idle_seconds() as i64),
         None => out.null(),
     }
     Ok(())
@@ -512,7 +515,7 @@ fn object_freq(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let now = ctx.now;
     let policy = ctx.config.get("maxmemory-policy").to_string();
     let (db, out) = ctx.db_out();
-    if db.value(cmd.arg(2), now).is_none() {
+    if db.get_untouched(cmd.arg(2), now).is_none() {
         out.null();
         return Ok(());
     }

@@ -6,6 +6,8 @@
 //! `SCAN` its stable cursors and the keys of one slot as one range.
 
 use std::collections::{BTreeSet, HashMap};
+use std::num::NonZeroI64;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use hashbrown::hash_table::Entry as Slot;
 use hashbrown::HashTable;
@@ -14,11 +16,58 @@ use smallvec::SmallVec;
 use super::key::{position, Slotted};
 use super::value::Value;
 
-/// A stored value and its expiry (unix milliseconds).
+/// A stored value, its expiry and when it was last used.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub value: Value,
-    pub expire_at: Option<i64>,
+    /// Unix milliseconds; never 0 (see [`expiry`]), so the option costs no extra word.
+    expire: Option<NonZeroI64>,
+    /// The LRU clock (unix seconds) when a command last used the key (`OBJECT IDLETIME`,
+    /// the LRU eviction policies).
+    lru: u32,
+}
+
+impl Entry {
+    fn new(value: Value, expire_at: Option<i64>) -> Entry {
+        Entry {
+            value,
+            expire: expiry(expire_at),
+            lru: lru_clock(),
+        }
+    }
+
+    /// When the key expires (unix milliseconds), if it does.
+    pub fn expire_at(&self) -> Option<i64> {
+        self.expire.map(NonZeroI64::get)
+    }
+
+    fn set_expire_at(&mut self, at: Option<i64>) {
+        self.expire = expiry(at);
+    }
+
+    /// Seconds since a command last used the key.
+    pub fn idle_seconds(&self) -> u64 {
+        u64::from(lru_clock().wrapping_sub(self.lru))
+    }
+}
+
+/// An expiry as stored: the instant 0 (long past, like any expiry it could stand for) is kept
+/// as -1.
+fn expiry(at: Option<i64>) -> Option<NonZeroI64> {
+    at.and_then(|at| NonZeroI64::new(at).or(NonZeroI64::new(-1)))
+}
+
+/// The LRU clock: unix seconds, advanced by [`set_lru_clock`] as commands run (Redis's
+/// `server.lruclock`), so stamping a key costs no clock read.
+static LRU_CLOCK: AtomicU32 = AtomicU32::new(0);
+
+/// Advances the LRU clock to `now` (unix milliseconds).
+pub fn set_lru_clock(now: i64) {
+    LRU_CLOCK.store((now / 1000) as u32, Ordering::Relaxed);
+}
+
+fn lru_clock() -> u32 {
+    LRU_CLOCK.load(Ordering::Relaxed)
 }
 
 /// A stored key's bytes: up to 24 inline, so most keys cost no allocation (and no cache miss)
@@ -89,7 +138,8 @@ impl Store {
     }
 
     /// The entry of `key` if it is live; one that has expired is deleted first.
-    fn live_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Entry> {
+    /// `used`: the lookup counts as a use of the key (its LRU stamp moves to now).
+    fn live_mut(&mut self, key: &[u8], now: i64, used: bool) -> Option<&mut Entry> {
         let pos = position(key);
         let found = self
             .table
@@ -98,7 +148,11 @@ impl Store {
             return None;
         };
         if !is_due(&occupied.get().entry, now) {
-            return Some(&mut occupied.into_mut().entry);
+            let entry = &mut occupied.into_mut().entry;
+            if used {
+                entry.lru = lru_clock();
+            }
+            return Some(entry);
         }
         let (item, vacant) = occupied.remove();
         forget(
@@ -127,9 +181,10 @@ impl Store {
             Slot::Occupied(occupied) => {
                 let item = occupied.into_mut();
                 if is_due(&item.entry, now) {
-                    if let Some(at) = item.entry.expire_at.take() {
+                    if let Some(at) = item.entry.expire_at() {
                         self.expiring.remove(&(at, Slotted::with_pos(key, pos)));
                     }
+                    item.entry.set_expire_at(None);
                     item.entry.value = make();
                     self.expired += 1;
                 }
@@ -139,10 +194,7 @@ impl Store {
                 self.order.insert(pos);
                 let item = Item {
                     key: ItemKey::from_slice(key),
-                    entry: Entry {
-                        value: make(),
-                        expire_at: None,
-                    },
+                    entry: Entry::new(make(), None),
                 };
                 &mut vacant.insert(Box::new(item)).into_mut().entry
             }
@@ -169,37 +221,32 @@ impl Store {
                     self.expired += 1;
                     None
                 } else {
-                    item.entry.expire_at
+                    item.entry.expire_at()
                 };
                 let at = expire(live);
-                if item.entry.expire_at != at {
+                let at = expiry(at).map(NonZeroI64::get);
+                if item.entry.expire_at() != at {
                     let slotted = Slotted::with_pos(key, pos);
-                    if let Some(old) = item.entry.expire_at {
+                    if let Some(old) = item.entry.expire_at() {
                         self.expiring.remove(&(old, slotted.clone()));
                     }
                     if let Some(at) = at {
                         self.expiring.insert((at, slotted));
                     }
                 }
-                item.entry = Entry {
-                    value,
-                    expire_at: at,
-                };
+                item.entry = Entry::new(value, at);
                 return;
             }
             Slot::Vacant(vacant) => {
                 self.order.insert(pos);
                 let item = Item {
                     key: ItemKey::from_slice(key),
-                    entry: Entry {
-                        value,
-                        expire_at: expire(None),
-                    },
+                    entry: Entry::new(value, expire(None)),
                 };
                 vacant.insert(Box::new(item))
             }
         };
-        if let Some(at) = item.get().entry.expire_at {
+        if let Some(at) = item.get().entry.expire_at() {
             self.expiring.insert((at, Slotted::with_pos(key, pos)));
         }
     }
@@ -249,7 +296,7 @@ fn forget(
     pos: u64,
     item: &Item,
 ) {
-    if let Some(at) = item.entry.expire_at {
+    if let Some(at) = item.entry.expire_at() {
         expiring.remove(&(at, Slotted::with_pos(&item.key, pos)));
     }
     let shared = table.iter_hash(table_hash(pos)).any(|it| it.pos() == pos);
@@ -259,7 +306,7 @@ fn forget(
 }
 
 fn is_due(entry: &Entry, now: i64) -> bool {
-    entry.expire_at.is_some_and(|at| at <= now)
+    entry.expire_at().is_some_and(|at| at <= now)
 }
 
 /// One database (`SELECT n`).
@@ -327,7 +374,13 @@ impl Db {
     /// The live entry of `key`, deleting it first if it has expired. Reading does not count as a
     /// change: use [`get_mut`](Self::get_mut) to change the value.
     pub fn get(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
-        self.store.live_mut(key, now).map(|e| &*e)
+        self.store.live_mut(key, now, true).map(|e| &*e)
+    }
+
+    /// The live entry of `key` without counting a use of it (`OBJECT`, `TYPE`, `EXISTS`,
+    /// `TTL`: Redis's `LOOKUP_NOTOUCH`).
+    pub fn get_untouched(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
+        self.store.live_mut(key, now, false).map(|e| &*e)
     }
 
     /// The entry of `key` as stored, expired or not, without deleting anything: for reading
@@ -349,7 +402,7 @@ impl Db {
     /// The live value of `key`, to change: the key counts as modified (`WATCH`, blocked
     /// clients). A handler that empties a collection must [`remove`](Self::remove) the key.
     pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Value> {
-        let entry = self.store.live_mut(key, now)?;
+        let entry = self.store.live_mut(key, now, true)?;
         self.signals.touch(key);
         Some(&mut entry.value)
     }
@@ -362,7 +415,7 @@ impl Db {
         now: i64,
         change: impl FnOnce(&mut Value) -> Result<R, E>,
     ) -> Option<Result<R, E>> {
-        let entry = self.store.live_mut(key, now)?;
+        let entry = self.store.live_mut(key, now, true)?;
         let result = change(&mut entry.value);
         if result.is_ok() {
             self.signals.touch(key);
@@ -401,7 +454,7 @@ impl Db {
 
     /// Deletes `key`, returning its value if it was live.
     pub fn remove(&mut self, key: &[u8], now: i64) -> Option<Value> {
-        self.store.live_mut(key, now)?;
+        self.store.live_mut(key, now, true)?;
         self.remove_entry(key).map(|e| e.value)
     }
 
@@ -425,20 +478,22 @@ impl Db {
 
     /// The expiry of a live `key` (None: no key, or no expiry; see [`get`](Self::get)).
     pub fn expire_at(&mut self, key: &[u8], now: i64) -> Option<i64> {
-        self.get(key, now).and_then(|e| e.expire_at)
+        self.get(key, now).and_then(|e| e.expire_at())
     }
 
     /// Sets or clears a live key's expiry; false if there is no such key. An expiry at or
     /// before `now` deletes the key, as Redis does.
     pub fn set_expire(&mut self, key: &[u8], at: Option<i64>, now: i64) -> bool {
-        let Some(entry) = self.store.live_mut(key, now) else {
+        let Some(entry) = self.store.live_mut(key, now, true) else {
             return false;
         };
         if matches!(at, Some(at) if at <= now) {
             self.remove_entry(key);
             return true;
         }
-        let old = std::mem::replace(&mut entry.expire_at, at);
+        let old = entry.expire_at();
+        entry.set_expire_at(at);
+        let at = entry.expire_at();
         if old != at {
             let slotted = Slotted::new(key);
             if let Some(old) = old {
@@ -662,5 +717,26 @@ mod tests {
         assert_eq!(db.try_modify(b"k", 0, |_| Ok::<(), ()>(())), Some(Ok(())));
         assert_ne!(db.watch_version(b"k"), v);
         assert_eq!(db.try_modify(b"missing", 0, |_| Ok::<(), ()>(())), None);
+    }
+
+    #[test]
+    fn uses_move_the_lru_stamp_and_looks_do_not() {
+        let mut db = Db::default();
+        set_lru_clock(1_000_000);
+        db.set(b"k", s("v"));
+        set_lru_clock(1_100_000);
+        assert_eq!(db.get_untouched(b"k", 0).unwrap().idle_seconds(), 100);
+        assert_eq!(db.peek(b"k").unwrap().idle_seconds(), 100);
+        db.get(b"k", 0);
+        assert_eq!(db.peek(b"k").unwrap().idle_seconds(), 0);
+    }
+
+    #[test]
+    fn an_expiry_at_the_epoch_is_kept_as_past() {
+        let mut db = Db::default();
+        db.set_with_expiry(b"k", s("v"), Some(0));
+        assert!(db.peek(b"k").unwrap().expire_at().is_some_and(|at| at < 0));
+        assert!(db.get(b"k", 1).is_none());
+        assert_eq!(db.expires_len(), 0);
     }
 }

@@ -15,7 +15,7 @@ pub mod string;
 mod value;
 pub mod zset;
 
-pub use db::{Db, Entry, KeyAt};
+pub use db::{set_lru_clock, Db, Entry, KeyAt};
 pub use value::{Kind, Value};
 
 use crate::node::blocking::Waiters;
