@@ -193,6 +193,23 @@ fn lru_eviction_keeps_recently_used_keys() {
     }
 }
 
+/// `LOLWUT` answers Redis 7.0's version line, in RESP2 and RESP3.
+#[test]
+fn lolwut_matches_redis() {
+    let mut d = Differential::start();
+    let forms: &[&[&str]] = &[
+        &["LOLWUT"],
+        &["LOLWUT", "VERSION", "7"],
+        &["LOLWUT", "VERSION", "1", "10", "20"],
+        &["LOLWUT", "VERSION"],
+        &["LOLWUT", "VERSION", "x"],
+        &["LOLWUT", "foo"],
+    ];
+    d.check_all(forms);
+    d.both(&["HELLO", "3"]);
+    d.check_all(forms);
+}
+
 fn info_field(conn: &mut crate::harness::RawConn, section: &str, field: &str) -> String {
     let raw = conn.request_raw(&["INFO", section]);
     let text = String::from_utf8_lossy(&raw).into_owned();

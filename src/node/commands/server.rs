@@ -20,6 +20,7 @@ pub(super) const COMMANDS: &[(&str, Handler)] = &[
     ("flushall", flushall),
     ("time", time),
     ("lastsave", lastsave),
+    ("lolwut", lolwut),
     ("config|get", config_get),
     ("config|set", config_set),
     ("config|resetstat", config_resetstat),
@@ -96,6 +97,23 @@ fn time(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
     ctx.out.array(2);
     ctx.out.bulk(now.as_secs().to_string().as_bytes());
     ctx.out.bulk(now.subsec_micros().to_string().as_bytes());
+    Ok(())
+}
+
+/// `LOLWUT [VERSION v]`: Redis 7.0's own version answers its version line; the generative
+/// art of versions 5 and 6 is not drawn.
+fn lolwut(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    let mut version = 7;
+    if cmd.argc() >= 3 && cmd.arg(1).eq_ignore_ascii_case(b"version") {
+        version = parse_i64(cmd.arg(2)).ok_or(CmdError::NotInteger)?;
+    }
+    if version == 5 || version == 6 {
+        return Err(CmdError::text(
+            "ERR LOLWUT VERSION 5 and 6 (generative art) are not supported by slotgate node yet",
+        ));
+    }
+    let text = format!("Redis ver. {}\n", crate::node::REDIS_VERSION);
+    ctx.out.verbatim(text.as_bytes());
     Ok(())
 }
 

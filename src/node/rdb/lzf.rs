@@ -113,6 +113,11 @@ pub fn compress(input: &[u8], limit: usize) -> Option<Vec<u8>> {
         let is_match =
             r > 0 && r < ip && ip - r - 1 < MAX_OFF && input[r..r + 3] == input[ip..ip + 3];
         if !is_match {
+            // liblzf's own space checks, so it gives up (and Redis stores the string raw)
+            // exactly where liblzf does.
+            if out.len() >= limit {
+                return None;
+            }
             lit += 1;
             out.push(input[ip]);
             ip += 1;
@@ -126,6 +131,9 @@ pub fn compress(input: &[u8], limit: usize) -> Option<Vec<u8>> {
         }
         let off = ip - r - 1;
         let maxlen = (n - ip - 2).min(MAX_REF);
+        if out.len() + 4 >= limit && out.len() - usize::from(lit == 0) + 4 >= limit {
+            return None;
+        }
         end_run(&mut out, lit);
         let mut len = 2;
         let mut mismatched = false;
@@ -168,9 +176,10 @@ pub fn compress(input: &[u8], limit: usize) -> Option<Vec<u8>> {
             htab[idx(hval)] = ip;
             ip += 1;
         }
-        if out.len() > limit {
-            return None;
-        }
+    }
+    // At most 3 bytes can be missing here (liblzf's test).
+    if out.len() + 3 > limit {
+        return None;
     }
     while ip < n {
         lit += 1;
@@ -209,6 +218,13 @@ mod tests {
         // A long reference: len 7 + 3 extra + 2 = 12 at distance 1.
         let stream = [0, b'x', (7 << 5), 3, 0];
         assert_eq!(decompress(&stream, 13).unwrap(), vec![b'x'; 13]);
+    }
+
+    #[test]
+    fn gives_up_where_liblzf_does() {
+        // redis-server stores this 21-byte string raw: liblzf runs out of its 17-byte budget
+        // (len - 4) by its own conservative test, though the stream would fit.
+        assert_eq!(compress(b"ababaaabbbbbbbabaabbb", 17), None);
     }
 
     #[test]
