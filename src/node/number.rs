@@ -14,32 +14,20 @@ const LONG_DOUBLE_MIN_EXP10: i64 = -4950;
 /// overflows on. Computed in f64: a value that a long double holds but an f64 does not comes
 /// back infinite or zero.
 pub fn parse_long_double(s: &[u8]) -> Option<f64> {
-    if s.is_empty() || s.len() >= MAX_LONG_DOUBLE_CHARS || s[0].is_ascii_whitespace() {
+    // C's isspace, vertical tab included.
+    if s.is_empty()
+        || s.len() >= MAX_LONG_DOUBLE_CHARS
+        || s[0].is_ascii_whitespace()
+        || s[0] == 0x0b
+    {
         return None;
     }
+    let x = strtod(s)?;
     let text = std::str::from_utf8(s).ok()?;
-    let (negative, body) = match text.as_bytes()[0] {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let value = if body.len() > 1
-        && body.as_bytes()[0] == b'0'
-        && matches!(body.as_bytes()[1], b'x' | b'X')
-    {
-        parse_hex(&body[2..])?
-    } else {
-        let x: f64 = body.parse().ok()?;
-        if x.is_nan() || body.starts_with(['+', '-']) {
-            return None;
-        }
-        if !out_of_long_double_range(body) {
-            x
-        } else {
-            return None;
-        }
-    };
-    Some(if negative { -value } else { value })
+    if x.is_nan() || out_of_long_double_range(text.trim_start_matches(['+', '-'])) {
+        return None;
+    }
+    Some(x)
 }
 
 /// Whether a decimal (not `inf`) is beyond a long double's range, either way.
@@ -66,42 +54,65 @@ fn out_of_long_double_range(body: &str) -> bool {
     !(LONG_DOUBLE_MIN_EXP10..=LONG_DOUBLE_MAX_EXP10).contains(&magnitude)
 }
 
-/// The digits after `0x`: hex digits, an optional fraction, an optional binary exponent
-/// (`p`, decimal).
-fn parse_hex(s: &str) -> Option<f64> {
-    let (mantissa, exp) = match s.find(['p', 'P']) {
-        Some(at) => {
-            let e = &s[at + 1..];
-            let digits = e.strip_prefix(['+', '-']).unwrap_or(e);
-            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            (
-                &s[..at],
-                e.parse::<i64>().unwrap_or(if e.starts_with('-') {
-                    i64::MIN
-                } else {
-                    i64::MAX
-                }),
-            )
+/// C's `strtod` over the whole text: leading whitespace skipped, then a decimal or hex number,
+/// `inf`/`infinity` or `nan`; None unless every byte is used. The empty text reads as 0, as
+/// `strtod` leaves its end pointer on the terminating NUL.
+pub fn strtod(text: &[u8]) -> Option<f64> {
+    if text.is_empty() {
+        return Some(0.0);
+    }
+    let t = text
+        .iter()
+        .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+        .map(|i| &text[i..])?;
+    let s = std::str::from_utf8(t).ok()?;
+    let (neg, body) = match s.as_bytes()[0] {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if body.starts_with(['+', '-']) {
+        return None;
+    }
+    let lower = body.to_ascii_lowercase();
+    let v = if lower == "inf" || lower == "infinity" {
+        f64::INFINITY
+    } else if lower == "nan" {
+        f64::NAN
+    } else if let Some(hex) = lower.strip_prefix("0x") {
+        parse_hex_float(hex)?
+    } else {
+        if !body
+            .bytes()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
+        {
+            return None;
         }
+        body.parse::<f64>().ok()?
+    };
+    Some(if neg { -v } else { v })
+}
+
+/// The digits of a C hex float after `0x`: `h[.h][p±d]`.
+fn parse_hex_float(s: &str) -> Option<f64> {
+    let (mantissa, exp) = match s.split_once('p') {
+        Some((m, e)) => (m, e.parse::<i32>().ok()?),
         None => (s, 0),
     };
     let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
     if int.is_empty() && frac.is_empty() {
         return None;
     }
-    let mut value = 0f64;
+    let mut v = 0f64;
     for c in int.chars() {
-        value = value * 16.0 + f64::from(c.to_digit(16)?);
+        v = v * 16.0 + f64::from(c.to_digit(16)?);
     }
     let mut scale = 1.0 / 16.0;
     for c in frac.chars() {
-        value += f64::from(c.to_digit(16)?) * scale;
+        v += f64::from(c.to_digit(16)?) * scale;
         scale /= 16.0;
     }
-    let exp = i32::try_from(exp.clamp(-20_000, 20_000)).unwrap_or(0);
-    Some(value * 2f64.powi(exp))
+    Some(v * 2f64.powi(exp))
 }
 
 #[cfg(test)]

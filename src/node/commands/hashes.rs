@@ -5,6 +5,7 @@ use crate::node::error::{CmdError, CmdResult};
 use crate::node::glob;
 use crate::node::keyspace::hash::{Hash, HashLimits};
 use crate::node::keyspace::{Db, Value};
+use crate::node::number::parse_long_double;
 use crate::resp::{parse_i64, Command};
 
 pub(super) const COMMANDS: &[(&str, Handler)] = &[
@@ -208,19 +209,16 @@ fn hincrby(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     Ok(())
 }
 
-/// A float argument or value as Redis's `string2ld` reads it.
-fn parse_float(s: &[u8]) -> Option<f64> {
-    crate::node::number::parse_long_double(s)
-}
-
 fn hincrbyfloat(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
-    let by = parse_float(cmd.arg(3)).ok_or(CmdError::NotFloat)?;
+    let by = parse_long_double(cmd.arg(3)).ok_or(CmdError::NotFloat)?;
     if by.is_infinite() {
         return Err(CmdError::text("ERR value is NaN or Infinity"));
     }
     let now = ctx.now;
     let current = match read(ctx.db(), cmd.arg(1), now)?.and_then(|h| h.get(cmd.arg(2))) {
-        Some(v) => parse_float(v).ok_or_else(|| CmdError::text("ERR hash value is not a float"))?,
+        Some(v) => {
+            parse_long_double(v).ok_or_else(|| CmdError::text("ERR hash value is not a float"))?
+        }
         None => 0.0,
     };
     let new = current + by;

@@ -4,6 +4,7 @@ use super::{Ctx, Handler};
 use crate::node::error::{CmdError, CmdResult};
 use crate::node::keyspace::string::Str;
 use crate::node::keyspace::{Db, Value};
+use crate::node::number::parse_long_double;
 use crate::resp::{parse_i64, Command};
 
 pub(super) const COMMANDS: &[(&str, Handler)] = &[
@@ -436,11 +437,6 @@ fn add_to(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
     Ok(())
 }
 
-/// A float argument or value as Redis's `string2ld` reads it.
-fn parse_float(s: &[u8]) -> Option<f64> {
-    crate::node::number::parse_long_double(s)
-}
-
 /// A long double as Redis prints it for humans: plain decimal, no exponent, trailing zeros
 /// trimmed. (Redis computes in 80-bit long double; slotgate in f64, printed shortest.)
 fn format_human(x: f64) -> String {
@@ -456,10 +452,10 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let key = cmd.arg(1);
     let now = ctx.now;
     let current = match read_str(ctx.db(), key, now)? {
-        Some(s) => parse_float(&s.to_vec()).ok_or(CmdError::NotFloat)?,
+        Some(s) => parse_long_double(&s.to_vec()).ok_or(CmdError::NotFloat)?,
         None => 0.0,
     };
-    let by = parse_float(cmd.arg(2)).ok_or(CmdError::NotFloat)?;
+    let by = parse_long_double(cmd.arg(2)).ok_or(CmdError::NotFloat)?;
     let new = current + by;
     if !new.is_finite() {
         return Err(CmdError::text(
@@ -826,10 +822,10 @@ mod tests {
 
     #[test]
     fn floats_parse_like_string2ld() {
-        assert_eq!(parse_float(b"1.5"), Some(1.5));
-        assert_eq!(parse_float(b" 1"), None);
-        assert_eq!(parse_float(b"nan"), None);
-        assert_eq!(parse_float(b"1x"), None);
+        assert_eq!(parse_long_double(b"1.5"), Some(1.5));
+        assert_eq!(parse_long_double(b" 1"), None);
+        assert_eq!(parse_long_double(b"nan"), None);
+        assert_eq!(parse_long_double(b"1x"), None);
         assert_eq!(format_human(10.5 + 0.1), "10.6");
         assert_eq!(format_human(3.0), "3");
         assert_eq!(format_human(5.0e3), "5000");

@@ -16,6 +16,7 @@ use crate::node::error::{CmdError, CmdResult};
 use crate::node::keyspace::set::Set;
 use crate::node::keyspace::zset::{LexBound, LexRange, ScoreRange, ZSet, ZSetLimits};
 use crate::node::keyspace::{Db, Value};
+use crate::node::number::strtod;
 use crate::node::reply::{format_double, Reply};
 use crate::resp::{parse_i64, Command};
 
@@ -63,67 +64,6 @@ const MAX_RANDOM_PICKS: u64 = 1 << 24;
 
 // ---------------------------------------------------------------------------------------------
 // Parsing
-
-/// C's `strtod` over the whole text: leading whitespace skipped, then a decimal or hex number,
-/// `inf`/`infinity` or `nan`; None unless every byte is used. The empty text reads as 0, as
-/// `strtod` leaves its end pointer on the terminating NUL.
-fn strtod(text: &[u8]) -> Option<f64> {
-    if text.is_empty() {
-        return Some(0.0);
-    }
-    let t = text
-        .iter()
-        .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
-        .map(|i| &text[i..])?;
-    let s = std::str::from_utf8(t).ok()?;
-    let (neg, body) = match s.as_bytes()[0] {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if body.starts_with(['+', '-']) {
-        return None;
-    }
-    let lower = body.to_ascii_lowercase();
-    let v = if lower == "inf" || lower == "infinity" {
-        f64::INFINITY
-    } else if lower == "nan" {
-        f64::NAN
-    } else if let Some(hex) = lower.strip_prefix("0x") {
-        parse_hex_float(hex)?
-    } else {
-        if !body
-            .bytes()
-            .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-'))
-        {
-            return None;
-        }
-        body.parse::<f64>().ok()?
-    };
-    Some(if neg { -v } else { v })
-}
-
-/// The digits of a C hex float after `0x`: `h[.h][p±d]`.
-fn parse_hex_float(s: &str) -> Option<f64> {
-    let (mantissa, exp) = match s.split_once('p') {
-        Some((m, e)) => (m, e.parse::<i32>().ok()?),
-        None => (s, 0),
-    };
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    if int.is_empty() && frac.is_empty() {
-        return None;
-    }
-    let mut v = 0f64;
-    for c in int.chars() {
-        v = v * 16.0 + f64::from(c.to_digit(16)?);
-    }
-    let mut scale = 1.0 / 16.0;
-    for c in frac.chars() {
-        v += f64::from(c.to_digit(16)?) * scale;
-        scale /= 16.0;
-    }
-    Some(v * 2f64.powi(exp))
-}
 
 /// A score or other double argument, as Redis's `getDoubleFromObject` reads it: no leading
 /// space, no NaN, no overflow to infinity or underflow to zero.

@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::num::NonZeroI64;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use hashbrown::hash_table::Entry as Slot;
+use hashbrown::hash_table::{Entry as Slot, OccupiedEntry};
 use hashbrown::HashTable;
 use smallvec::SmallVec;
 
@@ -154,14 +154,7 @@ impl Store {
             }
             return Some(entry);
         }
-        let (item, vacant) = occupied.remove();
-        forget(
-            vacant.into_table(),
-            &mut self.order,
-            &mut self.expiring,
-            pos,
-            &item,
-        );
+        take(occupied, &mut self.order, &mut self.expiring, pos);
         self.expired += 1;
         None
     }
@@ -256,15 +249,7 @@ impl Store {
         let found = self
             .table
             .find_entry(table_hash(pos), |it| &it.key[..] == key);
-        let (item, vacant) = found.ok()?.remove();
-        forget(
-            vacant.into_table(),
-            &mut self.order,
-            &mut self.expiring,
-            pos,
-            &item,
-        );
-        Some(item.entry)
+        Some(take(found.ok()?, &mut self.order, &mut self.expiring, pos).entry)
     }
 
     fn clear(&mut self) {
@@ -288,21 +273,27 @@ impl Store {
     }
 }
 
-/// Drops a removed item from the indexes; `table` no longer holds it.
-fn forget(
-    table: &HashTable<Box<Item>>,
+/// Removes the item at `occupied` (whose key is at `pos`) from the table and the indexes.
+/// A free function, not a `Store` method: the entry borrows the table, the indexes are the
+/// store's other fields.
+fn take(
+    occupied: OccupiedEntry<'_, Box<Item>>,
     order: &mut BTreeSet<u64>,
     expiring: &mut BTreeSet<(i64, Slotted)>,
     pos: u64,
-    item: &Item,
-) {
+) -> Box<Item> {
+    let (item, vacant) = occupied.remove();
     if let Some(at) = item.entry.expire_at() {
         expiring.remove(&(at, Slotted::with_pos(&item.key, pos)));
     }
-    let shared = table.iter_hash(table_hash(pos)).any(|it| it.pos() == pos);
+    let shared = vacant
+        .into_table()
+        .iter_hash(table_hash(pos))
+        .any(|it| it.pos() == pos);
     if !shared {
         order.remove(&pos);
     }
+    item
 }
 
 fn is_due(entry: &Entry, now: i64) -> bool {
