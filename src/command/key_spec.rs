@@ -68,6 +68,16 @@ pub(crate) fn search(
     filter: SpecFilter,
     out: &mut KeyIndices,
 ) -> Result<(), InvalidSpec> {
+    search_with(specs, cmd, filter, |at, _| out.push(at))
+}
+
+/// [`search`], handing each key's index to `found` with the flags of the spec that names it.
+pub(crate) fn search_with(
+    specs: &[KeySpec],
+    cmd: &Command,
+    filter: SpecFilter,
+    mut found: impl FnMut(usize, KeySpecFlags),
+) -> Result<(), InvalidSpec> {
     let argc = cmd.argc() as i64;
     for spec in specs {
         let not_key = spec.flags.contains(KeySpecFlags::NOT_KEY);
@@ -125,7 +135,9 @@ pub(crate) fn search(
             return Err(InvalidSpec);
         }
         let step = usize::try_from(step.max(1)).unwrap_or(1);
-        out.extend((first as usize..=last as usize).step_by(step));
+        for at in (first as usize..=last as usize).step_by(step) {
+            found(at, spec.flags);
+        }
         if spec.flags.contains(KeySpecFlags::INCOMPLETE) {
             return Err(InvalidSpec);
         }

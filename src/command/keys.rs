@@ -9,29 +9,42 @@
 use smallvec::SmallVec;
 
 use super::error::CommandError;
-use super::key_spec::{search, KeySpec, SpecFilter};
+use super::flags::KeySpecFlags;
+use super::key_spec::{search, search_with, KeySpec, SpecFilter};
 use crate::resp::{parse_i64, Command};
 
 /// Argument indices of keys; four fit without a heap allocation.
 pub type KeyIndices = SmallVec<[usize; 4]>;
 
+/// Argument indices of keys, each with how the command uses the key.
+pub type KeyRefs = SmallVec<[(usize, KeySpecFlags); 4]>;
+
 /// How a command's keys are found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum KeyFinder {
-    /// The key specs alone (every command without a `getkeys_proc`, plus `SET` and `BITFIELD`,
-    /// whose procs only refine the access flags).
+    /// The key specs alone (every command without a `getkeys_proc`).
     Specs,
+    /// `SET` and `BITFIELD`: the key specs, whose access flags (`variable_flags`) a function
+    /// of Redis's refines from the arguments.
+    Set,
+    Bitfield,
     /// `EVAL`, `EVAL_RO`; `EVALSHA`, `EVALSHA_RO` (`sha`): `script numkeys key… arg…`.
-    Eval { sha: bool },
+    Eval {
+        sha: bool,
+    },
     /// `FCALL`, `FCALL_RO`: `function numkeys key… arg…`.
     Fcall,
     /// `ZUNION`/`ZINTER`/`ZDIFF`/`ZINTERCARD` (numkeys at 1) and their `…STORE` forms
     /// (destination at 1, numkeys at 2).
-    SortedSetOp { numkeys_at: usize },
+    SortedSetOp {
+        numkeys_at: usize,
+    },
     /// `SINTERCARD numkeys key…`.
     SetInterCard,
     /// `LMPOP`/`ZMPOP` (numkeys at 1), `BLMPOP`/`BZMPOP` (timeout first, numkeys at 2).
-    MultiPop { numkeys_at: usize },
+    MultiPop {
+        numkeys_at: usize,
+    },
     /// `SORT key … [STORE dest]`.
     Sort,
     /// `SORT_RO key …`.
@@ -41,7 +54,9 @@ pub(crate) enum KeyFinder {
     /// `GEORADIUS`/`GEORADIUSBYMEMBER key … [STORE k] [STOREDIST k]`.
     GeoRadius,
     /// `XREAD` and `XREADGROUP` (`group`): `… STREAMS key… id…`.
-    XRead { group: bool },
+    XRead {
+        group: bool,
+    },
 }
 
 impl KeyFinder {
@@ -66,6 +81,8 @@ impl KeyFinder {
             "georadius" | "georadiusbymember" => KeyFinder::GeoRadius,
             "xread" => KeyFinder::XRead { group: false },
             "xreadgroup" => KeyFinder::XRead { group: true },
+            "set" => KeyFinder::Set,
+            "bitfield" => KeyFinder::Bitfield,
             _ => KeyFinder::Specs,
         }
     }
@@ -81,7 +98,7 @@ impl KeyFinder {
     ) -> Result<KeyIndices, CommandError> {
         let mut keys = KeyIndices::new();
         match self {
-            KeyFinder::Specs => {
+            KeyFinder::Specs | KeyFinder::Set | KeyFinder::Bitfield => {
                 if search(specs, cmd, SpecFilter::Keys, &mut keys).is_err() {
                     // Only reachable with an arity Redis would have refused: no keys.
                     keys.clear();
@@ -104,6 +121,185 @@ impl KeyFinder {
         keys.retain(|i| *i < cmd.argc());
         Ok(keys)
     }
+}
+
+impl KeyFinder {
+    /// The keys of `cmd` with their access flags, as `COMMAND GETKEYS`, `COMMAND
+    /// GETKEYSANDFLAGS` and ACL key permissions find them (`getKeysFromCommandWithSpecs`): the
+    /// key specs when they describe the keys completely and with fixed flags, else Redis's
+    /// `getkeys_proc` for the command. The procs give flags only where the specs cannot (`SET`,
+    /// `BITFIELD`, `SORT`, `SORT_RO`, `MIGRATE`); the others name keys without flags. Empty
+    /// where Redis finds no key, which `COMMAND GETKEYS` answers as invalid arguments.
+    pub(crate) fn find_with_flags(self, specs: &[KeySpec], cmd: &Command) -> KeyRefs {
+        let has_keys = specs
+            .iter()
+            .any(|s| !s.flags.contains(KeySpecFlags::NOT_KEY));
+        let fixed_flags = specs
+            .iter()
+            .all(|s| !s.flags.contains(KeySpecFlags::VARIABLE_FLAGS));
+        let mut keys = KeyRefs::new();
+        if has_keys && fixed_flags {
+            let found = search_with(specs, cmd, SpecFilter::Keys, |at, flags| {
+                keys.push((at, flags))
+            });
+            if found.is_ok() {
+                return keys;
+            }
+            keys.clear();
+        }
+        let none = KeySpecFlags::empty();
+        let argc = cmd.argc();
+        match self {
+            KeyFinder::Specs => {}
+            KeyFinder::Set => {
+                let get = cmd.args().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
+                let flags = if get {
+                    KeySpecFlags::RW | KeySpecFlags::ACCESS | KeySpecFlags::UPDATE
+                } else {
+                    KeySpecFlags::OW | KeySpecFlags::UPDATE
+                };
+                keys.push((1, flags));
+            }
+            KeyFinder::Bitfield => keys.push((1, bitfield_flags(cmd))),
+            KeyFinder::Eval { .. } | KeyFinder::Fcall => generic_keys(cmd, None, 2, &mut keys),
+            KeyFinder::SortedSetOp { numkeys_at } => {
+                let store = (numkeys_at == 2).then_some(1);
+                generic_keys(cmd, store, numkeys_at, &mut keys)
+            }
+            KeyFinder::SetInterCard => generic_keys(cmd, None, 1, &mut keys),
+            KeyFinder::MultiPop { numkeys_at } => generic_keys(cmd, None, numkeys_at, &mut keys),
+            KeyFinder::Sort => {
+                let mut found = KeyIndices::new();
+                sort_keys(cmd, &mut found);
+                let store = KeySpecFlags::OW | KeySpecFlags::UPDATE;
+                keys.extend(found.into_iter().enumerate().map(|(n, at)| match n {
+                    0 => (at, KeySpecFlags::RO | KeySpecFlags::ACCESS),
+                    _ => (at, store),
+                }));
+            }
+            KeyFinder::SortRo => keys.push((1, KeySpecFlags::RO | KeySpecFlags::ACCESS)),
+            KeyFinder::Migrate => {
+                let flags = KeySpecFlags::RW | KeySpecFlags::ACCESS | KeySpecFlags::DELETE;
+                keys.extend(migrate_proc_keys(cmd).map(|at| (at, flags)));
+            }
+            KeyFinder::GeoRadius => {
+                let mut found = KeyIndices::new();
+                georadius_keys(cmd, &mut found);
+                keys.extend(found.into_iter().map(|at| (at, none)));
+            }
+            KeyFinder::XRead { .. } => {
+                keys.extend(xread_proc_keys(cmd).map(|at| (at, none)));
+            }
+        }
+        keys.retain(|(at, _)| *at < argc);
+        keys
+    }
+}
+
+/// `genericGetKeys`: `numkeys` read with `atoi`, keys from the argument after it, and the
+/// destination (if any) last; nothing when the count is below 1 or beyond the arguments.
+fn generic_keys(cmd: &Command, store: Option<usize>, numkeys_at: usize, keys: &mut KeyRefs) {
+    let first = numkeys_at + 1;
+    let n = cmd.get(numkeys_at).map_or(0, atoi);
+    let available = cmd.argc().saturating_sub(first) as i64;
+    if n < 1 || n > available {
+        return;
+    }
+    let none = KeySpecFlags::empty();
+    keys.extend((first..first + n as usize).map(|at| (at, none)));
+    keys.extend(store.map(|at| (at, none)));
+}
+
+/// C's `atoi` on well-behaved input: leading whitespace, a sign, then digits up to the first
+/// other byte; 0 when there are none. Saturates where C would overflow.
+fn atoi(arg: &[u8]) -> i64 {
+    let s = arg.trim_ascii_start();
+    let (negative, digits) = match s.first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let n = digits
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .fold(0i64, |n, d| {
+            n.saturating_mul(10).saturating_add(i64::from(d - b'0'))
+        });
+    if negative {
+        -n
+    } else {
+        n
+    }
+}
+
+/// `bitfieldGetKeys`: read-only when every subcommand is a complete `GET` (or `OVERFLOW`),
+/// otherwise a read-write update; a malformed subcommand counts as a write.
+fn bitfield_flags(cmd: &Command) -> KeySpecFlags {
+    let argc = cmd.argc();
+    let mut i = 2;
+    while i < argc {
+        let more = argc - i - 1;
+        let arg = cmd.arg(i);
+        if arg.eq_ignore_ascii_case(b"get") && more >= 2 {
+            i += 2;
+        } else if arg.eq_ignore_ascii_case(b"overflow") && more >= 1 {
+            i += 1;
+        } else {
+            return KeySpecFlags::RW | KeySpecFlags::ACCESS | KeySpecFlags::UPDATE;
+        }
+        i += 1;
+    }
+    KeySpecFlags::RO | KeySpecFlags::ACCESS
+}
+
+/// `migrateGetKeys`: the key at 3, or after a `KEYS` option every argument that follows it
+/// (none if the key at 3 is not empty). Known options are skipped with their values; unknown
+/// ones are stepped over, not refused.
+fn migrate_proc_keys(cmd: &Command) -> std::ops::Range<usize> {
+    let argc = cmd.argc();
+    let mut i = 6;
+    while i < argc {
+        let arg = cmd.arg(i);
+        if arg.eq_ignore_ascii_case(b"keys") {
+            return if cmd.arg(3).is_empty() {
+                i + 1..argc
+            } else {
+                0..0
+            };
+        }
+        if arg.eq_ignore_ascii_case(b"auth") {
+            i += 1;
+        } else if arg.eq_ignore_ascii_case(b"auth2") {
+            i += 2;
+        }
+        i += 1;
+    }
+    3..4
+}
+
+/// `xreadGetKeys`: the options skipped by name up to `STREAMS`, then the first half of what
+/// follows it; nothing on a syntax error or an odd count.
+fn xread_proc_keys(cmd: &Command) -> std::ops::Range<usize> {
+    let argc = cmd.argc();
+    let mut i = 1;
+    while i < argc {
+        let arg = cmd.arg(i);
+        if arg.eq_ignore_ascii_case(b"block") || arg.eq_ignore_ascii_case(b"count") {
+            i += 1;
+        } else if arg.eq_ignore_ascii_case(b"group") {
+            i += 2;
+        } else if arg.eq_ignore_ascii_case(b"streams") {
+            let num = argc - i - 1;
+            if num == 0 || !num.is_multiple_of(2) {
+                return 0..0;
+            }
+            return i + 1..i + 1 + num / 2;
+        } else if !arg.eq_ignore_ascii_case(b"noack") {
+            return 0..0;
+        }
+        i += 1;
+    }
+    0..0
 }
 
 /// `numkeys` at `at`: `Some(n)` if it parses as Redis's `string2ll` does.

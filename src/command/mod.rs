@@ -38,7 +38,7 @@ pub use docs::docs;
 pub use error::CommandError;
 pub use flags::{AclCategories, Flags, KeySpecFlags};
 pub use key_spec::{BeginSearch, FindKeys, KeySpec};
-pub use keys::KeyIndices;
+pub use keys::{KeyIndices, KeyRefs};
 pub use spec::{CommandSpec, RequestPolicy, ResponsePolicy};
 pub use table::CommandTable;
 

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use super::error::CommandError;
 use super::flags::{AclCategories, Flags, KeySpecFlags};
 use super::key_spec::{search, KeySpec, SpecFilter};
-use super::keys::{KeyFinder, KeyIndices};
+use super::keys::{KeyFinder, KeyIndices, KeyRefs};
 use crate::resp::Command;
 
 /// A command's name, arity, flags, ACL categories, key positions, tips and subcommands.
@@ -262,6 +262,14 @@ impl CommandSpec {
     /// [`CommandSpec::shard_channels`].
     pub fn keys(&self, cmd: &Command) -> Result<KeyIndices, CommandError> {
         self.key_finder.find(&self.key_specs, self.full_name, cmd)
+    }
+
+    /// The keys of `cmd` with their access flags, as Redis's `COMMAND GETKEYSANDFLAGS` and ACL
+    /// key permissions see them (`getKeysFromCommandWithSpecs`). Unlike [`CommandSpec::keys`]
+    /// this follows `COMMAND GETKEYS` where it differs from cluster routing, and never errs:
+    /// empty where Redis finds no key.
+    pub fn keys_and_flags(&self, cmd: &Command) -> KeyRefs {
+        self.key_finder.find_with_flags(&self.key_specs, cmd)
     }
 
     /// The indices of the shard channels of `SPUBLISH`, `SSUBSCRIBE` and `SUNSUBSCRIBE`, which

@@ -671,6 +671,87 @@ fn keys_match_command_getkeys() {
     );
 }
 
+/// `keys_and_flags` is Redis's `getKeysFromCommandWithSpecs`: for every command in the corpus,
+/// and forms that make the specs give up so that Redis's own key finders answer, the same
+/// keys with the same access flags as `COMMAND GETKEYSANDFLAGS`.
+#[test]
+fn keys_and_flags_match_command_getkeysandflags() {
+    let server = RedisNode::standalone();
+    let mut corpus = corpus();
+    corpus.extend(
+        [
+            &["ZUNIONSTORE", "d", "1abc", "a", "b"][..],
+            &["ZINTER", " 2", "a", "b"],
+            &["EVAL", "s", "+1x", "k"],
+            &["SET", "k", "v", "NX", "GET"],
+            &["BITFIELD", "k", "GET", "u8", "0", "OVERFLOW", "WRAP"],
+            &["BITFIELD", "k", "GET", "u8"],
+            &["SORT", "k", "STORE", "a", "STORE", "b"],
+            &["SORT", "k", "GET", "store", "STORE"],
+            &[
+                "MIGRATE", "h", "1", "k", "0", "1", "COPY", "AUTH2", "u", "p",
+            ],
+            &["MIGRATE", "h", "1", "", "0", "1", "BOGUS", "KEYS", "a"],
+            &["XREAD", "STREAMS", "a", "streams", "b"],
+        ]
+        .iter()
+        .map(|a| args(a)),
+    );
+    let asked: Vec<&Args> = corpus.iter().filter(|a| a.len() >= 2).collect();
+    let requests: Vec<Args> = asked
+        .iter()
+        .map(|a| {
+            let mut r = args(&["COMMAND", "GETKEYSANDFLAGS"]);
+            r.extend(a.iter().cloned());
+            r
+        })
+        .collect();
+    let replies = pipeline(&mut server.raw(), &requests);
+    let mut failures = Vec::new();
+    let mut with_flags = 0;
+    for (a, reply) in asked.iter().zip(&replies) {
+        let cmd = command(a);
+        let Ok(spec) = table().lookup(&cmd) else {
+            continue;
+        };
+        let ours: Vec<(Vec<u8>, Vec<String>)> = spec
+            .keys_and_flags(&cmd)
+            .iter()
+            .map(|&(at, flags)| (a[at].clone(), flags.names().map(String::from).collect()))
+            .collect();
+        let theirs: Vec<(Vec<u8>, Vec<String>)> = match reply {
+            Reply::Error(e)
+                if e == "ERR The command has no key arguments"
+                    || e == "ERR Invalid arguments specified for command" =>
+            {
+                Vec::new()
+            }
+            Reply::Array(Some(entries)) => entries
+                .iter()
+                .map(|entry| {
+                    let pair = entry.as_array().expect("[key, flags]");
+                    let flags = pair[1].as_array().expect("flags").iter();
+                    let names = flags.map(|f| match f {
+                        Reply::Simple(name) => name.clone(),
+                        other => panic!("flag {other:?}"),
+                    });
+                    (pair[0].as_bytes().expect("key").to_vec(), names.collect())
+                })
+                .collect(),
+            other => {
+                failures.push(format!("{}: GETKEYSANDFLAGS answered {other:?}", show(a)));
+                continue;
+            }
+        };
+        with_flags += usize::from(theirs.iter().any(|(_, f)| !f.is_empty()));
+        if ours != theirs {
+            failures.push(format!("{}: ours {ours:?} Redis {theirs:?}", show(a)));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(with_flags > 300, "only {with_flags} replies carried flags");
+}
+
 #[test]
 fn divergences_from_getkeys_follow_cluster_routing() {
     // A cluster node that owns every slot refuses keys from two slots with CROSSSLOT before it

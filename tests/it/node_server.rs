@@ -42,6 +42,73 @@ fn config_and_command_replies_match_redis() {
     ]);
 }
 
+/// `COMMAND GETKEYS` and `GETKEYSANDFLAGS` follow Redis's key specs, fall back to the
+/// command's own key finder where Redis does (a `numkeys` only `atoi` reads, `SET … GET`,
+/// read-only `BITFIELD`, `SORT … STORE`, `MIGRATE … KEYS`), and answer Redis's errors; the
+/// flags come as a set under RESP3.
+#[test]
+fn command_getkeys_and_flags_match_redis() {
+    let mut d = Differential::start();
+    let cases: &[&[&str]] = &[
+        &["MSET", "a", "1", "b", "2"],
+        &["SET", "k", "v"],
+        &["SET", "k", "v", "get"],
+        &["SET", "k", "v", "GE"],
+        &["BITFIELD", "k", "GET", "u8", "0"],
+        &["BITFIELD", "k", "GET", "u8", "0", "INCRBY", "u8", "0", "1"],
+        &["BITFIELD", "k", "OVERFLOW", "SAT", "GET", "u8"],
+        &["SORT", "k", "LIMIT", "0", "1", "STORE", "d"],
+        &["SORT_RO", "k", "BY", "w*"],
+        &["ZUNIONSTORE", "d", "2", "a", "b"],
+        &["ZUNIONSTORE", "d", "1abc", "a", "b"],
+        &["ZUNIONSTORE", "d", "x", "a"],
+        &["EVAL", "s", "0"],
+        &["EVAL", "s", "2", "a", "b"],
+        &["EVAL", "s", "3", "a"],
+        &[
+            "MIGRATE", "h", "1", "", "0", "1", "AUTH", "p", "KEYS", "a", "b",
+        ],
+        &["MIGRATE", "h", "1", "k", "0", "1", "KEYS", "a"],
+        &["XREAD", "COUNT", "1", "STREAMS", "a", "b", "1", "2"],
+        &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "a", "1"],
+        &[
+            "GEORADIUS",
+            "k",
+            "0",
+            "0",
+            "1",
+            "km",
+            "STORE",
+            "a",
+            "STOREDIST",
+            "b",
+        ],
+        &["LMPOP", "2", "a", "b", "LEFT"],
+        &["SPUBLISH", "ch", "m"],
+        &["GET"],
+        &["GET", "a", "b"],
+        &["PING", "x"],
+        &["NOSUCH", "x"],
+        &["CLIENT", "KILL"],
+        &["CONFIG", "GET", "x"],
+        &["OBJECT", "ENCODING", "k"],
+    ];
+    for case in cases {
+        for sub in ["GETKEYS", "GETKEYSANDFLAGS"] {
+            let mut request = vec!["COMMAND", sub];
+            request.extend_from_slice(case);
+            d.check(&request);
+        }
+    }
+    // The HELLO replies name the servers, so they are not compared.
+    for conn in [&mut d.ours_conn, &mut d.redis_conn] {
+        conn.send(&crate::harness::encode_command(&["HELLO", "3"]));
+        conn.read_raw_reply();
+    }
+    d.check(&["COMMAND", "GETKEYSANDFLAGS", "SET", "k", "v", "GET"]);
+    d.check(&["COMMAND", "GETKEYSANDFLAGS", "MSET", "a", "1", "b", "2"]);
+}
+
 /// A `CONFIG SET` takes effect for the very next command, even one pipelined behind it in the
 /// same read or queued behind it in the same transaction, as in Redis.
 #[test]

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{Ctx, Handler};
-use crate::command::{table, AclCategories};
+use crate::command::{table, AclCategories, Flags};
 use crate::node::client::ReplyMode;
 use crate::node::error::{CmdError, CmdResult};
 use crate::node::glob;
@@ -39,6 +39,7 @@ pub(super) const COMMANDS: &[(&str, Handler)] = &[
     ("command|info", command_info),
     ("command|list", command_list),
     ("command|getkeys", command_getkeys),
+    ("command|getkeysandflags", command_getkeysandflags),
     ("command|docs", command_docs),
     ("slowlog|get", slowlog_get),
     ("slowlog|len", slowlog_len),
@@ -807,24 +808,54 @@ fn command_list(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 }
 
 fn command_getkeys(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    getkeys(ctx, cmd, false)
+}
+
+fn command_getkeysandflags(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    getkeys(ctx, cmd, true)
+}
+
+/// `COMMAND GETKEYS|GETKEYSANDFLAGS command arg…`: the keys Redis's key specs (or the
+/// command's own key finder) name, with their access flags when asked.
+fn getkeys(ctx: &mut Ctx<'_>, cmd: &Command, with_flags: bool) -> CmdResult {
     let inner = Command::from_args(cmd.args().skip(2));
-    let spec = table()
-        .lookup(&inner)
-        .map_err(|_| CmdError::text("ERR Invalid command specified"))?;
-    if !spec.has_keys() && !spec.has_movable_keys() {
+    // Redis's lookupCommand: a container named alone is itself; an unknown subcommand is
+    // not a command.
+    let base = table()
+        .get(inner.name())
+        .ok_or(CmdError::text("ERR Invalid command specified"))?;
+    let spec = match inner.get(1) {
+        Some(sub) if base.is_container() => base
+            .subcommand(sub)
+            .ok_or(CmdError::text("ERR Invalid command specified"))?,
+        _ => base,
+    };
+    if !spec.has_keys() {
         return Err(CmdError::text("ERR The command has no key arguments"));
     }
-    let keys = spec
-        .keys(&inner)
-        .map_err(|_| CmdError::text("ERR Invalid arguments specified for command"))?;
-    if keys.is_empty() {
+    if !spec.arity_accepts(inner.argc()) {
+        return Err(CmdError::text(
+            "ERR Invalid number of arguments specified for command",
+        ));
+    }
+    let keys = spec.keys_and_flags(&inner);
+    if keys.is_empty() && !spec.flags().contains(Flags::NO_MANDATORY_KEYS) {
         return Err(CmdError::text(
             "ERR Invalid arguments specified for command",
         ));
     }
     ctx.out.array(keys.len());
-    for i in keys {
-        ctx.out.bulk(inner.arg(i));
+    for (at, flags) in keys {
+        if with_flags {
+            ctx.out.array(2);
+            ctx.out.bulk(inner.arg(at));
+            ctx.out.set(flags.names().count());
+            for name in flags.names() {
+                ctx.out.simple(name.as_bytes());
+            }
+        } else {
+            ctx.out.bulk(inner.arg(at));
+        }
     }
     Ok(())
 }
