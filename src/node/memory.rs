@@ -94,10 +94,11 @@ pub enum Room {
 }
 
 /// Evicts keys by `maxmemory-policy` until the estimate is under `maxmemory` (Redis's
-/// `performEvictions`).
+/// `performEvictions`); while clients are paused, does nothing and reports enough room.
 pub fn make_room(ks: &mut Keyspace, node: &Node, config: &NodeConfig, now: i64) -> Room {
     let max = config.int("maxmemory").max(0) as u64;
-    if max == 0 {
+    // Nothing is evicted while clients are paused (and so nothing is refused for memory).
+    if max == 0 || ks.paused(now).is_some() {
         return Room::Enough;
     }
     let used = used_memory(ks);

@@ -37,6 +37,9 @@ pub struct Node {
     pub run_id: String,
     /// Cancelled to stop the node (`SHUTDOWN`, a signal).
     pub shutdown: CancellationToken,
+    /// Bumped by `CLIENT UNPAUSE`: sessions holding a command back for a pause wake on it
+    /// (a pause that runs out wakes them by its end time).
+    pub unpaused: tokio::sync::watch::Sender<u64>,
     next_client_id: AtomicU64,
 }
 
@@ -52,6 +55,7 @@ impl Node {
             started: Instant::now(),
             run_id: new_run_id(),
             shutdown,
+            unpaused: tokio::sync::watch::Sender::new(0),
             next_client_id: AtomicU64::new(1),
         }
     }

@@ -4,7 +4,9 @@
 //! batch under one hold of the keyspace lock, so a pipeline costs one lock and one write. A
 //! blocking command that must wait ends the batch: the session registers the wait, releases
 //! the lock and sleeps until it is served, times out or the client goes away; the commands
-//! pipelined behind it run afterwards, in order, as in Redis.
+//! pipelined behind it run afterwards, in order, as in Redis. A command that `CLIENT PAUSE`
+//! holds back ends the batch the same way, and runs (with those behind it) once the pause is
+//! over.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -119,6 +121,18 @@ struct Blocked {
     on_timeout: TimeoutReply,
 }
 
+/// Why a batch stopped before its commands ran out.
+enum Stop {
+    /// A blocking command waits for its keys.
+    Blocked(Blocked),
+    /// A pause holds the next command back until `CLIENT UNPAUSE` (`unpaused` changes) or
+    /// the pause's end.
+    Paused {
+        unpaused: tokio::sync::watch::Receiver<u64>,
+        until: tokio::time::Instant,
+    },
+}
+
 /// Why a session ends.
 enum End {
     /// The client closed, was killed, quit or broke the protocol.
@@ -129,14 +143,20 @@ impl Session {
     async fn run(&mut self) -> Result<(), End> {
         loop {
             while !self.pending.is_empty() {
-                let blocked = self.run_batch();
+                let stop = self.run_batch();
                 self.flush().await?;
                 if self.client.close_after_reply {
                     return Err(End::Closed);
                 }
-                if let Some(blocked) = blocked {
-                    self.wait(blocked).await?;
-                    self.flush().await?;
+                match stop {
+                    Some(Stop::Blocked(blocked)) => {
+                        self.wait(blocked).await?;
+                        self.flush().await?;
+                    }
+                    Some(Stop::Paused { unpaused, until }) => {
+                        self.wait_unpaused(unpaused, until).await?
+                    }
+                    None => {}
                 }
             }
             self.read().await?;
@@ -201,8 +221,8 @@ impl Session {
     }
 
     /// Runs pending commands under one hold of the lock, until none are left, the batch is
-    /// full, the client must close, or a command blocks.
-    fn run_batch(&mut self) -> Option<Blocked> {
+    /// full, the client must close, or a command blocks or is held back by a pause.
+    fn run_batch(&mut self) -> Option<Stop> {
         let node = self.node.clone();
         // Read once per batch: CONFIG SET inside the batch applies from the next one.
         let mut config = node.config.load_full();
@@ -216,14 +236,18 @@ impl Session {
             let Some(cmd) = self.pending.pop_front() else {
                 break;
             };
-            ran += 1;
             let at = Batch {
                 config: &mut config,
                 now,
                 clock: &mut clock,
             };
-            if let Some(blocked) = self.run_one(&mut ks, &node, &cmd, at) {
-                return Some(blocked);
+            match self.run_one(&mut ks, &node, &cmd, at) {
+                Some(paused @ Stop::Paused { .. }) => {
+                    self.pending.push_front(cmd);
+                    return Some(paused);
+                }
+                Some(blocked) => return Some(blocked),
+                None => ran += 1,
             }
         }
         node.stats
@@ -238,7 +262,7 @@ impl Session {
         node: &Node,
         cmd: &Command,
         batch: Batch<'_>,
-    ) -> Option<Blocked> {
+    ) -> Option<Stop> {
         let now = batch.now;
         let mark = self.out.len();
         let spec = match table().lookup(cmd) {
@@ -285,6 +309,16 @@ impl Session {
             self.out.error(text);
             self.after_reply(mark);
             return None;
+        }
+        if let Some(pause) = ks.paused(now) {
+            if pause.holds(self.may_write(spec)) {
+                let wait_ms = u64::try_from(pause.end.saturating_sub(now)).unwrap_or(0);
+                return Some(Stop::Paused {
+                    // Subscribed under the lock: an UNPAUSE after this cannot be missed.
+                    unpaused: node.unpaused.subscribe(),
+                    until: tokio::time::Instant::now() + Duration::from_millis(wait_ms + 1),
+                });
+            }
         }
         if self.client.multi.is_some() && !runs_inside_multi(spec) {
             self.out.simple(b"QUEUED");
@@ -350,7 +384,23 @@ impl Session {
         if blocked.is_none() {
             self.after_reply(mark);
         }
-        blocked
+        blocked.map(Stop::Blocked)
+    }
+
+    /// Whether `CLIENT PAUSE … WRITE` holds `spec` back: it may write or replicate, or it is
+    /// an `EXEC` whose transaction holds such a command (a command is held before it is
+    /// queued, too).
+    fn may_write(&self, spec: &CommandSpec) -> bool {
+        if spec.may_replicate() {
+            return true;
+        }
+        match &self.client.multi {
+            Some(multi) if spec.full_name() == "exec" => multi
+                .queued
+                .iter()
+                .any(|c| table().lookup(c).is_ok_and(|s| s.may_replicate())),
+            _ => false,
+        }
     }
 
     fn slowlog(&self, node: &Node, config: &NodeConfig, cmd: &Command, took: Duration) {
@@ -417,18 +467,9 @@ impl Session {
                 // Keep reading while blocked, to notice the client going away; what arrives
                 // waits in the buffer.
                 n = self.stream.read_buf(&mut self.input) => {
-                    match n {
-                        Ok(0) | Err(_) => {
-                            self.unblock(&blocked);
-                            return Err(End::Closed);
-                        }
-                        Ok(_) => {
-                            let limit = self.node.config.load().usize("client-query-buffer-limit");
-                            if self.input.len() > limit {
-                                self.unblock(&blocked);
-                                return Err(End::Closed);
-                            }
-                        }
+                    if let Err(end) = self.read_while_waiting(n) {
+                        self.unblock(&blocked);
+                        return Err(end);
                     }
                 }
             }
@@ -454,6 +495,38 @@ impl Session {
             }
         }
         self.parse().await
+    }
+
+    /// Waits for a pause to end: `CLIENT UNPAUSE` or its end time. The client going away ends
+    /// the wait; what it sends meanwhile waits in the buffer.
+    async fn wait_unpaused(
+        &mut self,
+        mut unpaused: tokio::sync::watch::Receiver<u64>,
+        until: tokio::time::Instant,
+    ) -> Result<(), End> {
+        let kill = self.client.handle.kill.clone();
+        tokio::select! {
+            _ = unpaused.changed() => {}
+            _ = tokio::time::sleep_until(until) => {}
+            _ = kill.cancelled() => return Err(End::Closed),
+            n = self.stream.read_buf(&mut self.input) => self.read_while_waiting(n)?,
+        }
+        self.parse().await
+    }
+
+    /// The outcome of a read while a command waits: the client closed, or its input is over
+    /// the query buffer limit, ends the session.
+    fn read_while_waiting(&self, n: std::io::Result<usize>) -> Result<(), End> {
+        match n {
+            Ok(0) | Err(_) => Err(End::Closed),
+            Ok(_) => {
+                let limit = self.node.config.load().usize("client-query-buffer-limit");
+                if self.input.len() > limit {
+                    return Err(End::Closed);
+                }
+                Ok(())
+            }
+        }
     }
 
     fn unblock(&mut self, blocked: &Blocked) {

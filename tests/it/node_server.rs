@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{assert_eventually, Differential, SlotgateNode};
+use crate::harness::{assert_eventually, Differential, Reply, SlotgateNode};
 
 #[test]
 fn config_and_command_replies_match_redis() {
@@ -419,4 +419,105 @@ fn maxmemory_noeviction_refuses_writes_and_lru_evicts() {
         .parse()
         .unwrap();
     assert!(keys < 3000, "{keys} keys of 1 KB under a 2 MB limit");
+}
+
+/// How long a held-back command is watched to see that no reply comes.
+const STILL_HELD_FOR: Duration = Duration::from_millis(300);
+
+/// `CLIENT PAUSE … WRITE` holds back writes (and what is pipelined behind them) while reads and
+/// read-only transactions go on; `CLIENT UNPAUSE` lets the held writes run, in order.
+#[test]
+fn client_pause_write_holds_writes_until_unpause() {
+    let node = SlotgateNode::start();
+    let mut admin = node.raw();
+    let mut writer = node.raw();
+    let mut reader = node.raw();
+    assert_eq!(admin.request(&["SET", "k", "old"]), ok());
+    assert_eq!(admin.request(&["CLIENT", "PAUSE", "60000", "WRITE"]), ok());
+    writer.send_command(&["SET", "k", "new"]);
+    writer.send_command(&["GET", "k"]);
+    writer.assert_no_reply_within(STILL_HELD_FOR, &["SET", "k", "new"]);
+    assert_eq!(reader.request(&["GET", "k"]), Reply::bulk("old"));
+    // A transaction is held when a write is queued, a read-only one runs.
+    assert_eq!(reader.request(&["MULTI"]), ok());
+    assert_eq!(
+        reader.request(&["GET", "k"]),
+        Reply::Simple("QUEUED".into())
+    );
+    assert_eq!(
+        reader.request(&["EXEC"]),
+        Reply::Array(Some(vec![Reply::bulk("old")]))
+    );
+    // PUBLISH may replicate, so it is held too.
+    reader.send_command(&["PUBLISH", "ch", "m"]);
+    reader.assert_no_reply_within(STILL_HELD_FOR, &["PUBLISH", "ch", "m"]);
+    // A second pause cannot shorten the first.
+    assert_eq!(admin.request(&["CLIENT", "PAUSE", "0", "WRITE"]), ok());
+    writer.assert_no_reply_within(STILL_HELD_FOR, &["SET", "k", "new"]);
+    assert_eq!(admin.request(&["CLIENT", "UNPAUSE"]), ok());
+    assert_eq!(writer.read_reply(), ok());
+    assert_eq!(writer.read_reply(), Reply::bulk("new"));
+    assert_eq!(reader.read_reply(), Reply::Integer(0));
+}
+
+/// `CLIENT PAUSE` (ALL) holds back every command, `CLIENT UNPAUSE` included, until its time
+/// is over; then the held commands run.
+#[test]
+fn client_pause_all_holds_every_command_until_it_ends() {
+    let node = SlotgateNode::start();
+    let mut admin = node.raw();
+    let mut other = node.raw();
+    let started = std::time::Instant::now();
+    assert_eq!(admin.request(&["CLIENT", "PAUSE", "500"]), ok());
+    other.send_command(&["CLIENT", "UNPAUSE"]);
+    other.assert_no_reply_within(STILL_HELD_FOR, &["CLIENT", "UNPAUSE"]);
+    assert_eq!(admin.request(&["PING"]), Reply::Simple("PONG".into()));
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "PING answered {:?} into a 500 ms pause",
+        started.elapsed()
+    );
+    assert_eq!(other.read_reply(), ok());
+}
+
+/// While clients are paused the dataset stays as it is: a key whose time has come reads as
+/// missing but is not deleted, by a lookup or by active expiry, until the pause ends.
+#[test]
+fn client_pause_keeps_expired_keys_until_it_ends() {
+    let node = SlotgateNode::start_with(&["--hz", "100"]);
+    let mut c = node.raw();
+    assert_eq!(c.request(&["SET", "live", "1"]), ok());
+    assert_eq!(c.request(&["SET", "x", "1", "PX", "50"]), ok());
+    assert_eq!(c.request(&["CLIENT", "PAUSE", "60000", "WRITE"]), ok());
+    assert_eventually(Duration::from_secs(5), "x reads as expired", || {
+        c.request(&["GET", "x"]) == Reply::Bulk(None)
+    });
+    assert_eq!(c.request(&["EXISTS", "x"]), Reply::Integer(0));
+    assert_eq!(c.request(&["DBSIZE"]), Reply::Integer(2));
+    assert_eq!(c.request(&["CLIENT", "UNPAUSE"]), ok());
+    assert_eventually(Duration::from_secs(5), "x deleted after the pause", || {
+        c.request(&["DBSIZE"]) == Reply::Integer(1)
+    });
+}
+
+#[test]
+fn client_pause_errors_match_redis() {
+    let mut d = Differential::start();
+    d.check_all(&[
+        &["CLIENT", "PAUSE", "100", "bogus"],
+        &["CLIENT", "PAUSE", "bogus", "bogus"],
+        &["CLIENT", "PAUSE", "-1"],
+        &["CLIENT", "PAUSE", "1.5", "WRITE"],
+        &["CLIENT", "PAUSE", "99999999999999999999"],
+        &["CLIENT", "PAUSE", "1", "WRITE", "x"],
+        &["CLIENT", "PAUSE"],
+        &["CLIENT", "UNPAUSE", "x"],
+        &["CLIENT", "PAUSE", "0", "write"],
+        &["CLIENT", "UNPAUSE"],
+        &["SET", "after", "1"],
+    ]);
+}
+
+fn ok() -> Reply {
+    Reply::Simple("OK".into())
 }

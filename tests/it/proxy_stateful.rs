@@ -4,7 +4,6 @@
 //! must wait as long as Redis makes it wait, get exactly its own element, and leave nothing
 //! popped for nobody when it goes away.
 
-use std::io;
 use std::time::{Duration, Instant};
 
 use redis::Commands;
@@ -564,7 +563,7 @@ fn blocking_pops_wait_for_a_push_from_another_client() {
         let mut popper = proxy.raw();
         popper.send_command(case.blocking);
         wait_until_blocked(owner, 1);
-        assert_no_reply_within(&mut popper, STILL_BLOCKED_FOR, case.blocking);
+        popper.assert_no_reply_within(STILL_BLOCKED_FOR, case.blocking);
         assert_eq!(pusher.request(case.push), case.pushed, "{:?}", case.push);
         assert_eq!(
             read_reply_within(&mut popper, REPLY_TIMEOUT),
@@ -619,7 +618,7 @@ fn blocking_timeouts_are_the_commands_own_not_the_proxys() {
     // Timeout 0 waits for data however long it takes, past the proxy's request timeout.
     raw.send_command(&["BLPOP", "{timeout}list", "0"]);
     wait_until_blocked(owner, 1);
-    assert_no_reply_within(&mut raw, Duration::from_secs(1), &["BLPOP", "…", "0"]);
+    raw.assert_no_reply_within(Duration::from_secs(1), &["BLPOP", "…", "0"]);
     assert_eq!(
         proxy.raw().request(&["LPUSH", "{timeout}list", "late"]),
         Reply::Integer(1)
@@ -655,10 +654,10 @@ fn commands_pipelined_around_a_blocking_pop_run_in_order() {
         "the command before BLPOP"
     );
     wait_until_blocked(owner, 1);
-    assert_no_reply_within(&mut raw, STILL_BLOCKED_FOR, &["BLPOP", "{pipe}list", "0"]);
+    raw.assert_no_reply_within(STILL_BLOCKED_FOR, &["BLPOP", "{pipe}list", "0"]);
     // A command sent while the client is blocked waits too.
     raw.send_command(&["SET", "{pipe}while", "1"]);
-    assert_no_reply_within(&mut raw, STILL_BLOCKED_FOR, &["BLPOP", "{pipe}list", "0"]);
+    raw.assert_no_reply_within(STILL_BLOCKED_FOR, &["BLPOP", "{pipe}list", "0"]);
     // As on one Redis server, what follows the blocked command waits for it.
     let mut con = owner.client();
     let exists: usize = con.exists(&["{pipe}after", "{pipe}while"]).unwrap();
@@ -706,7 +705,7 @@ fn blocking_pop_follows_its_slot_to_another_master() {
     cluster.migrate_slot(slot, first, second);
     raw.send_command(&["BLPOP", "{bmove}list", "0"]);
     wait_until_blocked(second, 1);
-    assert_no_reply_within(&mut raw, STILL_BLOCKED_FOR, &["BLPOP", "{bmove}list", "0"]);
+    raw.assert_no_reply_within(STILL_BLOCKED_FOR, &["BLPOP", "{bmove}list", "0"]);
     assert_eq!(
         pusher.request(&["RPUSH", "{bmove}list", "one"]),
         Reply::Integer(1)
@@ -726,7 +725,7 @@ fn blocking_pop_follows_its_slot_to_another_master() {
         "the pop to wait on the slot's new owner",
         || blocked_clients(first) == 1 && blocked_clients(second) == 0,
     );
-    assert_no_reply_within(&mut raw, STILL_BLOCKED_FOR, &["BLPOP", "{bmove}list", "0"]);
+    raw.assert_no_reply_within(STILL_BLOCKED_FOR, &["BLPOP", "{bmove}list", "0"]);
     assert_eq!(
         pusher.request(&["RPUSH", "{bmove}list", "two"]),
         Reply::Integer(1)
@@ -808,7 +807,7 @@ fn many_blocked_clients_each_get_their_own_element() {
         })
         .collect();
     for popper in poppers.iter_mut().chain(&mut queue_of_three) {
-        assert_no_reply_within(popper, Duration::from_millis(10), &["BLPOP", "…", "0"]);
+        popper.assert_no_reply_within(Duration::from_millis(10), &["BLPOP", "…", "0"]);
     }
 
     let mut pusher = proxy.raw();
@@ -872,7 +871,7 @@ fn xread_block_is_served_by_another_clients_xadd() {
 
     reader.send_command(&["XREAD", "BLOCK", "0", "STREAMS", "{stream}s", "$"]);
     wait_until_blocked(owner, 1);
-    assert_no_reply_within(&mut reader, STILL_BLOCKED_FOR, &["XREAD", "BLOCK", "0"]);
+    reader.assert_no_reply_within(STILL_BLOCKED_FOR, &["XREAD", "BLOCK", "0"]);
     let id = writer.request(&["XADD", "{stream}s", "*", "field", "first"]);
     assert!(id.as_bytes().is_some(), "XADD replied {id:?}");
     assert_eq!(
@@ -896,11 +895,7 @@ fn xread_block_is_served_by_another_clients_xadd() {
         ">",
     ]);
     wait_until_blocked(owner, 1);
-    assert_no_reply_within(
-        &mut reader,
-        STILL_BLOCKED_FOR,
-        &["XREADGROUP", "BLOCK", "0"],
-    );
+    reader.assert_no_reply_within(STILL_BLOCKED_FOR, &["XREADGROUP", "BLOCK", "0"]);
     let id = writer.request(&["XADD", "{stream}s", "*", "field", "second"]);
     assert!(id.as_bytes().is_some(), "XADD replied {id:?}");
     assert_eq!(
@@ -951,26 +946,6 @@ fn assert_no_redirect(reply: &Reply, what: &str) {
         !error.starts_with("MOVED ") && !error.starts_with("ASK "),
         "{what}: the client got a redirect: {reply:?}"
     );
-}
-
-/// Asserts that nothing arrives on `conn` for `wait`: the command sent last is still blocked.
-#[track_caller]
-fn assert_no_reply_within(conn: &mut RawConn, wait: Duration, command: &[&str]) {
-    conn.set_read_timeout(wait);
-    match conn.try_read_raw_reply() {
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) => {}
-        Ok(Some(raw)) => panic!(
-            "{command:?} was answered while it should block: {:?}",
-            raw.escape_ascii().to_string()
-        ),
-        Ok(None) => panic!("the connection closed while {command:?} should block"),
-        Err(e) => panic!("reading while {command:?} should block failed: {e}"),
-    }
-    conn.set_read_timeout(REPLY_TIMEOUT);
 }
 
 /// Reads one reply, failing if it takes longer than `timeout`.

@@ -10,6 +10,7 @@ use crate::command::{table, AclCategories, Flags};
 use crate::node::client::ReplyMode;
 use crate::node::error::{CmdError, CmdResult};
 use crate::node::glob;
+use crate::node::keyspace::PauseKind;
 use crate::node::memory;
 use crate::resp::{parse_i64, Command};
 
@@ -32,6 +33,8 @@ pub(super) const COMMANDS: &[(&str, Handler)] = &[
     ("client|info", client_info),
     ("client|kill", client_kill),
     ("client|unblock", client_unblock),
+    ("client|pause", client_pause),
+    ("client|unpause", client_unpause),
     ("client|reply", client_reply),
     ("client|no-evict", client_no_evict),
     ("command", command),
@@ -606,6 +609,40 @@ fn client_info(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
 
 /// `CLIENT UNBLOCK id [TIMEOUT|ERROR]`: ends another client's blocking command as if it
 /// timed out, or with an `-UNBLOCKED` error; 1 if that client was blocked.
+/// `CLIENT PAUSE timeout [WRITE|ALL]`: hold back every command (`ALL`, the default) or
+/// those that may write, for `timeout` milliseconds; a pause in force is extended.
+fn client_pause(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    if cmd.argc() > 4 {
+        return Err(CmdError::text(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+            String::from_utf8_lossy(cmd.arg(1))
+        )));
+    }
+    let kind = match cmd.get(3) {
+        None => PauseKind::All,
+        Some(m) if m.eq_ignore_ascii_case(b"write") => PauseKind::Write,
+        Some(m) if m.eq_ignore_ascii_case(b"all") => PauseKind::All,
+        Some(_) => return Err(CmdError::text("ERR CLIENT PAUSE mode must be WRITE or ALL")),
+    };
+    let timeout = parse_ms_timeout(cmd.arg(2))?;
+    let end = if timeout > 0 {
+        ctx.now.saturating_add(timeout)
+    } else {
+        0
+    };
+    ctx.ks.pause(kind, end);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// `CLIENT UNPAUSE`: ends the pause; the commands it held back run.
+fn client_unpause(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
+    ctx.ks.unpause();
+    ctx.node.unpaused.send_modify(|n| *n += 1);
+    ctx.out.ok();
+    Ok(())
+}
+
 fn client_unblock(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     if cmd.argc() > 4 {
         return Err(CmdError::text(format!(
@@ -992,11 +1029,18 @@ fn shutdown(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 /// `WAIT numreplicas timeout`: the node has no replicas yet, so 0 at once.
 fn wait(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     parse_i64(cmd.arg(1)).ok_or(CmdError::NotInteger)?;
-    let timeout = parse_i64(cmd.arg(2))
-        .ok_or_else(|| CmdError::text("ERR timeout is not an integer or out of range"))?;
-    if timeout < 0 {
-        return Err(CmdError::text("ERR timeout is negative"));
-    }
+    parse_ms_timeout(cmd.arg(2))?;
     ctx.out.int(0);
     Ok(())
+}
+
+/// A timeout in milliseconds as Redis's `getTimeoutFromObjectOrReply` reads one: an integer,
+/// not negative.
+fn parse_ms_timeout(arg: &[u8]) -> Result<i64, CmdError> {
+    let ms = parse_i64(arg)
+        .ok_or_else(|| CmdError::text("ERR timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(CmdError::text("ERR timeout is negative"));
+    }
+    Ok(ms)
 }

@@ -127,6 +127,8 @@ struct Store {
     expiring: BTreeSet<(i64, Slotted)>,
     /// Keys removed by lazy or active expiry since the counter was last taken.
     expired: u64,
+    /// Expired keys read as missing but stay (clients are paused).
+    hold_expired: bool,
 }
 
 impl Store {
@@ -154,8 +156,10 @@ impl Store {
             }
             return Some(entry);
         }
-        take(occupied, &mut self.order, &mut self.expiring, pos);
-        self.expired += 1;
+        if !self.hold_expired {
+            take(occupied, &mut self.order, &mut self.expiring, pos);
+            self.expired += 1;
+        }
         None
     }
 
@@ -549,6 +553,12 @@ impl Db {
             n += 1;
         }
         n
+    }
+
+    /// While `hold` (clients are paused), a lookup of an expired key answers that it is missing
+    /// without deleting it, so that the dataset does not change.
+    pub fn hold_expired(&mut self, hold: bool) {
+        self.store.hold_expired = hold;
     }
 
     /// Keys expired since the last call.

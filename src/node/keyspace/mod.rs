@@ -10,12 +10,14 @@ mod db;
 pub mod hash;
 pub mod key;
 pub mod list;
+pub mod pause;
 pub mod set;
 pub mod string;
 mod value;
 pub mod zset;
 
 pub use db::{set_lru_clock, Db, Entry, KeyAt};
+pub use pause::{Pause, PauseKind};
 pub use value::{Kind, Value};
 
 use crate::node::blocking::Waiters;
@@ -36,6 +38,8 @@ pub struct Keyspace {
     dbs: Vec<Db>,
     pub waiters: Waiters,
     pub stats: KeyspaceStats,
+    /// The `CLIENT PAUSE` in force, if any.
+    pause: Option<Pause>,
 }
 
 impl Keyspace {
@@ -44,6 +48,7 @@ impl Keyspace {
             dbs: (0..databases.max(1)).map(|_| Db::default()).collect(),
             waiters: Waiters::default(),
             stats: KeyspaceStats::default(),
+            pause: None,
         }
     }
 
@@ -76,8 +81,43 @@ impl Keyspace {
         }
     }
 
-    /// One step of active expiry over every database: at most `budget` keys deleted.
+    /// Starts a pause, or extends the one in force (Redis's `pauseClients`).
+    pub fn pause(&mut self, kind: PauseKind, end: i64) {
+        self.pause = Some(match self.pause {
+            Some(p) => p.extend(kind, end),
+            None => Pause { kind, end },
+        });
+        for db in &mut self.dbs {
+            db.hold_expired(true);
+        }
+    }
+
+    /// Ends the pause, if any (`CLIENT UNPAUSE`, or its time is over).
+    pub fn unpause(&mut self) {
+        if self.pause.take().is_some() {
+            for db in &mut self.dbs {
+                db.hold_expired(false);
+            }
+        }
+    }
+
+    /// The pause in force at `now`; one whose time is over ends here.
+    pub fn paused(&mut self, now: i64) -> Option<Pause> {
+        match self.pause {
+            Some(p) if p.is_over(now) => {
+                self.unpause();
+                None
+            }
+            p => p,
+        }
+    }
+
+    /// One step of active expiry over every database: at most `budget` keys deleted; none
+    /// while clients are paused.
     pub fn expire_cycle(&mut self, now: i64, budget: usize) -> usize {
+        if self.paused(now).is_some() {
+            return 0;
+        }
         let mut done = 0;
         for db in &mut self.dbs {
             done += db.expire_due(now, budget - done);

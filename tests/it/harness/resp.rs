@@ -334,6 +334,27 @@ impl RawConn {
         }
     }
 
+    /// Asserts that nothing arrives for `wait`: `command`, sent last, is still held back
+    /// (blocked, paused). Reads then time out after [`READ_TIMEOUT`] again.
+    #[track_caller]
+    pub fn assert_no_reply_within(&mut self, wait: Duration, command: &[&str]) {
+        self.set_read_timeout(wait);
+        match self.try_read_raw_reply() {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Ok(Some(raw)) => panic!(
+                "{command:?} was answered while it should wait: {:?}",
+                raw.escape_ascii().to_string()
+            ),
+            Ok(None) => panic!("the connection closed while {command:?} should wait"),
+            Err(e) => panic!("reading while {command:?} should wait failed: {e}"),
+        }
+        self.set_read_timeout(READ_TIMEOUT);
+    }
+
     /// Waits for the peer to close the connection, failing if it sends anything more first.
     /// A reset counts as closed: either way the client can tell the connection is gone.
     #[track_caller]
