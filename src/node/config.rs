@@ -394,6 +394,17 @@ pub struct NodeConfig {
     numbers: Vec<Option<i64>>,
     /// The file the configuration was read from, for `CONFIG REWRITE`.
     file: Option<PathBuf>,
+    /// `client-output-buffer-limit` by [`ClientClass`], parsed once per change: a session
+    /// checks it at every write.
+    output_limits: [(u64, u64, u64); 3],
+}
+
+/// The client classes `client-output-buffer-limit` sets limits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientClass {
+    Normal = 0,
+    Replica = 1,
+    Pubsub = 2,
 }
 
 impl Default for NodeConfig {
@@ -402,11 +413,14 @@ impl Default for NodeConfig {
             .iter()
             .map(|d| canonical(d, d.default).expect("defaults are valid"))
             .collect();
-        NodeConfig {
+        let mut config = NodeConfig {
             numbers: values.iter().map(|v| v.parse().ok()).collect(),
             values,
             file: None,
-        }
+            output_limits: [(0, 0, 0); 3],
+        };
+        config.derive();
+        config
     }
 }
 
@@ -489,7 +503,24 @@ impl NodeConfig {
         }
         self.values[index] = canonical(&DIRECTIVES[index], &value)?;
         self.numbers[index] = self.values[index].parse().ok();
+        self.derive();
         Ok(())
+    }
+
+    /// Recomputes what is parsed from the values once per change.
+    fn derive(&mut self) {
+        let mut limits = [(0, 0, 0); 3];
+        let words: Vec<&str> = self.get("client-output-buffer-limit").split(' ').collect();
+        for w in words.chunks_exact(4) {
+            let class = match w[0] {
+                "normal" => ClientClass::Normal,
+                "slave" => ClientClass::Replica,
+                _ => ClientClass::Pubsub,
+            };
+            let n = |s: &str| s.parse().unwrap_or(0);
+            limits[class as usize] = (n(w[1]), n(w[2]), n(w[3]));
+        }
+        self.output_limits = limits;
     }
 
     /// `CONFIG SET name value [name value …]`, all or nothing: every name is checked first,
@@ -523,6 +554,7 @@ impl NodeConfig {
             self.numbers[index] = value.parse().ok();
             self.values[index] = value;
         }
+        self.derive();
         Ok(())
     }
 
@@ -884,21 +916,10 @@ impl NodeConfig {
         ]
     }
 
-    /// `client-output-buffer-limit` for one class (`normal`, `slave`, `pubsub`): hard and
-    /// soft limits in bytes (0: none) and the soft limit's seconds.
-    pub fn output_buffer_limit(&self, class: &str) -> (u64, u64, u64) {
-        let words: Vec<&str> = self.get("client-output-buffer-limit").split(' ').collect();
-        words
-            .chunks(4)
-            .find(|w| w[0] == class)
-            .map(|w| {
-                (
-                    w[1].parse().unwrap_or(0),
-                    w[2].parse().unwrap_or(0),
-                    w[3].parse().unwrap_or(0),
-                )
-            })
-            .unwrap_or((0, 0, 0))
+    /// `client-output-buffer-limit` for one class: hard and soft limits in bytes (0: none)
+    /// and the soft limit's seconds.
+    pub fn output_buffer_limit(&self, class: ClientClass) -> (u64, u64, u64) {
+        self.output_limits[class as usize]
     }
 }
 
@@ -1041,8 +1062,8 @@ mod tests {
         let mut c = NodeConfig::default();
         c.set("client-output-buffer-limit", "pubsub 1mb 0 0")
             .unwrap();
-        assert_eq!(c.output_buffer_limit("pubsub"), (1024 * 1024, 0, 0));
-        assert_eq!(c.output_buffer_limit("normal"), (0, 0, 0));
+        assert_eq!(c.output_buffer_limit(ClientClass::Pubsub), (1024 * 1024, 0, 0));
+        assert_eq!(c.output_buffer_limit(ClientClass::Normal), (0, 0, 0));
     }
 
     /// `config/node.conf` lists every directive once, commented out with its default; the

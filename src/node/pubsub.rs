@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 use super::client::ClientHandle;
-use super::config::NodeConfig;
+use super::config::{ClientClass, NodeConfig};
 use super::glob;
 use super::reply::Reply;
 use crate::resp::{write_array_header, write_bulk};
@@ -59,7 +59,7 @@ pub struct OutputLimit {
 
 impl OutputLimit {
     pub fn from_config(config: &NodeConfig) -> OutputLimit {
-        let (hard, soft, secs) = config.output_buffer_limit("pubsub");
+        let (hard, soft, secs) = config.output_buffer_limit(ClientClass::Pubsub);
         OutputLimit {
             hard,
             soft,

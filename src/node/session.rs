@@ -26,7 +26,7 @@ use crate::resp::{Command, Limits, ProtocolError, RequestParser};
 use super::blocking::{TimeoutReply, Waiter};
 use super::client::{Client, ClientHandle, ClientInfo, ReplyMode};
 use super::commands::{self, write_timeout_reply, Ctx};
-use super::config::NodeConfig;
+use super::config::{ClientClass, NodeConfig};
 use super::error::CmdError;
 use super::keyspace::{set_lru_clock, Keyspace};
 use super::memory::{self, Room};
@@ -64,7 +64,7 @@ pub async fn serve(node: Arc<Node>, stream: TcpStream, peer: SocketAddr) {
         }),
     });
     node.clients.insert(handle.clone());
-    let config = node.config.load();
+    let config = node.config.load_full();
     let authenticated = config.get("requirepass").is_empty();
     let limits = Limits {
         max_bulk_len: config.usize("proto-max-bulk-len"),
@@ -81,6 +81,7 @@ pub async fn serve(node: Arc<Node>, stream: TcpStream, peer: SocketAddr) {
         pending: VecDeque::new(),
         out: Reply::new(false),
         push_rx,
+        config,
     };
     let span = tracing::debug_span!("client", client_id = handle.id, peer_addr = %peer);
     let _ = tracing::Instrument::instrument(session.run(), span).await;
@@ -98,6 +99,9 @@ struct Session {
     pending: VecDeque<Command>,
     out: Reply,
     push_rx: mpsc::UnboundedReceiver<bytes::Bytes>,
+    /// The configuration as of the last batch: the idle timeout and the buffer limits the
+    /// session enforces between batches. A `CONFIG SET` reaches it at the next batch.
+    config: Arc<NodeConfig>,
 }
 
 /// What the commands of one batch share.
@@ -165,7 +169,7 @@ impl Session {
 
     /// Reads more input (or delivers pushes meanwhile) and parses what arrived.
     async fn read(&mut self) -> Result<(), End> {
-        let idle = self.node.config.load().int("timeout");
+        let idle = self.config.int("timeout");
         let idle = (idle > 0 && !self.is_subscriber()).then(|| Duration::from_secs(idle as u64));
         loop {
             self.input.reserve(READ_CHUNK);
@@ -188,7 +192,7 @@ impl Session {
                     if !self.pending.is_empty() {
                         return Ok(());
                     }
-                    let limit = self.node.config.load().usize("client-query-buffer-limit");
+                    let limit = self.config.usize("client-query-buffer-limit");
                     if self.input.len() > limit {
                         tracing::info!(bytes = self.input.len(), "closing client over client-query-buffer-limit");
                         self.node.stats.client_query_buffer_limit_disconnections.fetch_add(1, Ordering::Relaxed);
@@ -223,9 +227,16 @@ impl Session {
     /// Runs pending commands under one hold of the lock, until none are left, the batch is
     /// full, the client must close, or a command blocks or is held back by a pause.
     fn run_batch(&mut self) -> Option<Stop> {
+        let mut config = self.node.config.load_full();
+        let stop = self.run_commands(&mut config);
+        self.config = config;
+        stop
+    }
+
+    /// [`run_batch`](Self::run_batch)'s work, with the batch's configuration snapshot (which
+    /// `CONFIG SET` replaces for the commands behind it).
+    fn run_commands(&mut self, config: &mut Arc<NodeConfig>) -> Option<Stop> {
         let node = self.node.clone();
-        // Read once per batch: CONFIG SET inside the batch applies from the next one.
-        let mut config = node.config.load_full();
         let mut ks = node.keyspace();
         self.take_pushes();
         let now = unix_ms();
@@ -237,7 +248,7 @@ impl Session {
                 break;
             };
             let at = Batch {
-                config: &mut config,
+                config,
                 now,
                 clock: &mut clock,
             };
@@ -520,7 +531,7 @@ impl Session {
         match n {
             Ok(0) | Err(_) => Err(End::Closed),
             Ok(_) => {
-                let limit = self.node.config.load().usize("client-query-buffer-limit");
+                let limit = self.config.usize("client-query-buffer-limit");
                 if self.input.len() > limit {
                     return Err(End::Closed);
                 }
@@ -540,7 +551,7 @@ impl Session {
             return Ok(());
         }
         let bytes = self.out.take();
-        let (hard, _, _) = self.node.config.load().output_buffer_limit("normal");
+        let (hard, _, _) = self.config.output_buffer_limit(ClientClass::Normal);
         if hard > 0 && bytes.len() as u64 > hard {
             self.node
                 .stats
