@@ -1062,7 +1062,10 @@ mod tests {
         let mut c = NodeConfig::default();
         c.set("client-output-buffer-limit", "pubsub 1mb 0 0")
             .unwrap();
-        assert_eq!(c.output_buffer_limit(ClientClass::Pubsub), (1024 * 1024, 0, 0));
+        assert_eq!(
+            c.output_buffer_limit(ClientClass::Pubsub),
+            (1024 * 1024, 0, 0)
+        );
         assert_eq!(c.output_buffer_limit(ClientClass::Normal), (0, 0, 0));
     }
 

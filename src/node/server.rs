@@ -1,6 +1,6 @@
 //! The node's shared state and its listener.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -132,6 +132,17 @@ fn listen_addrs(bind: &str, port: u16) -> Vec<SocketAddr> {
     out
 }
 
+/// Redis 7.0's answer to a connection that protected mode turns away.
+const PROTECTED_MODE_DENIED: &str = "DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.";
+
+/// Protected mode (on by default, as in Redis): with no password for the default user, only
+/// loopback clients are served, whatever the node is bound to.
+fn admits(config: &NodeConfig, peer: IpAddr) -> bool {
+    !config.bool("protected-mode")
+        || !config.get("requirepass").is_empty()
+        || peer.to_canonical().is_loopback()
+}
+
 async fn accept_loop(node: Arc<Node>, listener: TcpListener, tracker: TaskTracker) {
     let mut backoff = Duration::from_millis(5);
     loop {
@@ -151,6 +162,13 @@ async fn accept_loop(node: Arc<Node>, listener: TcpListener, tracker: TaskTracke
                         .rejected_connections
                         .fetch_add(1, Ordering::Relaxed);
                     tracker.spawn(session::refuse(stream, "ERR max number of clients reached"));
+                    continue;
+                }
+                if !admits(&node.config.load(), peer.ip()) {
+                    node.stats
+                        .rejected_connections
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracker.spawn(session::refuse(stream, PROTECTED_MODE_DENIED));
                     continue;
                 }
                 let _ = stream.set_nodelay(true);
@@ -184,5 +202,26 @@ async fn expire_loop(node: Arc<Node>) {
             }
             tokio::task::yield_now().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protected_mode_serves_only_loopback_clients_without_a_password() {
+        let mut config = NodeConfig::default();
+        let remote: IpAddr = "192.0.2.7".parse().unwrap();
+        for local in ["127.0.0.1", "127.3.2.1", "::1", "::ffff:127.0.0.1"] {
+            assert!(admits(&config, local.parse().unwrap()), "{local}");
+        }
+        assert!(!admits(&config, remote));
+        assert!(!admits(&config, "::ffff:192.0.2.7".parse().unwrap()));
+        config.set("requirepass", "secret").unwrap();
+        assert!(admits(&config, remote));
+        config.set("requirepass", "").unwrap();
+        config.set("protected-mode", "no").unwrap();
+        assert!(admits(&config, remote));
     }
 }
