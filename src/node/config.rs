@@ -394,9 +394,19 @@ pub struct NodeConfig {
     numbers: Vec<Option<i64>>,
     /// The file the configuration was read from, for `CONFIG REWRITE`.
     file: Option<PathBuf>,
-    /// `client-output-buffer-limit` by [`ClientClass`], parsed once per change: a session
-    /// checks it at every write.
+    /// What is read for every request, kept apart so that no name is looked up for it.
+    hot: Hot,
+}
+
+/// Directive values read on every request, derived once per change.
+#[derive(Debug, Clone, Default)]
+struct Hot {
+    /// `client-output-buffer-limit` by [`ClientClass`].
     output_limits: [(u64, u64, u64); 3],
+    timeout: i64,
+    client_query_buffer_limit: usize,
+    slowlog_log_slower_than: i64,
+    maxmemory: i64,
 }
 
 /// The client classes `client-output-buffer-limit` sets limits for.
@@ -417,7 +427,7 @@ impl Default for NodeConfig {
             numbers: values.iter().map(|v| v.parse().ok()).collect(),
             values,
             file: None,
-            output_limits: [(0, 0, 0); 3],
+            hot: Hot::default(),
         };
         config.derive();
         config
@@ -520,7 +530,32 @@ impl NodeConfig {
             let n = |s: &str| s.parse().unwrap_or(0);
             limits[class as usize] = (n(w[1]), n(w[2]), n(w[3]));
         }
-        self.output_limits = limits;
+        self.hot = Hot {
+            output_limits: limits,
+            timeout: self.int("timeout"),
+            client_query_buffer_limit: self.usize("client-query-buffer-limit"),
+            slowlog_log_slower_than: self.int("slowlog-log-slower-than"),
+            maxmemory: self.int("maxmemory"),
+        };
+    }
+
+    /// `timeout`: seconds a client may stay idle (0: for ever).
+    pub fn timeout(&self) -> i64 {
+        self.hot.timeout
+    }
+
+    pub fn client_query_buffer_limit(&self) -> usize {
+        self.hot.client_query_buffer_limit
+    }
+
+    /// `slowlog-log-slower-than` in microseconds (negative: the slow log is off).
+    pub fn slowlog_log_slower_than(&self) -> i64 {
+        self.hot.slowlog_log_slower_than
+    }
+
+    /// `maxmemory` in bytes (0: no limit).
+    pub fn maxmemory(&self) -> i64 {
+        self.hot.maxmemory
     }
 
     /// `CONFIG SET name value [name value …]`, all or nothing: every name is checked first,
@@ -919,7 +954,7 @@ impl NodeConfig {
     /// `client-output-buffer-limit` for one class: hard and soft limits in bytes (0: none)
     /// and the soft limit's seconds.
     pub fn output_buffer_limit(&self, class: ClientClass) -> (u64, u64, u64) {
-        self.output_limits[class as usize]
+        self.hot.output_limits[class as usize]
     }
 }
 

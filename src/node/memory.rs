@@ -96,7 +96,7 @@ pub enum Room {
 /// Evicts keys by `maxmemory-policy` until the estimate is under `maxmemory` (Redis's
 /// `performEvictions`); while clients are paused, does nothing and reports enough room.
 pub fn make_room(ks: &mut Keyspace, node: &Node, config: &NodeConfig, now: i64) -> Room {
-    let max = config.int("maxmemory").max(0) as u64;
+    let max = config.maxmemory().max(0) as u64;
     // Nothing is evicted while clients are paused (and so nothing is refused for memory).
     if max == 0 || ks.paused(now).is_some() {
         return Room::Enough;

@@ -10,6 +10,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,7 +19,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use crate::command::{table, CommandSpec};
 use crate::resp::{Command, Limits, ProtocolError, RequestParser};
@@ -82,9 +83,15 @@ pub async fn serve(node: Arc<Node>, stream: TcpStream, peer: SocketAddr) {
         out: Reply::new(false),
         push_rx,
         config,
+        killed: Box::pin(handle.kill.clone().cancelled_owned()),
     };
     let span = tracing::debug_span!("client", client_id = handle.id, peer_addr = %peer);
-    let _ = tracing::Instrument::instrument(session.run(), span).await;
+    // Entering a span costs on every poll: only when debug logging wants it.
+    if span.is_disabled() {
+        let _ = session.run().await;
+    } else {
+        let _ = tracing::Instrument::instrument(session.run(), span).await;
+    }
     session.cleanup();
     node.clients.remove(handle.id);
 }
@@ -102,6 +109,9 @@ struct Session {
     /// The configuration as of the last batch: the idle timeout and the buffer limits the
     /// session enforces between batches. A `CONFIG SET` reaches it at the next batch.
     config: Arc<NodeConfig>,
+    /// Completes when the client is killed; made once, as waiting on it is registered once
+    /// rather than at every read.
+    killed: Pin<Box<WaitForCancellationFutureOwned>>,
 }
 
 /// What the commands of one batch share.
@@ -169,13 +179,12 @@ impl Session {
 
     /// Reads more input (or delivers pushes meanwhile) and parses what arrived.
     async fn read(&mut self) -> Result<(), End> {
-        let idle = self.config.int("timeout");
+        let idle = self.config.timeout();
         let idle = (idle > 0 && !self.is_subscriber()).then(|| Duration::from_secs(idle as u64));
         loop {
             self.input.reserve(READ_CHUNK);
-            let kill = self.client.handle.kill.clone();
             tokio::select! {
-                _ = kill.cancelled() => return Err(End::Closed),
+                _ = &mut self.killed => return Err(End::Closed),
                 push = self.push_rx.recv() => {
                     if let Some(push) = push {
                         self.write_push(push).await?;
@@ -192,7 +201,7 @@ impl Session {
                     if !self.pending.is_empty() {
                         return Ok(());
                     }
-                    let limit = self.config.usize("client-query-buffer-limit");
+                    let limit = self.config.client_query_buffer_limit();
                     if self.input.len() > limit {
                         tracing::info!(bytes = self.input.len(), "closing client over client-query-buffer-limit");
                         self.node.stats.client_query_buffer_limit_disconnections.fetch_add(1, Ordering::Relaxed);
@@ -415,7 +424,7 @@ impl Session {
     }
 
     fn slowlog(&self, node: &Node, config: &NodeConfig, cmd: &Command, took: Duration) {
-        let slower_than = config.int("slowlog-log-slower-than");
+        let slower_than = config.slowlog_log_slower_than();
         if slower_than < 0 || (took.as_micros() as i64) < slower_than {
             return;
         }
@@ -466,12 +475,11 @@ impl Session {
 
     /// Waits until the blocked command is served, times out, or the client leaves.
     async fn wait(&mut self, mut blocked: Blocked) -> Result<(), End> {
-        let kill = self.client.handle.kill.clone();
         let outcome = loop {
             tokio::select! {
                 reply = &mut blocked.reply => break reply.ok(),
                 _ = sleep_until_or_never(blocked.deadline) => break None,
-                _ = kill.cancelled() => {
+                _ = &mut self.killed => {
                     self.unblock(&blocked);
                     return Err(End::Closed);
                 }
@@ -515,11 +523,10 @@ impl Session {
         mut unpaused: tokio::sync::watch::Receiver<u64>,
         until: tokio::time::Instant,
     ) -> Result<(), End> {
-        let kill = self.client.handle.kill.clone();
         tokio::select! {
             _ = unpaused.changed() => {}
             _ = tokio::time::sleep_until(until) => {}
-            _ = kill.cancelled() => return Err(End::Closed),
+            _ = &mut self.killed => return Err(End::Closed),
             n = self.stream.read_buf(&mut self.input) => self.read_while_waiting(n)?,
         }
         self.parse().await
@@ -531,7 +538,7 @@ impl Session {
         match n {
             Ok(0) | Err(_) => Err(End::Closed),
             Ok(_) => {
-                let limit = self.config.usize("client-query-buffer-limit");
+                let limit = self.config.client_query_buffer_limit();
                 if self.input.len() > limit {
                     return Err(End::Closed);
                 }
@@ -577,9 +584,8 @@ impl Session {
             .fetch_sub(push.len(), Ordering::Relaxed);
         // A subscriber that does not read blocks this write; killing it (output buffer limit)
         // must still end the session.
-        let kill = self.client.handle.kill.clone();
         tokio::select! {
-            _ = kill.cancelled() => Err(End::Closed),
+            _ = &mut self.killed => Err(End::Closed),
             written = self.stream.write_all(&push) => written.map_err(|_| End::Closed),
         }
     }
