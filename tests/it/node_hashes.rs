@@ -142,3 +142,41 @@ proptest! {
         }
     }
 }
+
+/// `HSCAN`, `SSCAN` and `ZSCAN` read their cursor as Redis does (`strtoul`: empty is 0, a sign
+/// is allowed, space and overflow are not), and look the key up before reading the options.
+#[test]
+fn scan_cursors_and_options_match_redis() {
+    let mut d = Differential::start();
+    d.check_all(&[
+        &["HSET", "h", "f", "v", "g", "w"],
+        &["SADD", "s", "1", "2", "3"],
+        &["ZADD", "z", "1", "a", "2", "b"],
+    ]);
+    for (scan, key) in [("HSCAN", "h"), ("SSCAN", "s"), ("ZSCAN", "z")] {
+        for cursor in [
+            "",
+            "+0",
+            "-1",
+            "7",
+            " 1",
+            "1 ",
+            "0x1",
+            "18446744073709551615",
+            "18446744073709551616",
+        ] {
+            d.check(&[scan, key, cursor]);
+        }
+        d.check(&[scan, key, "0", "MATCH", "*", "COUNT", "1"]);
+        d.check(&[scan, key, "0", "COUNT", "0"]);
+        d.check(&[scan, key, "0", "COUNT"]);
+        d.check(&[scan, key, "0", "BOGUS", "1"]);
+        // A missing key answers an empty scan whatever the options say.
+        d.check(&[scan, "nope", "0", "COUNT", "0"]);
+        d.check(&[scan, "nope", "0", "BOGUS"]);
+        d.check(&[scan, "nope", "x"]);
+    }
+    // A key of another type: WRONGTYPE before the options are read.
+    d.check(&["HSCAN", "s", "0", "BOGUS"]);
+    d.check(&["ZSCAN", "h", "0", "COUNT", "0"]);
+}

@@ -3,6 +3,8 @@
 
 use proptest::prelude::*;
 
+use std::collections::HashSet;
+
 use crate::harness::{Differential, Reply};
 
 #[test]
@@ -101,6 +103,76 @@ fn string_sets_match_redis_as_sets() {
     let popped = d.ours_conn.request(&["SPOP", "a", "10"]);
     assert_eq!(popped.as_array().unwrap().len(), 4);
     assert_eq!(d.ours_conn.request_raw(&["EXISTS", "a"]), b":0\r\n");
+}
+
+fn members_of(reply: &Reply) -> Vec<Vec<u8>> {
+    reply
+        .as_array()
+        .expect("an array of members")
+        .iter()
+        .map(|r| r.as_bytes().expect("a member").to_vec())
+        .collect()
+}
+
+/// A large set is scanned a step at a time, and a full scan returns every member that was
+/// there from start to end, even while members are added meanwhile; random picks and pops
+/// stay within the set.
+#[test]
+fn big_sets_scan_in_steps_and_pick_at_random() {
+    let node = crate::harness::SlotgateNode::start();
+    let mut c = node.raw();
+    let original: HashSet<Vec<u8>> = (0..2000).map(|i| format!("m{i}").into_bytes()).collect();
+    for chunk in original.iter().collect::<Vec<_>>().chunks(100) {
+        let mut sadd: Vec<&[u8]> = vec![b"SADD", b"big"];
+        sadd.extend(chunk.iter().map(|m| &m[..]));
+        c.request(&sadd);
+    }
+    let mut seen = HashSet::new();
+    let mut cursor = "0".to_string();
+    let mut steps = 0;
+    for _ in 0..10_000 {
+        let reply = c.request(&["SSCAN", "big", &cursor, "COUNT", "20"]);
+        let parts = reply.as_array().unwrap();
+        cursor = String::from_utf8(parts[0].as_bytes().unwrap().to_vec()).unwrap();
+        let members = members_of(&parts[1]);
+        assert!(members.len() < 200, "a step of {} members", members.len());
+        seen.extend(members);
+        steps += 1;
+        // Growing the set meanwhile (its table doubles) loses no original member.
+        c.request(&["SADD", "big", &format!("new{steps}")]);
+        if cursor == "0" {
+            break;
+        }
+    }
+    assert_eq!(cursor, "0", "the scan ends");
+    assert!(steps > 50, "a 2000-member set scanned in {steps} steps");
+    let missing = original.difference(&seen).count();
+    assert_eq!(missing, 0, "members never returned by the scan");
+
+    let size = 2000 + steps;
+    let picked = members_of(&c.request(&["SRANDMEMBER", "big", "10"]));
+    let distinct: HashSet<&Vec<u8>> = picked.iter().collect();
+    assert_eq!(distinct.len(), 10);
+    let picked = members_of(&c.request(&["SRANDMEMBER", "big", "-3000"]));
+    assert_eq!(picked.len(), 3000);
+    for m in &picked {
+        assert_eq!(
+            c.request(&[&b"SISMEMBER"[..], b"big", m]),
+            Reply::Integer(1)
+        );
+    }
+    let popped = members_of(&c.request(&["SPOP", "big", "1500"]));
+    assert_eq!(popped.iter().collect::<HashSet<_>>().len(), 1500);
+    assert_eq!(
+        c.request(&["SCARD", "big"]),
+        Reply::Integer(size as i64 - 1500)
+    );
+    for m in popped.iter().take(50) {
+        assert_eq!(
+            c.request(&[&b"SISMEMBER"[..], b"big", m]),
+            Reply::Integer(0)
+        );
+    }
 }
 
 fn set_command() -> impl Strategy<Value = Vec<String>> {

@@ -813,3 +813,48 @@ proptest! {
         }
     }
 }
+
+/// A large sorted set is scanned a step at a time, and a full scan returns every member that
+/// was there from start to end, even while the lowest-ranked members are removed meanwhile
+/// (which moves every other member's rank down).
+#[test]
+fn big_sorted_sets_scan_in_steps_and_miss_nothing() {
+    let node = crate::harness::SlotgateNode::start();
+    let mut c = node.raw();
+    for chunk in 0..20 {
+        let mut zadd = vec!["ZADD".to_string(), "big".to_string()];
+        for i in chunk * 100..(chunk + 1) * 100 {
+            zadd.push(i.to_string());
+            zadd.push(format!("m{i}"));
+        }
+        c.request(&zadd);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor = "0".to_string();
+    let mut steps = 0;
+    for _ in 0..10_000 {
+        let reply = c.request(&["ZSCAN", "big", &cursor, "COUNT", "20"]);
+        let parts = reply.as_array().unwrap();
+        cursor = String::from_utf8(parts[0].as_bytes().unwrap().to_vec()).unwrap();
+        let items = parts[1].as_array().unwrap();
+        assert!(items.len() < 400, "a step of {} items", items.len() / 2);
+        for pair in items.chunks(2) {
+            seen.insert(pair[0].as_bytes().unwrap().to_vec());
+        }
+        steps += 1;
+        let gone = 2 * (steps - 1);
+        c.request(&["ZREM", "big", &format!("m{gone}"), &format!("m{}", gone + 1)]);
+        if cursor == "0" {
+            break;
+        }
+    }
+    assert_eq!(cursor, "0", "the scan ends");
+    assert!(
+        steps > 50,
+        "a 2000-member sorted set scanned in {steps} steps"
+    );
+    let missing: Vec<usize> = (2 * steps..2000)
+        .filter(|i| !seen.contains(format!("m{i}").as_bytes()))
+        .collect();
+    assert!(missing.is_empty(), "members never returned: {missing:?}");
+}

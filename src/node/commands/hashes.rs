@@ -328,34 +328,59 @@ pub(super) fn scan_options(
     Ok((pattern, count))
 }
 
-/// A cursor argument: an unsigned decimal.
+/// A cursor argument as Redis reads one (`strtoul`): decimal digits after an optional sign, a
+/// minus wrapping around as in C, the empty string meaning 0; leading space, other bytes and
+/// overflow are an invalid cursor.
 pub(super) fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    std::str::from_utf8(arg)
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(|| CmdError::text("ERR invalid cursor"))
+    let invalid = || CmdError::text("ERR invalid cursor");
+    let (negative, digits) = match arg.first() {
+        Some(b'-') => (true, &arg[1..]),
+        Some(b'+') => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if !digits.iter().all(u8::is_ascii_digit) || (digits.is_empty() && !arg.is_empty()) {
+        return Err(invalid());
+    }
+    let mut n: u64 = 0;
+    for d in digits {
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(d - b'0')))
+            .ok_or_else(invalid)?;
+    }
+    Ok(if negative { n.wrapping_neg() } else { n })
 }
 
+/// The reply to a scan of a key that does not exist: cursor 0, nothing.
+pub(super) fn write_empty_scan(out: &mut crate::node::reply::Reply) {
+    out.array(2);
+    out.bulk(b"0");
+    out.array(0);
+}
+
+/// `HSCAN key cursor [MATCH p] [COUNT n]`; as in Redis, the options are read only once the
+/// key is found.
 fn hscan(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let cursor = parse_cursor(cmd.arg(2))?;
-    let (pattern, count) = scan_options(cmd, 3)?;
     let now = ctx.now;
     let (db, out) = ctx.db_out();
-    let mut items: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    let next = match read(db, cmd.arg(1), now)? {
-        Some(hash) => hash.scan(cursor, count, |f, v| {
-            if pattern.as_ref().is_none_or(|p| glob::matches(p, f, false)) {
-                items.push((f.to_vec(), v.to_vec()));
-            }
-        }),
-        None => 0,
+    let Some(hash) = read(db, cmd.arg(1), now)? else {
+        write_empty_scan(out);
+        return Ok(());
     };
+    let (pattern, count) = scan_options(cmd, 3)?;
+    let mut items: Vec<(&[u8], &[u8])> = Vec::new();
+    let next = hash.scan(cursor, count, |f, v| {
+        if pattern.as_ref().is_none_or(|p| glob::matches(p, f, false)) {
+            items.push((f, v));
+        }
+    });
     out.array(2);
-    out.bulk(next.to_string().as_bytes());
+    out.bulk(itoa::Buffer::new().format(next).as_bytes());
     out.array(items.len() * 2);
     for (f, v) in items {
-        out.bulk(&f);
-        out.bulk(&v);
+        out.bulk(f);
+        out.bulk(v);
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use super::hashes::{parse_cursor, scan_options};
+use super::hashes::{parse_cursor, scan_options, write_empty_scan};
 use super::{Ctx, Handler};
 use crate::node::error::{CmdError, CmdResult};
 use crate::node::glob;
@@ -143,13 +143,8 @@ fn spop(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         }
         return Ok(());
     };
-    let len = set.len();
-    let n = count.unwrap_or(1).min(len);
-    let mut rng = rand::thread_rng();
-    let picked: Vec<Vec<u8>> = rand::seq::index::sample(&mut rng, len, n)
-        .into_iter()
-        .filter_map(|i| set.nth(i))
-        .collect();
+    let n = count.unwrap_or(1).min(set.len());
+    let picked = set.sample(&mut rand::thread_rng(), n);
     if n > 0 {
         let set = ctx
             .db()
@@ -196,9 +191,8 @@ fn srandmember(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         }
         return Ok(());
     };
-    let len = set.len();
     match count {
-        None => match set.nth(rand::Rng::gen_range(&mut rng, 0..len)) {
+        None => match set.random(&mut rng) {
             Some(m) => out.bulk(&m),
             None => out.null(),
         },
@@ -206,18 +200,12 @@ fn srandmember(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             let n = n.unsigned_abs() as usize;
             out.array(n);
             for _ in 0..n {
-                let m = set
-                    .nth(rand::Rng::gen_range(&mut rng, 0..len))
-                    .unwrap_or_default();
+                let m = set.random(&mut rng).unwrap_or_default();
                 out.bulk(&m);
             }
         }
         Some(n) => {
-            let n = (n as usize).min(len);
-            let members: Vec<Vec<u8>> = rand::seq::index::sample(&mut rng, len, n)
-                .into_iter()
-                .filter_map(|i| set.nth(i))
-                .collect();
+            let members = set.sample(&mut rng, n as usize);
             out.array(members.len());
             for m in members {
                 out.bulk(&m);
@@ -408,23 +396,26 @@ fn sintercard(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     Ok(())
 }
 
-/// `SSCAN key cursor [MATCH p] [COUNT n]`: the whole set in one reply, cursor 0 (allowed by
-/// SCAN's contract; an intset is answered this way by Redis too).
+/// `SSCAN key cursor [MATCH p] [COUNT n]`: an intset in one reply with cursor 0, as in
+/// Redis; a hash table a step at a time with Redis's cursor. As in Redis, the options are
+/// read only once the key is found.
 fn sscan(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
-    parse_cursor(cmd.arg(2))?;
-    let (pattern, _count) = scan_options(cmd, 3)?;
+    let cursor = parse_cursor(cmd.arg(2))?;
     let now = ctx.now;
     let (db, out) = ctx.db_out();
-    let members: Vec<Vec<u8>> = read(db, cmd.arg(1), now)?
-        .map(|s| {
-            s.iter()
-                .filter(|m| pattern.as_ref().is_none_or(|p| glob::matches(p, m, false)))
-                .map(Cow::into_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let Some(set) = read(db, cmd.arg(1), now)? else {
+        write_empty_scan(out);
+        return Ok(());
+    };
+    let (pattern, count) = scan_options(cmd, 3)?;
+    let mut members: Vec<Vec<u8>> = Vec::new();
+    let next = set.scan(cursor, count, |m| {
+        if pattern.as_ref().is_none_or(|p| glob::matches(p, m, false)) {
+            members.push(m.to_vec());
+        }
+    });
     out.array(2);
-    out.bulk(b"0");
+    out.bulk(itoa::Buffer::new().format(next).as_bytes());
     out.array(members.len());
     for m in members {
         out.bulk(&m);

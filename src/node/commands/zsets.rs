@@ -10,9 +10,11 @@ use std::collections::HashMap;
 use rand::seq::SliceRandom;
 use rand::Rng;
 
+use super::hashes::{parse_cursor, scan_options, write_empty_scan};
 use super::{Ctx, Handler};
 use crate::node::blocking::{parse_timeout, TimeoutReply};
 use crate::node::error::{CmdError, CmdResult};
+use crate::node::glob;
 use crate::node::keyspace::set::Set;
 use crate::node::keyspace::zset::{LexBound, LexRange, ScoreRange, ZSet, ZSetLimits};
 use crate::node::keyspace::{Db, Value};
@@ -1280,59 +1282,25 @@ fn compute(
 /// `ZSCAN key cursor [MATCH pattern] [COUNT count]`. A listpack set is answered whole with
 /// cursor 0, as Redis does; a skiplist set is walked in (score, member) order with the cursor
 /// as the next rank, so members removed during a scan may shift others past the cursor.
+/// `ZSCAN key cursor [MATCH p] [COUNT n]`: a listpack in one reply with cursor 0, as in
+/// Redis; the skiplist form a step at a time with Redis's cursor. As in Redis, the options are
+/// read only once the key is found.
 fn zscan(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
-    let cursor_arg = cmd.arg(2);
-    let cursor: u64 = if cursor_arg.is_empty() {
-        0
-    } else {
-        std::str::from_utf8(cursor_arg)
-            .ok()
-            .filter(|s| s.bytes().all(|c| c.is_ascii_digit()))
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| CmdError::text("ERR invalid cursor"))?
-    };
+    let cursor = parse_cursor(cmd.arg(2))?;
     let now = ctx.now;
     let (db, out) = ctx.db_out();
     let Some(z) = read(db, cmd.arg(1), now)? else {
-        out.array(2);
-        out.bulk(b"0");
-        out.array(0);
+        write_empty_scan(out);
         return Ok(());
     };
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < cmd.argc() {
-        let left = cmd.argc() - i;
-        if is(cmd.arg(i), "count") && left >= 2 {
-            let n = int_arg(cmd.arg(i + 1))?;
-            if n < 1 {
-                return Err(CmdError::Syntax);
-            }
-            count = usize::try_from(n).unwrap_or(usize::MAX);
-            i += 2;
-        } else if is(cmd.arg(i), "match") && left >= 2 {
-            let p = cmd.arg(i + 1);
-            pattern = (p != b"*").then_some(p);
-            i += 2;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-    }
+    let (pattern, count) = scan_options(cmd, 3)?;
     let listpack = matches!(z, ZSet::Listpack(_));
-    let (items, next): (Vec<(&[u8], f64)>, u64) = match z {
-        ZSet::Listpack(_) => (z.iter().collect(), 0),
-        ZSet::Skiplist(_) => {
-            let start = usize::try_from(cursor).unwrap_or(usize::MAX);
-            let end = start.saturating_add(count);
-            let next = if end >= z.len() { 0 } else { end as u64 };
-            (z.range_by_rank(start, end).collect(), next)
+    let mut items: Vec<(&[u8], f64)> = Vec::new();
+    let next = z.scan(cursor, count, |m, s| {
+        if pattern.as_ref().is_none_or(|p| glob::matches(p, m, false)) {
+            items.push((m, s));
         }
-    };
-    let items: Vec<(&[u8], f64)> = items
-        .into_iter()
-        .filter(|(m, _)| pattern.is_none_or(|p| crate::node::glob::matches(p, m, false)))
-        .collect();
+    });
     out.array(2);
     out.bulk(itoa::Buffer::new().format(next).as_bytes());
     out.array(items.len() * 2);

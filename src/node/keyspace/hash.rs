@@ -57,7 +57,8 @@ enum Repr {
 pub struct Pair;
 
 impl Layout for Pair {
-    fn key(entry: &[u8]) -> &[u8] {
+    type Entry = Box<[u8]>;
+    fn key(entry: &Box<[u8]>) -> &[u8] {
         split_pair(entry).0
     }
 }
@@ -240,7 +241,7 @@ impl Hash {
     pub fn iter(&self) -> HashIter<'_> {
         match &self.repr {
             Repr::Listpack { buf, .. } => HashIter::Listpack { buf, at: 0 },
-            Repr::Table(t) => HashIter::Table(Box::new(t.iter())),
+            Repr::Table(t) => HashIter::Table(Box::new(t.iter().map(|e| &**e))),
         }
     }
 
@@ -249,13 +250,18 @@ impl Hash {
         match &self.repr {
             Repr::Listpack { len, .. } if *len == 0 => None,
             Repr::Listpack { len, .. } => self.iter().nth(rng.gen_range(0..*len)),
-            Repr::Table(t) => t.random(rng).map(split_pair),
+            Repr::Table(t) => t.random(rng).map(|e| split_pair(e)),
         }
     }
 
     /// One step of `HSCAN`: a listpack is returned whole with cursor 0, as Redis does; a hash
     /// table is walked with Redis's reverse-binary cursor (see [`Table::scan`]).
-    pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&[u8], &[u8])) -> u64 {
+    pub fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        mut visit: impl FnMut(&'a [u8], &'a [u8]),
+    ) -> u64 {
         match &self.repr {
             Repr::Listpack { .. } => {
                 for (f, v) in self.iter() {

@@ -1,19 +1,31 @@
 //! Set values: an `intset` (sorted integers, 8 bytes each) while every member is a canonical
 //! integer and there are at most `set-max-intset-entries`, else a hash table — Redis 7.0's two
-//! encodings, converted one way as Redis converts them.
+//! encodings, converted one way as Redis converts them. The hash table is the one hashes use,
+//! so `SSCAN` walks it with Redis's cursor and random picks take constant time.
 
 use std::borrow::Cow;
 
-use foldhash::quality::RandomState;
-use hashbrown::HashSet;
+use rand::Rng;
 
+use super::hash::table::{Layout, Table};
 use crate::resp::parse_i64;
 
 /// A set of byte strings.
 #[derive(Debug, Clone)]
 pub enum Set {
     Intset(Vec<i64>),
-    Table(HashSet<Box<[u8]>, RandomState>),
+    Table(Table<Member>),
+}
+
+/// A set's hash-table entry: the member itself.
+#[derive(Debug)]
+pub struct Member;
+
+impl Layout for Member {
+    type Entry = Box<[u8]>;
+    fn key(entry: &Box<[u8]>) -> &[u8] {
+        entry
+    }
 }
 
 impl Default for Set {
@@ -57,7 +69,7 @@ impl Set {
     pub fn contains(&self, member: &[u8]) -> bool {
         match self {
             Set::Intset(v) => parse_i64(member).is_some_and(|n| v.binary_search(&n).is_ok()),
-            Set::Table(t) => t.contains(member),
+            Set::Table(t) => t.get(member).is_some(),
         }
     }
 
@@ -78,12 +90,8 @@ impl Set {
             self.convert_to_table();
         }
         match self {
-            Set::Table(t) => {
-                // One hash, and no allocation when the member is already there.
-                let before = t.len();
-                t.get_or_insert_with(member, |m| Box::from(m));
-                t.len() > before
-            }
+            // No allocation when the member is already there.
+            Set::Table(t) => t.insert_new(member, || Box::from(member)),
             Set::Intset(_) => unreachable!("converted above"),
         }
     }
@@ -97,7 +105,7 @@ impl Set {
                 }
                 _ => false,
             },
-            Set::Table(t) => t.remove(member),
+            Set::Table(t) => t.remove(member).is_some(),
         }
     }
 
@@ -112,17 +120,63 @@ impl Set {
         }
     }
 
-    /// The member at `index` of the iteration order (random picks). None past the end.
-    pub fn nth(&self, index: usize) -> Option<Vec<u8>> {
-        self.iter().nth(index).map(Cow::into_owned)
+    /// A member picked at random, each equally likely; None when the set is empty.
+    pub fn random<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<Cow<'_, [u8]>> {
+        match self {
+            Set::Intset(v) if v.is_empty() => None,
+            Set::Intset(v) => {
+                let n = v[rng.gen_range(0..v.len())];
+                Some(Cow::Owned(
+                    itoa::Buffer::new().format(n).as_bytes().to_vec(),
+                ))
+            }
+            Set::Table(t) => t.random(rng).map(|m| Cow::Borrowed(&**m)),
+        }
+    }
+
+    /// `n` distinct members picked at random (all of them when `n` is not below the size):
+    /// from a list of every member when `n` is a large share of the set, else by random picks
+    /// until `n` differ, as Redis's `SRANDMEMBER` chooses between the two.
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R, n: usize) -> Vec<Vec<u8>> {
+        let len = self.len();
+        if n.saturating_mul(3) > len {
+            let all: Vec<Cow<'_, [u8]>> = self.iter().collect();
+            return rand::seq::index::sample(rng, len, n.min(len))
+                .into_iter()
+                .map(|i| all[i].to_vec())
+                .collect();
+        }
+        let mut picked: hashbrown::HashSet<Vec<u8>, foldhash::quality::RandomState> =
+            hashbrown::HashSet::default();
+        // Each pick is new with probability above 2/3: the loop ends after ~1.5 n picks.
+        while picked.len() < n {
+            if let Some(m) = self.random(rng) {
+                picked.insert(m.into_owned());
+            }
+        }
+        picked.into_iter().collect()
+    }
+
+    /// One step of `SSCAN`: an intset is returned whole with cursor 0, as Redis does; a hash
+    /// table is walked with Redis's reverse-binary cursor (see [`Table::scan`]).
+    pub fn scan(&self, cursor: u64, count: usize, mut visit: impl FnMut(&[u8])) -> u64 {
+        match self {
+            Set::Intset(_) => {
+                for m in self.iter() {
+                    visit(&m);
+                }
+                0
+            }
+            Set::Table(t) => t.scan(cursor, count, |m| visit(m)),
+        }
     }
 
     fn convert_to_table(&mut self) {
         if let Set::Intset(v) = self {
-            let table = v
-                .iter()
-                .map(|n| itoa::Buffer::new().format(*n).as_bytes().into())
-                .collect();
+            let mut table = Table::with_capacity(v.len());
+            for n in v.iter() {
+                table.insert(itoa::Buffer::new().format(*n).as_bytes().into());
+            }
             *self = Set::Table(table);
         }
     }

@@ -18,9 +18,11 @@
 
 use std::cmp::Ordering;
 use std::collections::btree_set;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::ops::Bound;
 use std::sync::Arc;
+
+use super::hash::table::{Layout, Table};
 
 /// The listpack thresholds (`zset-max-listpack-entries`, `zset-max-listpack-value`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,17 +203,36 @@ impl ZSet {
             ZSet::Listpack(lp) => lp.buf.capacity() + 16,
             ZSet::Skiplist(sl) => sl
                 .scores
-                .keys()
-                .map(|m| m.len() + 16 + 64)
+                .iter()
+                .map(|(m, _)| m.len() + 16 + 64)
                 .sum::<usize>()
                 .max(64),
+        }
+    }
+
+    /// One step of `ZSCAN`: a listpack is returned whole with cursor 0, as Redis does; the
+    /// skiplist form's member map is walked with Redis's reverse-binary cursor.
+    pub fn scan<'a>(
+        &'a self,
+        cursor: u64,
+        count: usize,
+        mut visit: impl FnMut(&'a [u8], f64),
+    ) -> u64 {
+        match self {
+            ZSet::Listpack(_) => {
+                for (m, s) in self.iter() {
+                    visit(m, s);
+                }
+                0
+            }
+            ZSet::Skiplist(sl) => sl.scores.scan(cursor, count, |(m, s)| visit(m, *s)),
         }
     }
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
         match self {
             ZSet::Listpack(lp) => lp.find(member).map(|(_, _, s)| s),
-            ZSet::Skiplist(sl) => sl.scores.get(member).copied(),
+            ZSet::Skiplist(sl) => sl.scores.get(member).map(|&(_, s)| s),
         }
     }
 
@@ -267,7 +288,7 @@ impl ZSet {
         match self {
             ZSet::Listpack(lp) => lp.iter_all().position(|(m, _)| m == member),
             ZSet::Skiplist(sl) => {
-                let s = *sl.scores.get(member)?;
+                let s = sl.scores.get(member)?.1;
                 let end = (Score(s), Mk::M(Arc::from(member)));
                 Some(sl.order.range(..end).count())
             }
@@ -488,11 +509,23 @@ impl Mk {
     }
 }
 
-/// The general form: ordered index plus member → score map.
+/// The general form: ordered index plus member → score map. The map is the hash table of
+/// hashes and sets, so `ZSCAN` walks it with Redis's cursor.
 #[derive(Debug, Clone, Default)]
 pub struct Skiplist {
     order: BTreeSet<(Score, Mk)>,
-    scores: HashMap<Arc<[u8]>, f64, foldhash::quality::RandomState>,
+    scores: Table<ScoreOf>,
+}
+
+/// A score-map entry: the member (shared with the ordered index) and its score.
+#[derive(Debug)]
+pub struct ScoreOf;
+
+impl Layout for ScoreOf {
+    type Entry = (Arc<[u8]>, f64);
+    fn key(entry: &(Arc<[u8]>, f64)) -> &[u8] {
+        &entry.0
+    }
 }
 
 impl Skiplist {
@@ -501,23 +534,24 @@ impl Skiplist {
     }
 
     fn insert(&mut self, member: &[u8], score: f64) -> Option<f64> {
-        if let Some((m, old)) = self.scores.get_key_value(member) {
-            let (m, old) = (m.clone(), *old);
+        if let Some((m, stored)) = self.scores.get_mut(member) {
+            let old = *stored;
             if old != score {
+                *stored = score;
+                let m = m.clone();
                 self.order.remove(&(Score(old), Mk::M(m.clone())));
-                self.order.insert((Score(score), Mk::M(m.clone())));
-                self.scores.insert(m, score);
+                self.order.insert((Score(score), Mk::M(m)));
             }
             return Some(old);
         }
         let m: Arc<[u8]> = Arc::from(member);
         self.order.insert((Score(score), Mk::M(m.clone())));
-        self.scores.insert(m, score);
+        self.scores.insert((m, score));
         None
     }
 
     fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        let (m, s) = self.scores.remove_entry(member)?;
+        let (m, s) = self.scores.remove(member)?;
         self.order.remove(&(Score(s), Mk::M(m)));
         Some(s)
     }

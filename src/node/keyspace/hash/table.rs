@@ -13,9 +13,10 @@ use std::sync::OnceLock;
 
 use rand::Rng;
 
-/// Where an entry's key lies within its bytes.
+/// What a table's entries are, and where an entry's key lies.
 pub trait Layout {
-    fn key(entry: &[u8]) -> &[u8];
+    type Entry;
+    fn key(entry: &Self::Entry) -> &[u8];
 }
 
 /// The smallest table, as Redis's `DICT_HT_INITIAL_SIZE`.
@@ -24,16 +25,24 @@ const MIN_BUCKETS: usize = 4;
 /// How long a bucket may be and still take part in fair random picks (see [`Table::random`]).
 const FAIR_CHAIN: usize = 8;
 
-#[derive(Debug, Clone, Default)]
-enum Bucket {
-    #[default]
-    Empty,
-    One(Box<[u8]>),
-    Many(Vec<Box<[u8]>>),
+/// An entry with the high half of its key's hash beside it: a lookup tells most other keys
+/// apart by the tag, without reading (and missing the cache on) their entries.
+#[derive(Debug, Clone)]
+struct Tagged<E> {
+    tag: u32,
+    entry: E,
 }
 
-impl Bucket {
-    fn entries(&self) -> &[Box<[u8]>] {
+#[derive(Debug, Clone, Default)]
+enum Bucket<E> {
+    #[default]
+    Empty,
+    One(Tagged<E>),
+    Many(Vec<Tagged<E>>),
+}
+
+impl<E> Bucket<E> {
+    fn entries(&self) -> &[Tagged<E>] {
         match self {
             Bucket::Empty => &[],
             Bucket::One(e) => std::slice::from_ref(e),
@@ -41,7 +50,15 @@ impl Bucket {
         }
     }
 
-    fn push(&mut self, entry: Box<[u8]>) {
+    fn entries_mut(&mut self) -> &mut [Tagged<E>] {
+        match self {
+            Bucket::Empty => &mut [],
+            Bucket::One(e) => std::slice::from_mut(e),
+            Bucket::Many(v) => v,
+        }
+    }
+
+    fn push(&mut self, entry: Tagged<E>) {
         *self = match std::mem::take(self) {
             Bucket::Empty => Bucket::One(entry),
             Bucket::One(first) => Bucket::Many(vec![first, entry]),
@@ -51,6 +68,17 @@ impl Bucket {
             }
         };
     }
+
+    /// Where the entry with `key` (whose tag is `tag`) is, in [`entries`](Self::entries).
+    fn position<L: Layout<Entry = E>>(&self, tag: u32, key: &[u8]) -> Option<usize> {
+        self.entries()
+            .iter()
+            .position(|t| t.tag == tag && L::key(&t.entry) == key)
+    }
+}
+
+fn empty_buckets<E>(n: usize) -> Vec<Bucket<E>> {
+    std::iter::repeat_with(Bucket::default).take(n).collect()
 }
 
 /// The process-wide seed: hashes (and so scan orders) differ from one run to the next, as with
@@ -61,13 +89,16 @@ fn hash_of(key: &[u8]) -> u64 {
 }
 
 /// A hash table of entries with distinct keys.
-pub struct Table<L> {
-    buckets: Vec<Bucket>,
+pub struct Table<L: Layout> {
+    buckets: Vec<Bucket<L::Entry>>,
     len: usize,
     layout: PhantomData<L>,
 }
 
-impl<L> Clone for Table<L> {
+impl<L: Layout> Clone for Table<L>
+where
+    L::Entry: Clone,
+{
     fn clone(&self) -> Self {
         Table {
             buckets: self.buckets.clone(),
@@ -77,7 +108,7 @@ impl<L> Clone for Table<L> {
     }
 }
 
-impl<L> std::fmt::Debug for Table<L> {
+impl<L: Layout> std::fmt::Debug for Table<L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Table")
             .field("len", &self.len)
@@ -96,7 +127,7 @@ impl<L: Layout> Table<L> {
     /// An empty table sized for `n` entries.
     pub fn with_capacity(n: usize) -> Table<L> {
         Table {
-            buckets: vec![Bucket::Empty; n.max(MIN_BUCKETS).next_power_of_two()],
+            buckets: empty_buckets(n.max(MIN_BUCKETS).next_power_of_two()),
             len: 0,
             layout: PhantomData,
         }
@@ -114,63 +145,82 @@ impl<L: Layout> Table<L> {
         self.buckets.len() - 1
     }
 
-    fn index(&self, key: &[u8]) -> usize {
-        // Truncation is the point: the low bits choose the bucket.
-        (hash_of(key) as usize) & self.mask()
+    /// The bucket for `key` and its tag: the hash's low bits choose the bucket, its high half
+    /// is the tag.
+    fn locate(&self, key: &[u8]) -> (usize, u32) {
+        let hash = hash_of(key);
+        // Truncation is the point in both.
+        ((hash as usize) & self.mask(), (hash >> 32) as u32)
     }
 
     /// The entry whose key is `key`.
-    pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
-        self.buckets[self.index(key)]
-            .entries()
-            .iter()
-            .find(|e| L::key(e) == key)
-            .map(|e| &**e)
+    pub fn get(&self, key: &[u8]) -> Option<&L::Entry> {
+        let (at, tag) = self.locate(key);
+        let bucket = &self.buckets[at];
+        let i = bucket.position::<L>(tag, key)?;
+        Some(&bucket.entries()[i].entry)
+    }
+
+    /// The entry whose key is `key`, to change; its key must stay the same.
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut L::Entry> {
+        let (at, tag) = self.locate(key);
+        let bucket = &mut self.buckets[at];
+        let i = bucket.position::<L>(tag, key)?;
+        Some(&mut bucket.entries_mut()[i].entry)
     }
 
     /// Stores `entry`, replacing the entry with the same key; returns the replaced one.
-    pub fn insert(&mut self, entry: Box<[u8]>) -> Option<Box<[u8]>> {
-        let at = self.index(L::key(&entry));
-        match &mut self.buckets[at] {
-            Bucket::One(e) if L::key(e) == L::key(&entry) => {
-                return Some(std::mem::replace(e, entry));
-            }
-            Bucket::Many(v) => {
-                if let Some(e) = v.iter_mut().find(|e| L::key(e) == L::key(&entry)) {
-                    return Some(std::mem::replace(e, entry));
-                }
-            }
-            _ => {}
+    pub fn insert(&mut self, entry: L::Entry) -> Option<L::Entry> {
+        let (at, tag) = self.locate(L::key(&entry));
+        let bucket = &mut self.buckets[at];
+        if let Some(i) = bucket.position::<L>(tag, L::key(&entry)) {
+            let slot = &mut bucket.entries_mut()[i];
+            return Some(std::mem::replace(&mut slot.entry, entry));
         }
+        self.add(at, Tagged { tag, entry });
+        None
+    }
+
+    /// Adds the entry `make` builds for `key` unless one with that key is there; true if
+    /// added. Nothing is built for a key already present.
+    pub fn insert_new(&mut self, key: &[u8], make: impl FnOnce() -> L::Entry) -> bool {
+        let (at, tag) = self.locate(key);
+        if self.buckets[at].position::<L>(tag, key).is_some() {
+            return false;
+        }
+        let entry = make();
+        debug_assert_eq!(L::key(&entry), key);
+        self.add(at, Tagged { tag, entry });
+        true
+    }
+
+    /// Puts a new entry into bucket `at`, growing the table when it holds more entries than
+    /// buckets (Redis's load factor of 1).
+    fn add(&mut self, at: usize, entry: Tagged<L::Entry>) {
         self.buckets[at].push(entry);
         self.len += 1;
         if self.len > self.buckets.len() {
             self.resize(self.buckets.len() * 2);
         }
-        None
     }
 
     /// Removes the entry whose key is `key`.
-    pub fn remove(&mut self, key: &[u8]) -> Option<Box<[u8]>> {
-        let at = self.index(key);
+    pub fn remove(&mut self, key: &[u8]) -> Option<L::Entry> {
+        let (at, tag) = self.locate(key);
         let bucket = &mut self.buckets[at];
-        let removed = match bucket {
-            Bucket::One(e) if L::key(e) == key => match std::mem::take(bucket) {
-                Bucket::One(e) => Some(e),
-                _ => None,
-            },
-            Bucket::Many(v) => {
-                let i = v.iter().position(|e| L::key(e) == key)?;
-                let e = v.swap_remove(i);
-                if v.len() == 1 {
-                    if let Some(last) = v.pop() {
-                        *bucket = Bucket::One(last);
-                    }
-                }
-                Some(e)
+        let i = bucket.position::<L>(tag, key)?;
+        let removed = match std::mem::take(bucket) {
+            Bucket::One(t) => t.entry,
+            Bucket::Many(mut v) => {
+                let t = v.swap_remove(i);
+                *bucket = match v.len() {
+                    1 => Bucket::One(v.pop().expect("one left")),
+                    _ => Bucket::Many(v),
+                };
+                t.entry
             }
-            _ => None,
-        }?;
+            Bucket::Empty => unreachable!("an entry was found"),
+        };
         self.len -= 1;
         // Redis shrinks a table under 10% full (`HT_MIN_FILL`).
         if self.buckets.len() > MIN_BUCKETS && self.len * 10 < self.buckets.len() {
@@ -184,37 +234,43 @@ impl<L: Layout> Table<L> {
         if size == self.buckets.len() {
             return;
         }
-        let old = std::mem::replace(&mut self.buckets, vec![Bucket::Empty; size]);
+        let old = std::mem::replace(&mut self.buckets, empty_buckets(size));
         for bucket in old {
             let entries = match bucket {
                 Bucket::Empty => continue,
                 Bucket::One(e) => vec![e],
                 Bucket::Many(v) => v,
             };
+            let mask = self.mask();
             for e in entries {
-                let at = self.index(L::key(&e));
+                let at = (hash_of(L::key(&e.entry)) as usize) & mask;
                 self.buckets[at].push(e);
             }
         }
     }
 
     /// Every entry, in bucket order.
-    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = &L::Entry> + '_ {
         self.buckets
             .iter()
-            .flat_map(|b| b.entries().iter().map(|e| &**e))
+            .flat_map(|b| b.entries().iter().map(|t| &t.entry))
     }
 
     /// Calls `visit` for the entries of the buckets from `cursor` on, until at least `count`
     /// entries were visited or `10 × count` buckets were looked at (Redis's bound); returns the
     /// next cursor, 0 when the walk is done.
-    pub fn scan(&self, mut cursor: u64, count: usize, mut visit: impl FnMut(&[u8])) -> u64 {
+    pub fn scan<'a>(
+        &'a self,
+        mut cursor: u64,
+        count: usize,
+        mut visit: impl FnMut(&'a L::Entry),
+    ) -> u64 {
         let mask = self.mask() as u64;
         let mut visited = 0;
         let mut steps = count.saturating_mul(10).max(1);
         loop {
-            for e in self.buckets[(cursor & mask) as usize].entries() {
-                visit(e);
+            for t in self.buckets[(cursor & mask) as usize].entries() {
+                visit(&t.entry);
                 visited += 1;
             }
             // Increment the reversed cursor over the bits the mask leaves.
@@ -230,21 +286,21 @@ impl<L: Layout> Table<L> {
     /// A random entry, each equally likely: a random bucket and a random place in a run of
     /// [`FAIR_CHAIN`] places, tried again when the place is empty (bounded; a rare longer chain
     /// or a run of misses falls back to a slightly biased pick).
-    pub fn random<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<&[u8]> {
+    pub fn random<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<&L::Entry> {
         if self.len == 0 {
             return None;
         }
         for _ in 0..1000 {
             let bucket = self.buckets[rng.gen_range(0..self.buckets.len())].entries();
             let place = rng.gen_range(0..FAIR_CHAIN);
-            if let Some(e) = bucket.get(place) {
-                return Some(e);
+            if let Some(t) = bucket.get(place) {
+                return Some(&t.entry);
             }
         }
         loop {
             let bucket = self.buckets[rng.gen_range(0..self.buckets.len())].entries();
             if !bucket.is_empty() {
-                return Some(&bucket[rng.gen_range(0..bucket.len())]);
+                return Some(&bucket[rng.gen_range(0..bucket.len())].entry);
             }
         }
     }
@@ -257,13 +313,21 @@ mod tests {
 
     struct Whole;
     impl Layout for Whole {
-        fn key(entry: &[u8]) -> &[u8] {
+        type Entry = Box<[u8]>;
+        fn key(entry: &Box<[u8]>) -> &[u8] {
             entry
         }
     }
 
     fn entry(i: u32) -> Box<[u8]> {
         i.to_string().into_bytes().into_boxed_slice()
+    }
+
+    #[test]
+    fn a_bucket_is_four_words() {
+        // As much as a Redis dict spends per entry outside the key: a bucket pointer and a
+        // three-pointer dictEntry.
+        assert_eq!(std::mem::size_of::<Bucket<Box<[u8]>>>(), 32);
     }
 
     #[test]
@@ -281,7 +345,7 @@ mod tests {
         assert!(t.remove(&entry(1)).is_none());
         assert_eq!(t.len(), 5);
         assert!(t.buckets.len() <= 64);
-        assert_eq!(t.get(b"999"), Some(&b"999"[..]));
+        assert_eq!(t.get(b"999").map(|e| &e[..]), Some(&b"999"[..]));
         assert_eq!(t.iter().count(), 5);
     }
 
@@ -327,7 +391,7 @@ mod tests {
         }
         let mut rng = rand::thread_rng();
         let seen: HashSet<Vec<u8>> = (0..2000)
-            .filter_map(|_| t.random(&mut rng).map(<[u8]>::to_vec))
+            .filter_map(|_| t.random(&mut rng).map(|e| e.to_vec()))
             .collect();
         assert_eq!(seen.len(), 20);
     }
