@@ -843,7 +843,12 @@ fn big_sorted_sets_scan_in_steps_and_miss_nothing() {
         }
         steps += 1;
         let gone = 2 * (steps - 1);
-        c.request(&["ZREM", "big", &format!("m{gone}"), &format!("m{}", gone + 1)]);
+        c.request(&[
+            "ZREM",
+            "big",
+            &format!("m{gone}"),
+            &format!("m{}", gone + 1),
+        ]);
         if cursor == "0" {
             break;
         }
@@ -857,4 +862,24 @@ fn big_sorted_sets_scan_in_steps_and_miss_nothing() {
         .filter(|i| !seen.contains(format!("m{i}").as_bytes()))
         .collect();
     assert!(missing.is_empty(), "members never returned: {missing:?}");
+
+    // Random picks from the large form: distinct when asked, with their own scores.
+    let picked = c.request(&["ZRANDMEMBER", "big", "10"]);
+    let picked: std::collections::HashSet<Vec<u8>> = picked
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_bytes().unwrap().to_vec())
+        .collect();
+    assert_eq!(picked.len(), 10);
+    let pairs = c.request(&["ZRANDMEMBER", "big", "-50", "WITHSCORES"]);
+    let pairs = pairs.as_array().unwrap();
+    assert_eq!(pairs.len(), 100);
+    for pair in pairs.chunks(2) {
+        let score = c.request(&[&b"ZSCORE"[..], b"big", pair[0].as_bytes().unwrap()]);
+        assert_eq!(score.as_bytes(), pair[1].as_bytes());
+    }
+    let one = c.request(&["ZRANDMEMBER", "big"]);
+    let score = c.request(&[&b"ZSCORE"[..], b"big", one.as_bytes().unwrap()]);
+    assert!(score.as_bytes().is_some(), "{one:?} is a member");
 }

@@ -8,7 +8,6 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use rand::seq::SliceRandom;
-use rand::Rng;
 
 use super::hashes::{parse_cursor, scan_options, write_empty_scan};
 use super::{Ctx, Handler};
@@ -933,8 +932,9 @@ fn zrandmember(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         let (db, out) = ctx.db_out();
         let found = match read(db, cmd.arg(1), now)? {
             Some(z) => {
-                let i = rand::thread_rng().gen_range(0..z.len());
-                let (m, _) = z.range_by_rank(i, i + 1).next().expect("rank below len");
+                let (m, _) = z
+                    .random(&mut rand::thread_rng())
+                    .expect("a stored zset has members");
                 out.bulk(m);
                 true
             }
@@ -976,18 +976,31 @@ fn zrandmember(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         if count > MAX_RANDOM_PICKS {
             return Err(CmdError::text("ERR value is out of range"));
         }
-        let all: Vec<(&[u8], f64)> = z.iter().collect();
-        (0..count)
-            .map(|_| all[rng.gen_range(0..all.len())])
-            .collect()
+        (0..count).filter_map(|_| z.random(&mut rng)).collect()
     } else if count >= size as u64 {
         // The whole set, highest first, as Redis 7.0 answers.
         z.iter().rev().collect()
-    } else {
+    } else if count.saturating_mul(3) > size as u64 {
+        // A large share: shuffle them all (Redis copies the set and removes at random).
         let mut all: Vec<(&[u8], f64)> = z.iter().collect();
         let count = count as usize;
         let (chosen, _) = all.partial_shuffle(&mut rng, count);
         chosen.to_vec()
+    } else {
+        // A small share: random picks until `count` differ (each is new with probability
+        // above 2/3, so about 1.5 picks per member).
+        let count = count as usize;
+        let mut seen = std::collections::HashSet::with_capacity(count);
+        let mut picks = Vec::with_capacity(count);
+        while picks.len() < count {
+            let Some((m, s)) = z.random(&mut rng) else {
+                break;
+            };
+            if seen.insert(m) {
+                picks.push((m, s));
+            }
+        }
+        picks
     };
     write_members(out, picks, withscores);
     count_lookup(ctx, true);

@@ -210,6 +210,16 @@ impl ZSet {
         }
     }
 
+    /// A member and its score picked at random, each member equally likely; None when empty.
+    /// Constant time for the skiplist form.
+    pub fn random<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> Option<(&[u8], f64)> {
+        match self {
+            ZSet::Listpack(lp) if lp.len == 0 => None,
+            ZSet::Listpack(lp) => lp.iter_all().nth(rng.gen_range(0..lp.len)),
+            ZSet::Skiplist(sl) => sl.scores.random(rng).map(|(m, s)| (&m[..], *s)),
+        }
+    }
+
     /// One step of `ZSCAN`: a listpack is returned whole with cursor 0, as Redis does; the
     /// skiplist form's member map is walked with Redis's reverse-binary cursor.
     pub fn scan<'a>(
