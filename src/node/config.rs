@@ -84,6 +84,8 @@ const fn protected(name: &'static str, default: &'static str, kind: ValueKind) -
 }
 
 const BOOL: ValueKind = ValueKind::Bool;
+/// Who may run a protected command (`DEBUG`, `MODULE`): nobody, anybody, or local clients.
+const PROTECTED_ACTION: ValueKind = ValueKind::Enum(&["no", "yes", "local"]);
 const TEXT: ValueKind = ValueKind::Text;
 const fn int(min: i64, max: i64) -> ValueKind {
     ValueKind::Int { min, max }
@@ -177,8 +179,8 @@ pub static DIRECTIVES: &[Directive] = &[
     protected("dir", "", TEXT),
     fixed("disable-thp", "yes", BOOL),
     d("dynamic-hz", "yes", BOOL),
-    fixed("enable-debug-command", "no", BOOL),
-    fixed("enable-module-command", "no", BOOL),
+    fixed("enable-debug-command", "no", PROTECTED_ACTION),
+    fixed("enable-module-command", "no", PROTECTED_ACTION),
     fixed("enable-protected-configs", "no", BOOL),
     d("hash-max-listpack-entries", "512", int(0, i64::MAX)).alias(&["hash-max-ziplist-entries"]),
     d("hash-max-listpack-value", "64", mem(0)).alias(&["hash-max-ziplist-value"]),

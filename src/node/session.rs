@@ -298,6 +298,15 @@ impl Session {
                 return None;
             }
         };
+        if let Some(refusal) = protected_refusal(spec, batch.config, self.client.handle.peer) {
+            if let Some(multi) = &mut self.client.multi {
+                multi.aborted = true;
+            }
+            node.stats.record_error(refusal.as_bytes());
+            self.out.error(refusal.as_bytes());
+            self.after_reply(mark);
+            return None;
+        }
         if !self.client.authenticated && !allowed_before_auth(spec) {
             self.out.error(&CmdError::NoAuth.message_bytes());
             self.after_reply(mark);
@@ -677,6 +686,29 @@ pub fn serve_ready(ks: &mut Keyspace, node: &Node, now: i64) {
 }
 
 /// Commands a client may send before it authenticates (Redis's `CMD_NO_AUTH`).
+/// Redis's refusal of a protected command (`DEBUG`, `MODULE …`) that `enable-debug-command` /
+/// `enable-module-command` does not allow this client: `no` (the default) allows nobody,
+/// `local` only loopback clients.
+fn protected_refusal(spec: &CommandSpec, config: &NodeConfig, peer: SocketAddr) -> Option<String> {
+    if !spec.flags().contains(crate::command::Flags::PROTECTED) {
+        return None;
+    }
+    let (command, directive) = match spec.container_name().unwrap_or(spec.full_name()) {
+        "debug" => ("DEBUG", "enable-debug-command"),
+        _ => ("MODULE", "enable-module-command"),
+    };
+    let allowed = match config.get(directive) {
+        "yes" => true,
+        "local" => peer.ip().to_canonical().is_loopback(),
+        _ => false,
+    };
+    (!allowed).then(|| {
+        format!(
+            "ERR {command} command not allowed. If the {directive} option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
+        )
+    })
+}
+
 fn allowed_before_auth(spec: &CommandSpec) -> bool {
     matches!(spec.full_name(), "auth" | "hello" | "quit" | "reset")
 }

@@ -521,3 +521,30 @@ fn client_pause_errors_match_redis() {
 fn ok() -> Reply {
     Reply::Simple("OK".into())
 }
+
+/// `DEBUG` and `MODULE` are protected as in Redis 7.0: refused under the default
+/// `enable-debug-command no` / `enable-module-command no` (a transaction holding one fails),
+/// allowed to loopback clients under `local`.
+#[test]
+fn protected_commands_follow_their_directives() {
+    let mut d = Differential::start();
+    d.check_all(&[
+        &["SET", "k", "v"],
+        &["DEBUG", "OBJECT", "k"],
+        &["DEBUG", "SLEEP", "0"],
+        &["MODULE", "LIST"],
+        &["MODULE", "LOAD", "/nonexistent.so"],
+        &["CONFIG", "GET", "enable-debug-command"],
+        &["CONFIG", "SET", "enable-debug-command", "yes"],
+        &["MULTI"],
+        &["DEBUG", "SLEEP", "0"],
+        &["EXEC"],
+    ]);
+    let node = SlotgateNode::start_with(&["--enable-debug-command", "local"]);
+    let mut c = node.raw();
+    assert_eq!(c.request(&["DEBUG", "SLEEP", "0"]), ok());
+    assert_eq!(
+        c.request(&["CONFIG", "GET", "enable-debug-command"]),
+        Reply::bulks(["enable-debug-command", "local"])
+    );
+}

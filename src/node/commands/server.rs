@@ -48,6 +48,7 @@ pub(super) const COMMANDS: &[(&str, Handler)] = &[
     ("slowlog|len", slowlog_len),
     ("slowlog|reset", slowlog_reset),
     ("debug", debug),
+    ("module|list", module_list),
     ("shutdown", shutdown),
     ("wait", wait),
 ];
@@ -972,6 +973,13 @@ fn slowlog_reset(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
 // ------------------------------------------------------------------------ DEBUG, SHUTDOWN
 
 /// `DEBUG SLEEP seconds`, `DEBUG OBJECT key`, `DEBUG SET-ACTIVE-EXPIRE 0|1`; others refused.
+/// `MODULE LIST`: the node loads no modules (`MODULE LOAD` is refused under the default
+/// `enable-module-command no`, and not built otherwise).
+fn module_list(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
+    ctx.out.array(0);
+    Ok(())
+}
+
 fn debug(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let sub = cmd.arg(1).to_ascii_uppercase();
     match (sub.as_slice(), cmd.argc()) {
