@@ -34,6 +34,8 @@ pub struct Client {
     /// Subscribed to a channel, pattern or shard channel (Redis's `CLIENT_PUBSUB`): a RESP2
     /// client may then run only the pub/sub commands, `PING`, `QUIT` and `RESET`.
     pub subscriber: bool,
+    /// In `MONITOR` mode: shown every command the node runs, never closed for idling.
+    pub monitor: bool,
     pub handle: Arc<ClientHandle>,
 }
 
@@ -50,6 +52,7 @@ impl Client {
             close_after_reply: false,
             reply_mode: ReplyMode::On,
             subscriber: false,
+            monitor: false,
             handle,
         }
     }

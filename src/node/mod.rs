@@ -16,6 +16,7 @@ pub mod error;
 pub mod glob;
 pub mod keyspace;
 pub mod memory;
+pub mod monitor;
 pub mod number;
 pub mod pubsub;
 pub mod rdb;

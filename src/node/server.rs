@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 use super::client::Clients;
 use super::config::NodeConfig;
 use super::keyspace::Keyspace;
+use super::monitor::Monitors;
 use super::pubsub::PubSub;
 use super::session;
 use super::stats::NodeStats;
@@ -31,6 +32,8 @@ pub struct Node {
     /// Channel, pattern and shard channel subscriptions; its lock is taken inside the keyspace
     /// lock, never the other way round.
     pub pubsub: PubSub,
+    /// The clients in `MONITOR` mode.
+    pub monitors: Monitors,
     pub stats: NodeStats,
     pub started: Instant,
     /// 40 hex characters, new at every start (`INFO server` `run_id`).
@@ -51,6 +54,7 @@ impl Node {
             config: ArcSwap::from_pointee(config),
             clients: Clients::default(),
             pubsub: PubSub::default(),
+            monitors: Monitors::default(),
             stats: NodeStats::default(),
             started: Instant::now(),
             run_id: new_run_id(),

@@ -180,7 +180,7 @@ impl Session {
     /// Reads more input (or delivers pushes meanwhile) and parses what arrived.
     async fn read(&mut self) -> Result<(), End> {
         let idle = self.config.timeout();
-        let idle = (idle > 0 && !self.is_subscriber()).then(|| Duration::from_secs(idle as u64));
+        let idle = (idle > 0 && !self.never_idle()).then(|| Duration::from_secs(idle as u64));
         loop {
             self.input.reserve(READ_CHUNK);
             tokio::select! {
@@ -612,8 +612,9 @@ impl Session {
         }
     }
 
-    fn is_subscriber(&self) -> bool {
-        self.client.subscriber
+    /// Subscribers and monitors wait for what the node sends them: never idle.
+    fn never_idle(&self) -> bool {
+        self.client.subscriber || self.client.monitor
     }
 
     /// Releases what the client held in shared state: watches and subscriptions.
@@ -625,6 +626,9 @@ impl Session {
         // Lock order: keyspace, then pub/sub.
         self.node.pubsub.lock().unsubscribe_all(self.client.id);
         self.client.subscriber = false;
+        if self.client.monitor {
+            self.node.monitors.remove(self.client.id);
+        }
     }
 }
 

@@ -548,3 +548,49 @@ fn protected_commands_follow_their_directives() {
         Reply::bulks(["enable-debug-command", "local"])
     );
 }
+
+/// `MONITOR` shows every command the node runs, after it ran, as Redis 7.0 writes it: time,
+/// database and client address, then each argument quoted; administrative commands are left
+/// out, a transaction shows its commands at `EXEC`, and `RESET` ends monitoring.
+#[test]
+fn monitor_shows_commands_as_redis_does() {
+    let node = SlotgateNode::start();
+    let mut monitor = node.raw();
+    let mut c = node.raw();
+    assert_eq!(monitor.request(&["MONITOR"]), ok());
+    let addr = c.stream().local_addr().unwrap();
+    c.request(&["SET", "k y", "a\"b\n"]);
+    c.request(&["CONFIG", "GET", "maxmemory"]);
+    c.request(&["SELECT", "2"]);
+    c.request(&["MULTI"]);
+    c.request(&["INCR", "n"]);
+    c.request(&["EXEC"]);
+    c.request(&["GET", "nope"]);
+    let expected = [
+        format!("[0 {addr}] \"SET\" \"k y\" \"a\\\"b\\n\""),
+        format!("[2 {addr}] \"SELECT\" \"2\""),
+        format!("[2 {addr}] \"MULTI\""),
+        format!("[2 {addr}] \"INCR\" \"n\""),
+        format!("[2 {addr}] \"EXEC\""),
+        format!("[2 {addr}] \"GET\" \"nope\""),
+    ];
+    for want in &expected {
+        let Reply::Simple(line) = monitor.read_reply() else {
+            panic!("a monitor line is a simple string");
+        };
+        let (time, rest) = line.split_once(' ').expect("time, then the rest");
+        let (secs, micros) = time.split_once('.').expect("seconds.micros");
+        assert!(secs.parse::<u64>().is_ok() && micros.len() == 6, "{line}");
+        assert_eq!(rest, want);
+    }
+    // RESET ends monitor mode: nothing more arrives.
+    assert_eq!(monitor.request(&["RESET"]), Reply::Simple("RESET".into()));
+    c.request(&["PING"]);
+    monitor.assert_no_reply_within(STILL_HELD_FOR, &["PING"]);
+}
+
+#[test]
+fn monitor_inside_a_transaction_is_refused_like_redis() {
+    let mut d = Differential::start();
+    d.check_all(&[&["MULTI"], &["MONITOR"], &["EXEC"]]);
+}

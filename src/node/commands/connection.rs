@@ -23,6 +23,10 @@ fn reset(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
     }
     ctx.node.pubsub.lock().unsubscribe_all(ctx.client.id);
     ctx.client.subscriber = false;
+    if ctx.client.monitor {
+        ctx.node.monitors.remove(ctx.client.id);
+        ctx.client.monitor = false;
+    }
     ctx.client.db = 0;
     ctx.client.resp3 = false;
     ctx.out.set_resp3(false);

@@ -28,7 +28,7 @@ use crate::resp::Command;
 
 use super::blocking::{BlockRequest, TimeoutReply};
 use super::client::Client;
-use super::config::NodeConfig;
+use super::config::{ClientClass, NodeConfig};
 use super::error::{CmdError, CmdResult};
 use super::keyspace::{Db, Keyspace};
 use super::reply::Reply;
@@ -139,6 +139,12 @@ pub fn execute(ctx: &mut Ctx<'_>, spec: &CommandSpec, cmd: &Command) -> CmdResul
     if let Err(e) = &result {
         ctx.out.truncate(start);
         ctx.out.error(&e.message_bytes());
+    }
+    // Shown once, after it ran; not again when a blocked command is served.
+    if ctx.node.monitors.is_active() && !ctx.serving_blocked {
+        let (hard, _, _) = ctx.config.output_buffer_limit(ClientClass::Replica);
+        let peer = ctx.client.handle.peer;
+        ctx.node.monitors.feed(spec, cmd, ctx.client.db, peer, hard);
     }
     result
 }

@@ -48,6 +48,7 @@ pub(super) const COMMANDS: &[(&str, Handler)] = &[
     ("slowlog|len", slowlog_len),
     ("slowlog|reset", slowlog_reset),
     ("debug", debug),
+    ("monitor", monitor),
     ("module|list", module_list),
     ("shutdown", shutdown),
     ("wait", wait),
@@ -527,10 +528,12 @@ fn client_line(
     h: &crate::node::client::ClientHandle,
     own: Option<&crate::node::client::Client>,
     subs: (usize, usize, usize),
+    monitor: bool,
 ) -> String {
     let info = h.info.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let idle = info.last_active.map_or(0, |t| t.elapsed().as_secs());
     let (flags, multi) = match own {
+        _ if monitor => ("O", -1),
         Some(c) if c.multi.is_some() => {
             ("x", c.multi.as_ref().map_or(-1, |m| m.queued.len() as i64))
         }
@@ -595,7 +598,8 @@ fn client_list(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         }
         let own = (h.id == ctx.client.id).then_some(&*ctx.client);
         let subs = ctx.node.pubsub.lock().client_counts(h.id);
-        text.push_str(&client_line(&h, own, subs));
+        let monitor = ctx.node.monitors.contains(h.id);
+        text.push_str(&client_line(&h, own, subs, monitor));
     }
     ctx.out.verbatim(text.as_bytes());
     Ok(())
@@ -603,7 +607,8 @@ fn client_list(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 
 fn client_info(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
     let subs = ctx.node.pubsub.lock().client_counts(ctx.client.id);
-    let line = client_line(&ctx.client.handle.clone(), Some(ctx.client), subs);
+    let monitor = ctx.client.monitor;
+    let line = client_line(&ctx.client.handle.clone(), Some(ctx.client), subs, monitor);
     ctx.out.verbatim(line.as_bytes());
     Ok(())
 }
@@ -973,6 +978,23 @@ fn slowlog_reset(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
 // ------------------------------------------------------------------------ DEBUG, SHUTDOWN
 
 /// `DEBUG SLEEP seconds`, `DEBUG OBJECT key`, `DEBUG SET-ACTIVE-EXPIRE 0|1`; others refused.
+/// `MONITOR`: from now on the client is shown every command the node runs (see
+/// [`crate::node::monitor`]). A second `MONITOR` is ignored without a reply, as in Redis.
+fn monitor(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
+    if ctx.client.in_exec {
+        return Err(CmdError::text(
+            "ERR MONITOR isn't allowed for DENY BLOCKING client",
+        ));
+    }
+    if ctx.client.monitor {
+        return Ok(());
+    }
+    ctx.client.monitor = true;
+    ctx.node.monitors.add(ctx.client.handle.clone());
+    ctx.out.ok();
+    Ok(())
+}
+
 /// `MODULE LIST`: the node loads no modules (`MODULE LOAD` is refused under the default
 /// `enable-module-command no`, and not built otherwise).
 fn module_list(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
