@@ -1,5 +1,8 @@
 //! Numbers read the way Redis reads them where its rules differ from Rust's parsers.
 
+use rustc_apfloat::ieee::X87DoubleExtended as X87;
+use rustc_apfloat::{Float, Round};
+
 /// Longest text Redis's `string2ld` reads (`MAX_LONG_DOUBLE_CHARS`).
 const MAX_LONG_DOUBLE_CHARS: usize = 5 * 1024;
 
@@ -28,6 +31,129 @@ pub fn parse_long_double(s: &[u8]) -> Option<f64> {
         return None;
     }
     Some(x)
+}
+
+/// An x87 80-bit long double, computed exactly as Redis computes one (`INCRBYFLOAT`,
+/// `HINCRBYFLOAT`): read correctly rounded as `strtold` reads, added with round-to-nearest,
+/// printed as `%.17Lf` prints.
+#[derive(Debug, Clone, Copy)]
+pub struct LongDouble(X87);
+
+impl LongDouble {
+    pub const ZERO: LongDouble = LongDouble(X87::ZERO);
+
+    /// `s` as `string2ld` reads it: None where [`parse_long_double`] refuses it.
+    pub fn parse(s: &[u8]) -> Option<LongDouble> {
+        parse_long_double(s)?;
+        let text = std::str::from_utf8(s).ok()?.to_ascii_lowercase();
+        let (negative, body) = match text.as_bytes()[0] {
+            b'-' => (true, &text[1..]),
+            b'+' => (false, &text[1..]),
+            _ => (false, &text[..]),
+        };
+        let value = if body.starts_with("inf") {
+            X87::INFINITY
+        } else if body.starts_with("0x") && !body.contains('p') {
+            // C takes a hexadecimal float without its binary exponent.
+            X87::from_str_r(&format!("{body}p0"), Round::NearestTiesToEven)
+                .ok()?
+                .value
+        } else {
+            X87::from_str_r(body, Round::NearestTiesToEven).ok()?.value
+        };
+        Some(LongDouble(if negative { -value } else { value }))
+    }
+
+    pub fn is_finite(self) -> bool {
+        self.0.is_finite()
+    }
+
+    /// Redis's `ld2string(…, LD_STR_HUMAN)`: `%.17Lf`, then trailing zeros (and a bare point)
+    /// dropped, and `-0` written `0`. Only for finite values.
+    pub fn to_human(self) -> String {
+        let bits = self.0.to_bits();
+        let negative = bits >> 79 & 1 == 1;
+        let exponent = (bits >> 64) as u16 & 0x7fff;
+        let mantissa = bits as u64;
+        // value = mantissa × 2^shift (a zero exponent field is the denormal scale).
+        let shift = i32::from(exponent.max(1)) - 16383 - 63;
+        let mut text = if shift >= 0 {
+            shifted_decimal(mantissa, shift as u32)
+        } else {
+            fixed_17(mantissa, shift.unsigned_abs())
+        };
+        if let Some(point) = text.find('.') {
+            let kept = text.trim_end_matches('0').len().max(point);
+            text.truncate(if kept == point + 1 { point } else { kept });
+        }
+        if negative && text != "0" {
+            text.insert(0, '-');
+        }
+        text
+    }
+}
+
+impl std::ops::Add for LongDouble {
+    type Output = LongDouble;
+
+    /// The sum, rounded to the nearest long double.
+    fn add(self, other: LongDouble) -> LongDouble {
+        LongDouble(self.0.add_r(other.0, Round::NearestTiesToEven).value)
+    }
+}
+
+/// `mantissa / 2^shift` with 17 decimals, rounded half to even as glibc's printf rounds.
+fn fixed_17(mantissa: u64, shift: u32) -> String {
+    const SCALE: u128 = 100_000_000_000_000_000;
+    // Below 2^121: mantissa < 2^64, SCALE < 2^57.
+    let n = u128::from(mantissa) * SCALE;
+    let (mut q, rest, half) = if shift >= 128 {
+        (0, n, None)
+    } else {
+        let q = n >> shift;
+        let half = (shift > 0).then(|| 1u128 << (shift - 1));
+        (q, n - (q << shift), half)
+    };
+    if let Some(half) = half {
+        if rest > half || (rest == half && q & 1 == 1) {
+            q += 1;
+        }
+    }
+    format!("{}.{:017}", q / SCALE, q % SCALE)
+}
+
+/// `mantissa × 2^shift` in decimal, exactly (values from 2^63 up to a long double's largest).
+fn shifted_decimal(mantissa: u64, shift: u32) -> String {
+    const BASE: u64 = 1_000_000_000;
+    // Little-endian base-10^9 limbs.
+    let mut limbs = vec![
+        mantissa % BASE,
+        mantissa / BASE % BASE,
+        mantissa / BASE / BASE,
+    ];
+    let mut left = shift;
+    while left > 0 {
+        let step = left.min(29);
+        let mut carry = 0u64;
+        for limb in &mut limbs {
+            let v = (*limb << step) + carry;
+            *limb = v % BASE;
+            carry = v / BASE;
+        }
+        while carry > 0 {
+            limbs.push(carry % BASE);
+            carry /= BASE;
+        }
+        left -= step;
+    }
+    while limbs.len() > 1 && limbs.last() == Some(&0) {
+        limbs.pop();
+    }
+    let mut out = limbs.last().map_or(String::new(), u64::to_string);
+    for limb in limbs.iter().rev().skip(1) {
+        out.push_str(&format!("{limb:09}"));
+    }
+    out
 }
 
 /// Whether a decimal (not `inf`) is beyond a long double's range, either way.

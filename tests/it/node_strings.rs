@@ -303,3 +303,53 @@ proptest! {
         }
     }
 }
+
+/// `INCRBYFLOAT` and `HINCRBYFLOAT` compute in 80-bit long doubles and print with `%.17Lf`, as
+/// redis-server does: the same text for everyday sums (0.1 + 0.2 is "0.3", not an f64's
+/// 0.30000000000000004), for huge, tiny and hexadecimal values, and for 400 random ones.
+#[test]
+fn float_increments_compute_as_long_doubles_like_redis() {
+    use rand::{Rng, SeedableRng};
+    let mut d = Differential::start();
+    let fixed = [
+        "0.1",
+        "0.2",
+        "1e-17",
+        "3.0e3",
+        "5.0e-5",
+        "1.1",
+        "-1.23456789012345678",
+        "1e400",
+        "-1e400",
+        "1e-400",
+        "0x1p-16000",
+        "1.",
+        ".5",
+        "1e4930",
+        "-1e4930",
+        "0x1.fffffffffffffffep16383",
+        "123456789012345678901234567890",
+        "-0.0",
+        "7",
+        "1e20",
+        "-3.5e-7",
+    ];
+    for (i, by) in fixed.iter().enumerate() {
+        d.check(&["INCRBYFLOAT", "f", by]);
+        d.check(&["HINCRBYFLOAT", "h", "f", by]);
+        d.check(&["SET", &format!("s{i}"), by]);
+        d.check(&["INCRBYFLOAT", &format!("s{i}"), "0"]);
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x5107_6a7e);
+    for _ in 0..200 {
+        let mantissa: i64 = rng.gen_range(-1_000_000_000..1_000_000_000);
+        let point = rng.gen_range(0..10);
+        let exp = rng.gen_range(-25..25);
+        let digits = format!("{}", mantissa.unsigned_abs());
+        let at = digits.len().saturating_sub(point);
+        let sign = if mantissa < 0 { "-" } else { "" };
+        let by = format!("{sign}{}.{}e{exp}", &digits[..at], &digits[at..]);
+        d.check(&["INCRBYFLOAT", "r", &by]);
+        d.check(&["HINCRBYFLOAT", "hr", "f", &by]);
+    }
+}

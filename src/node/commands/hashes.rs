@@ -5,7 +5,7 @@ use crate::node::error::{CmdError, CmdResult};
 use crate::node::glob;
 use crate::node::keyspace::hash::{Hash, HashLimits};
 use crate::node::keyspace::{Db, Value};
-use crate::node::number::parse_long_double;
+use crate::node::number::LongDouble;
 use crate::resp::{parse_i64, Command};
 
 pub(super) const COMMANDS: &[(&str, Handler)] = &[
@@ -209,17 +209,18 @@ fn hincrby(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     Ok(())
 }
 
+/// `HINCRBYFLOAT key field increment`, in 80-bit long doubles as Redis computes it.
 fn hincrbyfloat(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
-    let by = parse_long_double(cmd.arg(3)).ok_or(CmdError::NotFloat)?;
-    if by.is_infinite() {
+    let by = LongDouble::parse(cmd.arg(3)).ok_or(CmdError::NotFloat)?;
+    if !by.is_finite() {
         return Err(CmdError::text("ERR value is NaN or Infinity"));
     }
     let now = ctx.now;
     let current = match read(ctx.db(), cmd.arg(1), now)?.and_then(|h| h.get(cmd.arg(2))) {
         Some(v) => {
-            parse_long_double(v).ok_or_else(|| CmdError::text("ERR hash value is not a float"))?
+            LongDouble::parse(v).ok_or_else(|| CmdError::text("ERR hash value is not a float"))?
         }
-        None => 0.0,
+        None => LongDouble::ZERO,
     };
     let new = current + by;
     if !new.is_finite() {
@@ -227,11 +228,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             "ERR increment would produce NaN or Infinity",
         ));
     }
-    let text = if new == 0.0 {
-        "0".to_string()
-    } else {
-        format!("{new}")
-    };
+    let text = new.to_human();
     let limits = limits(ctx);
     write(ctx.db(), cmd.arg(1), now)?.insert(cmd.arg(2), text.as_bytes(), &limits);
     ctx.dirty(1);

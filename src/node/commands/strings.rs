@@ -4,7 +4,7 @@ use super::{Ctx, Handler};
 use crate::node::error::{CmdError, CmdResult};
 use crate::node::keyspace::string::Str;
 use crate::node::keyspace::{Db, Value};
-use crate::node::number::parse_long_double;
+use crate::node::number::LongDouble;
 use crate::resp::{parse_i64, Command};
 
 pub(super) const COMMANDS: &[(&str, Handler)] = &[
@@ -437,32 +437,23 @@ fn add_to(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
     Ok(())
 }
 
-/// A long double as Redis prints it for humans: plain decimal, no exponent, trailing zeros
-/// trimmed. (Redis computes in 80-bit long double; slotgate in f64, printed shortest.)
-fn format_human(x: f64) -> String {
-    let s = format!("{x}");
-    if s == "-0" {
-        "0".into()
-    } else {
-        s
-    }
-}
-
+/// `INCRBYFLOAT key increment`, in 80-bit long doubles as Redis computes it, the result
+/// stored as Redis prints it for humans (`%.17Lf`, trailing zeros dropped).
 fn incrbyfloat(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let key = cmd.arg(1);
     let now = ctx.now;
     let current = match read_str(ctx.db(), key, now)? {
-        Some(s) => parse_long_double(&s.to_vec()).ok_or(CmdError::NotFloat)?,
-        None => 0.0,
+        Some(s) => LongDouble::parse(&s.to_vec()).ok_or(CmdError::NotFloat)?,
+        None => LongDouble::ZERO,
     };
-    let by = parse_long_double(cmd.arg(2)).ok_or(CmdError::NotFloat)?;
+    let by = LongDouble::parse(cmd.arg(2)).ok_or(CmdError::NotFloat)?;
     let new = current + by;
     if !new.is_finite() {
         return Err(CmdError::text(
             "ERR increment would produce NaN or Infinity",
         ));
     }
-    let text = format_human(new);
+    let text = new.to_human();
     ctx.db()
         .set_keep_ttl(key, Value::Str(Str::from_bytes(text.as_bytes())), now);
     ctx.dirty(1);
@@ -821,13 +812,18 @@ mod tests {
     }
 
     #[test]
-    fn floats_parse_like_string2ld() {
-        assert_eq!(parse_long_double(b"1.5"), Some(1.5));
-        assert_eq!(parse_long_double(b" 1"), None);
-        assert_eq!(parse_long_double(b"nan"), None);
-        assert_eq!(parse_long_double(b"1x"), None);
-        assert_eq!(format_human(10.5 + 0.1), "10.6");
-        assert_eq!(format_human(3.0), "3");
-        assert_eq!(format_human(5.0e3), "5000");
+    fn floats_add_and_print_as_long_doubles() {
+        let sum = |a: &str, b: &str| {
+            let a = LongDouble::parse(a.as_bytes()).unwrap();
+            (a + LongDouble::parse(b.as_bytes()).unwrap()).to_human()
+        };
+        assert_eq!(sum("10.5", "0.1"), "10.6");
+        // f64 would give 0.30000000000000004.
+        assert_eq!(sum("0.1", "0.2"), "0.3");
+        assert_eq!(sum("3", "0"), "3");
+        assert_eq!(sum("5.0e3", "0"), "5000");
+        assert_eq!(sum("-1", "1"), "0");
+        assert_eq!(sum("0x1p3", "0x.8"), "8.5");
+        assert!(LongDouble::parse(b" 1").is_none() && LongDouble::parse(b"nan").is_none());
     }
 }
