@@ -495,3 +495,36 @@ fn every_type_travels_both_ways() {
         );
     }
 }
+
+/// Small collections DUMP byte for byte as redis-server dumps them: hashes and sorted sets as
+/// listpacks (integer-looking fields and scores as listpack integers, other scores as
+/// `%.17g`), sets of integers as intsets, lists as quicklists of listpacks.
+#[test]
+fn small_collections_dump_byte_for_byte_like_redis() {
+    let mut d = Differential::start();
+    d.check_all(&[
+        &[
+            "HSET",
+            "h",
+            "f",
+            "v",
+            "n",
+            "12",
+            "x",
+            "-70000",
+            "big",
+            "9223372036854775807",
+        ],
+        &["HSET", "h", "long", &"L".repeat(63)],
+        &[
+            "ZADD", "z", "1", "a", "2.5", "b", "-3", "c", "1e20", "d", "0.1", "e",
+        ],
+        &["ZADD", "z", "4611686018427387904", "f", "-inf", "g"],
+        &["SADD", "s", "3", "-2", "40000000000"],
+        &["RPUSH", "l", "a", "1", "-70000", "hello"],
+    ]);
+    for key in ["h", "z", "s", "l"] {
+        d.check(&["OBJECT", "ENCODING", key]);
+        d.check(&["DUMP", key]);
+    }
+}

@@ -125,12 +125,20 @@ fn to_rdb(value: &Value) -> Result<RdbObject, CmdError> {
         Value::Str(s) => Ok(RdbObject::Str(s.to_vec())),
         Value::List(l) => Ok(RdbObject::List(l.iter().map(<[u8]>::to_vec).collect())),
         Value::Set(set) => Ok(RdbObject::Set(set.iter().map(|m| m.into_owned()).collect())),
-        Value::Hash(h) => Ok(RdbObject::Hash(
-            h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect(),
-        )),
-        Value::ZSet(z) => Ok(RdbObject::ZSet(
-            z.iter().map(|(m, s)| (m.to_vec(), s)).collect(),
-        )),
+        Value::Hash(h) => {
+            let pairs = h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
+            Ok(match h.encoding() {
+                "listpack" => RdbObject::HashListpack(pairs),
+                _ => RdbObject::Hash(pairs),
+            })
+        }
+        Value::ZSet(z) => {
+            let pairs = z.iter().map(|(m, s)| (m.to_vec(), s)).collect();
+            Ok(match z.encoding() {
+                "listpack" => RdbObject::ZSetListpack(pairs),
+                _ => RdbObject::ZSet(pairs),
+            })
+        }
     }
 }
 
@@ -146,16 +154,17 @@ fn from_rdb(obj: RdbObject, config: &NodeConfig) -> Result<Value, CmdError> {
             members,
             config.usize("set-max-intset-entries"),
         )))),
-        RdbObject::Hash(pairs) => Ok(Value::Hash(Box::new(Hash::from_pairs(
-            pairs,
-            &HashLimits::from_config(config),
-        )))),
-        RdbObject::ZSet(pairs) => Ok(Value::ZSet(Box::new(ZSet::from_pairs(
-            pairs,
-            ZSetLimits {
-                entries: config.usize("zset-max-listpack-entries"),
-                value: config.usize("zset-max-listpack-value"),
-            },
-        )))),
+        RdbObject::Hash(pairs) | RdbObject::HashListpack(pairs) => Ok(Value::Hash(Box::new(
+            Hash::from_pairs(pairs, &HashLimits::from_config(config)),
+        ))),
+        RdbObject::ZSet(pairs) | RdbObject::ZSetListpack(pairs) => {
+            Ok(Value::ZSet(Box::new(ZSet::from_pairs(
+                pairs,
+                ZSetLimits {
+                    entries: config.usize("zset-max-listpack-entries"),
+                    value: config.usize("zset-max-listpack-value"),
+                },
+            ))))
+        }
     }
 }

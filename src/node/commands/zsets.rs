@@ -1320,23 +1320,12 @@ fn zscan(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     for (m, s) in items {
         out.bulk(m);
         if listpack {
-            out.bulk(listpack_score_text(s).as_bytes());
+            out.bulk(crate::node::rdb::object::listpack_score_text(s).as_bytes());
         } else {
             out.bulk(format_double(s).as_bytes());
         }
     }
     Ok(())
-}
-
-/// A score as a listpack holds it (Redis's `d2string`): integers that a `long long` holds
-/// exactly are written as integers, the rest as `%.17g`.
-fn listpack_score_text(s: f64) -> String {
-    const HALF: f64 = (i64::MAX / 2) as f64;
-    if s.is_finite() && (-HALF..=HALF).contains(&s) && s.trunc() == s {
-        itoa::Buffer::new().format(s as i64).to_string()
-    } else {
-        format_double(s)
-    }
 }
 
 #[cfg(test)]

@@ -32,6 +32,11 @@ pub enum RdbObject {
     Set(Vec<Vec<u8>>),
     Hash(Vec<(Vec<u8>, Vec<u8>)>),
     ZSet(Vec<(Vec<u8>, f64)>),
+    /// A hash small enough to be a listpack in memory, written as one (`DUMP` writes the
+    /// encoding a value has, as Redis does); read back as [`RdbObject::Hash`].
+    HashListpack(Vec<(Vec<u8>, Vec<u8>)>),
+    /// A sorted set held as a listpack, written as one; read back as [`RdbObject::ZSet`].
+    ZSetListpack(Vec<(Vec<u8>, f64)>),
 }
 
 /// Why a payload was refused; the texts are Redis 7.0's `RESTORE` errors.

@@ -128,6 +128,20 @@ pub fn write_object(out: &mut Vec<u8>, obj: &RdbObject) {
                 write_string(out, value);
             }
         }
+        RdbObject::HashListpack(pairs) => {
+            out.push(types::HASH_LISTPACK);
+            let items = pairs.iter().flat_map(|(f, v)| [&f[..], &v[..]]);
+            write_string(out, &listpack::build(items));
+        }
+        RdbObject::ZSetListpack(pairs) => {
+            out.push(types::ZSET_LISTPACK);
+            let scores: Vec<String> = pairs.iter().map(|(_, s)| listpack_score_text(*s)).collect();
+            let items = pairs
+                .iter()
+                .zip(&scores)
+                .flat_map(|((m, _), s)| [&m[..], s.as_bytes()]);
+            write_string(out, &listpack::build(items));
+        }
         RdbObject::ZSet(pairs) => {
             out.push(types::ZSET_2);
             write_len(out, pairs.len());
@@ -136,6 +150,17 @@ pub fn write_object(out: &mut Vec<u8>, obj: &RdbObject) {
                 out.extend_from_slice(&score.to_le_bytes());
             }
         }
+    }
+}
+
+/// A score as a listpack holds it (Redis 7.0's `d2string`): integers that a `long long`
+/// holds exactly are written as integers, the rest as `%.17g`.
+pub fn listpack_score_text(s: f64) -> String {
+    const HALF: f64 = (i64::MAX / 2) as f64;
+    if s.is_finite() && (-HALF..=HALF).contains(&s) && s.trunc() == s {
+        itoa::Buffer::new().format(s as i64).to_string()
+    } else {
+        crate::node::reply::format_double(s)
     }
 }
 
@@ -352,8 +377,10 @@ fn check(obj: &RdbObject) -> Result<(), RdbError> {
         RdbObject::List(items) if items.is_empty() => Err(RdbError::bad("empty list")),
         RdbObject::List(_) => Ok(()),
         RdbObject::Set(members) => unique(members.iter().map(|m| m.as_slice())),
-        RdbObject::Hash(pairs) => unique(pairs.iter().map(|(f, _)| f.as_slice())),
-        RdbObject::ZSet(pairs) => {
+        RdbObject::Hash(pairs) | RdbObject::HashListpack(pairs) => {
+            unique(pairs.iter().map(|(f, _)| f.as_slice()))
+        }
+        RdbObject::ZSet(pairs) | RdbObject::ZSetListpack(pairs) => {
             if pairs.iter().any(|(_, score)| score.is_nan()) {
                 return Err(RdbError::bad("NaN score"));
             }
