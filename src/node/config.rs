@@ -13,6 +13,8 @@ use std::sync::OnceLock;
 
 use thiserror::Error;
 
+use super::keyspace::LfuSettings;
+
 /// How a directive's value reads and is shown by `CONFIG GET`.
 #[derive(Debug, Clone, Copy)]
 pub enum ValueKind {
@@ -409,6 +411,7 @@ struct Hot {
     client_query_buffer_limit: usize,
     slowlog_log_slower_than: i64,
     maxmemory: i64,
+    lfu: Option<LfuSettings>,
 }
 
 /// The client classes `client-output-buffer-limit` sets limits for.
@@ -538,7 +541,19 @@ impl NodeConfig {
             client_query_buffer_limit: self.usize("client-query-buffer-limit"),
             slowlog_log_slower_than: self.int("slowlog-log-slower-than"),
             maxmemory: self.int("maxmemory"),
+            lfu: self
+                .get("maxmemory-policy")
+                .ends_with("-lfu")
+                .then(|| LfuSettings {
+                    log_factor: self.int("lfu-log-factor").clamp(0, i64::from(u32::MAX)) as u32,
+                    decay_time: self.int("lfu-decay-time").clamp(0, i64::from(u32::MAX)) as u32,
+                }),
         };
+    }
+
+    /// Under an LFU `maxmemory-policy`, how keys count their uses; None otherwise.
+    pub fn lfu(&self) -> Option<LfuSettings> {
+        self.hot.lfu
     }
 
     /// `timeout`: seconds a client may stay idle (0: for ever).

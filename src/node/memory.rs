@@ -176,6 +176,8 @@ fn pick_victim(
             (Some((_, _, b)), "allkeys-lru" | "volatile-lru") => {
                 entry.idle_seconds() > b.idle_seconds()
             }
+            // The LFU policies evict the key used least often among the sampled.
+            (Some((_, _, b)), "allkeys-lfu" | "volatile-lfu") => entry.lfu_count() < b.lfu_count(),
             _ => false,
         };
         if better {

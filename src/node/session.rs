@@ -29,7 +29,7 @@ use super::client::{Client, ClientHandle, ClientInfo, ReplyMode};
 use super::commands::{self, write_timeout_reply, Ctx};
 use super::config::{ClientClass, NodeConfig};
 use super::error::CmdError;
-use super::keyspace::{set_lru_clock, Keyspace};
+use super::keyspace::{set_access_clock, Keyspace};
 use super::memory::{self, Room};
 use super::reply::Reply;
 use super::server::{unix_ms, Node};
@@ -249,7 +249,7 @@ impl Session {
         let mut ks = node.keyspace();
         self.take_pushes();
         let now = unix_ms();
-        set_lru_clock(now);
+        set_access_clock(now, config.lfu());
         let mut clock = Instant::now();
         let mut ran = 0;
         while ran < MAX_BATCH && !self.client.close_after_reply {

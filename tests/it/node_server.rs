@@ -594,3 +594,136 @@ fn monitor_inside_a_transaction_is_refused_like_redis() {
     let mut d = Differential::start();
     d.check_all(&[&["MULTI"], &["MONITOR"], &["EXEC"]]);
 }
+
+/// Under an LFU policy keys count their uses as Redis counts them: a new key starts at 5 and,
+/// with `lfu-log-factor 0`, every use adds one (a larger factor makes growth logarithmic and
+/// random); OBJECT FREQ reads without counting, and IDLETIME is refused.
+#[test]
+fn lfu_counters_match_redis() {
+    let mut d = Differential::start();
+    d.check_all(&[
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"],
+        &["CONFIG", "SET", "lfu-log-factor", "0"],
+        &["SET", "k", "v"],
+        &["OBJECT", "FREQ", "k"],
+        &["GET", "k"],
+        &["GET", "k"],
+        &["EXISTS", "k"],
+        &["OBJECT", "FREQ", "k"],
+        &["SET", "k", "w"],
+        &["OBJECT", "FREQ", "k"],
+        &["MSET", "k", "x", "m", "y"],
+        &["OBJECT", "FREQ", "k"],
+        &["OBJECT", "FREQ", "m"],
+        &["APPEND", "k", "z"],
+        &["OBJECT", "FREQ", "k"],
+        &["GETRANGE", "k", "0", "1"],
+        &["SETRANGE", "k", "0", "q"],
+        &["STRLEN", "k"],
+        &["OBJECT", "FREQ", "k"],
+        &["SET", "n", "100000"],
+        &["INCR", "n"],
+        &["INCRBY", "n", "5"],
+        &["OBJECT", "FREQ", "n"],
+        &["RPUSH", "l", "a"],
+        &["LPUSH", "l", "b"],
+        &["LRANGE", "l", "0", "-1"],
+        &["LPOP", "l"],
+        &["LLEN", "l"],
+        &["OBJECT", "FREQ", "l"],
+        &["SADD", "s", "a"],
+        &["SADD", "s", "b"],
+        &["SISMEMBER", "s", "a"],
+        &["OBJECT", "FREQ", "s"],
+        &["HSET", "h", "f", "v"],
+        &["HSET", "h", "g", "w"],
+        &["HGET", "h", "f"],
+        &["HINCRBY", "h", "n", "1"],
+        &["OBJECT", "FREQ", "h"],
+        &["ZADD", "z", "1", "a"],
+        &["ZADD", "z", "2", "b"],
+        &["ZSCORE", "z", "a"],
+        &["ZINCRBY", "z", "1", "a"],
+        &["OBJECT", "FREQ", "z"],
+        &["EXPIRE", "z", "100"],
+        &["OBJECT", "FREQ", "z"],
+        &["OBJECT", "FREQ", "missing"],
+        &["OBJECT", "IDLETIME", "k"],
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
+        &["OBJECT", "FREQ", "k"],
+    ]);
+}
+
+/// allkeys-lfu evicts the keys used least: keys read many times survive a flood of new ones.
+#[test]
+fn lfu_eviction_keeps_frequently_used_keys() {
+    let node = SlotgateNode::start_with(&[
+        "--maxmemory",
+        "2mb",
+        "--maxmemory-policy",
+        "allkeys-lfu",
+        "--maxmemory-samples",
+        "64",
+        "--lfu-log-factor",
+        "0",
+    ]);
+    let mut c = node.raw();
+    let value = "x".repeat(1000);
+    for i in 0..50 {
+        c.request(&["SET", &format!("hot{i}"), &value]);
+        for _ in 0..20 {
+            c.request(&["GET", &format!("hot{i}")]);
+        }
+    }
+    let mut evicted = 0;
+    for i in 0..5000 {
+        assert!(!c.request(&["SET", &format!("new{i}"), &value]).is_error());
+        if i % 50 == 0 {
+            evicted = info_field(&mut c, "stats", "evicted_keys").parse().unwrap();
+            if evicted >= 500 {
+                break;
+            }
+        }
+    }
+    assert!(evicted >= 500, "only {evicted} keys were evicted");
+    for i in 0..50 {
+        assert_eq!(
+            c.request_raw(&["EXISTS", &format!("hot{i}")]),
+            b":1\r\n",
+            "hot{i} was evicted before keys used once"
+        );
+    }
+}
+
+/// `RESTORE … IDLETIME` sets how long ago the key was used (under an LRU or no policy) and
+/// `RESTORE … FREQ` its LFU counter (under an LFU policy), as in Redis.
+#[test]
+fn restore_sets_idle_time_and_frequency_like_redis() {
+    let mut d = Differential::start();
+    let payload = d.check(&["DUMP", "missing"]);
+    assert_eq!(payload, b"$-1\r\n");
+    d.check(&["SET", "src", "v"]);
+    let payload = d.redis_conn.request(&["DUMP", "src"]);
+    let payload = payload.as_bytes().unwrap().to_vec();
+    for conn in [&mut d.ours_conn, &mut d.redis_conn] {
+        assert_eq!(
+            conn.request(&[&b"RESTORE"[..], b"a", b"0", &payload, b"IDLETIME", b"1000"]),
+            ok()
+        );
+    }
+    // A second may tick between RESTORE and the question, on either server.
+    for conn in [&mut d.ours_conn, &mut d.redis_conn] {
+        let Reply::Integer(idle) = conn.request(&["OBJECT", "IDLETIME", "a"]) else {
+            panic!("OBJECT IDLETIME answers an integer");
+        };
+        assert!((1000..=1001).contains(&idle), "idle {idle}");
+    }
+    d.check(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]);
+    for conn in [&mut d.ours_conn, &mut d.redis_conn] {
+        assert_eq!(
+            conn.request(&[&b"RESTORE"[..], b"b", b"0", &payload, b"FREQ", b"42"]),
+            ok()
+        );
+    }
+    d.check(&["OBJECT", "FREQ", "b"]);
+}

@@ -43,8 +43,7 @@ fn dump(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 struct RestoreOptions {
     replace: bool,
     absttl: bool,
-    /// `IDLETIME` and `FREQ` are checked like Redis, then ignored: the node keeps no LRU/LFU
-    /// clock per key yet.
+    /// `IDLETIME` (applied under an LRU or no policy) and `FREQ` (under an LFU policy).
     idle: Option<i64>,
     freq: Option<i64>,
 }
@@ -114,6 +113,7 @@ fn restore(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         return Ok(());
     }
     ctx.db().set_with_expiry(key, value, expire_at);
+    ctx.db().restore_use(key, options.idle, options.freq);
     ctx.dirty(1);
     ctx.out.ok();
     Ok(())

@@ -515,13 +515,13 @@ fn object_freq(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let now = ctx.now;
     let policy = ctx.config.get("maxmemory-policy").to_string();
     let (db, out) = ctx.db_out();
-    if db.get_untouched(cmd.arg(2), now).is_none() {
+    let Some(entry) = db.get_untouched(cmd.arg(2), now) else {
         out.null();
         return Ok(());
-    }
+    };
     if !policy.ends_with("lfu") {
         return Err(CmdError::text("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
     }
-    out.int(0);
+    out.int(i64::from(entry.lfu_count()));
     Ok(())
 }

@@ -131,6 +131,7 @@ pub fn write_timeout_reply(out: &mut Reply, on_timeout: TimeoutReply) {
 
 /// Runs `cmd` (already resolved to `spec`) and writes its reply or error.
 pub fn execute(ctx: &mut Ctx<'_>, spec: &CommandSpec, cmd: &Command) -> CmdResult {
+    super::keyspace::begin_command();
     let start = ctx.out.len();
     let result = match handler(spec) {
         Some(h) => h(ctx, cmd),

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::num::NonZeroI64;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use hashbrown::hash_table::{Entry as Slot, OccupiedEntry};
 use hashbrown::HashTable;
@@ -22,18 +22,82 @@ pub struct Entry {
     pub value: Value,
     /// Unix milliseconds; never 0 (see [`expiry`]), so the option costs no extra word.
     expire: Option<NonZeroI64>,
-    /// The LRU clock (unix seconds) when a command last used the key (`OBJECT IDLETIME`,
-    /// the LRU eviction policies).
+    /// How the key was used, as Redis's 24-bit `lru` field says it: under an LRU (or no)
+    /// policy the LRU clock (unix seconds) when a command last used the key (`OBJECT
+    /// IDLETIME`); under an LFU policy the minute of the last decay (high bits) and the
+    /// logarithmic access counter (low 8 bits, `OBJECT FREQ`).
     lru: u32,
 }
 
+/// Redis's `LFU_INIT_VAL`: a new key's counter, so that it is not the first evicted.
+const LFU_INIT_VAL: u32 = 5;
+
 impl Entry {
     fn new(value: Value, expire_at: Option<i64>) -> Entry {
+        let lru = match lfu() {
+            Some(_) => lfu_minutes() << 8 | LFU_INIT_VAL,
+            None => lru_clock(),
+        };
         Entry {
             value,
             expire: expiry(expire_at),
-            lru: lru_clock(),
+            lru,
         }
+    }
+
+    /// Records a use: the LRU stamp moves to now, or the LFU counter decays for the minutes
+    /// gone by and then grows with a probability that falls as it grows (`updateLFU`).
+    fn touch(&mut self) {
+        self.lru = match lfu() {
+            Some(lfu) => {
+                let counter = log_increment(self.lfu_count(), lfu.log_factor);
+                lfu_minutes() << 8 | counter
+            }
+            None => lru_clock(),
+        };
+    }
+
+    /// This entry replaces a live one whose use record was `used`: under an LFU policy the
+    /// count carries over (Redis's `dbSetValue` keeps the old object's counter; the write's
+    /// own lookup has counted its use); under LRU the stamp is simply now.
+    fn overwrites(&mut self, used: u32) {
+        if lfu().is_some() {
+            self.lru = used;
+        }
+    }
+
+    /// Sets the use record `RESTORE … IDLETIME s | FREQ f` gives (Redis's
+    /// `objectSetLRUOrLFU`): the counter under an LFU policy, else the idle seconds.
+    fn restore_use(&mut self, idle: Option<i64>, freq: Option<i64>) {
+        match (lfu(), freq, idle) {
+            (Some(_), Some(freq), _) => {
+                self.lru = lfu_minutes() << 8 | freq.clamp(0, 255) as u32;
+            }
+            (None, _, Some(idle)) => {
+                // The LRU clock wraps; so does the stamp.
+                self.lru = lru_clock().wrapping_sub(idle.clamp(0, i64::from(u32::MAX)) as u32);
+            }
+            _ => {}
+        }
+    }
+
+    /// The LFU counter after decay (`LFUDecrAndReturn`): one less for every `lfu-decay-time`
+    /// minutes since the last decay. Meaningful under an LFU policy.
+    pub fn lfu_count(&self) -> u32 {
+        let counter = self.lru & 0xff;
+        let decay_time = lfu().map_or(0, |l| l.decay_time);
+        if decay_time == 0 {
+            return counter;
+        }
+        let last = self.lru >> 8 & 0xffff;
+        let now = lfu_minutes();
+        // The minutes clock wraps at 16 bits, as Redis's does.
+        let elapsed = if now >= last {
+            now - last
+        } else {
+            65535 - last + now
+        };
+        counter.saturating_sub(elapsed / decay_time)
     }
 
     /// When the key expires (unix milliseconds), if it does.
@@ -57,17 +121,79 @@ fn expiry(at: Option<i64>) -> Option<NonZeroI64> {
     at.and_then(|at| NonZeroI64::new(at).or(NonZeroI64::new(-1)))
 }
 
-/// The LRU clock: unix seconds, advanced by [`set_lru_clock`] as commands run (Redis's
+/// The LRU clock: unix seconds, advanced by [`set_access_clock`] as commands run (Redis's
 /// `server.lruclock`), so stamping a key costs no clock read.
 static LRU_CLOCK: AtomicU32 = AtomicU32::new(0);
+/// Under an LFU policy: `lfu-log-factor` + 1 (0: keys record LRU stamps instead).
+static LFU_LOG_FACTOR: AtomicU32 = AtomicU32::new(0);
+static LFU_DECAY_TIME: AtomicU32 = AtomicU32::new(1);
 
-/// Advances the LRU clock to `now` (unix milliseconds).
-pub fn set_lru_clock(now: i64) {
+/// How keys count their uses under an LFU policy (`lfu-log-factor`, `lfu-decay-time`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LfuSettings {
+    pub log_factor: u32,
+    pub decay_time: u32,
+}
+
+/// Advances the access clock to `now` (unix milliseconds), and says how keys record their
+/// uses from now on: LFU counters when `lfu` is given, LRU stamps otherwise.
+pub fn set_access_clock(now: i64, lfu: Option<LfuSettings>) {
     LRU_CLOCK.store((now / 1000) as u32, Ordering::Relaxed);
+    match lfu {
+        Some(l) => {
+            LFU_DECAY_TIME.store(l.decay_time, Ordering::Relaxed);
+            LFU_LOG_FACTOR.store(l.log_factor.saturating_add(1), Ordering::Relaxed);
+        }
+        None => LFU_LOG_FACTOR.store(0, Ordering::Relaxed),
+    }
 }
 
 fn lru_clock() -> u32 {
     LRU_CLOCK.load(Ordering::Relaxed)
+}
+
+/// Counts commands, so that a key's use is counted once per command (see `Store::counted`).
+static COMMAND_EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// Marks the start of a command. (Commands run under the keyspace lock: a plain store is
+/// enough, and cheaper than an atomic increment.)
+pub fn begin_command() {
+    let next = COMMAND_EPOCH.load(Ordering::Relaxed).wrapping_add(1);
+    COMMAND_EPOCH.store(next, Ordering::Relaxed);
+}
+
+fn command_epoch() -> u64 {
+    COMMAND_EPOCH.load(Ordering::Relaxed)
+}
+
+fn lfu() -> Option<LfuSettings> {
+    match LFU_LOG_FACTOR.load(Ordering::Relaxed) {
+        0 => None,
+        n => Some(LfuSettings {
+            log_factor: n - 1,
+            decay_time: LFU_DECAY_TIME.load(Ordering::Relaxed),
+        }),
+    }
+}
+
+/// Redis's `LFUGetTimeInMinutes`: unix minutes, 16 bits.
+fn lfu_minutes() -> u32 {
+    (lru_clock() / 60) & 0xffff
+}
+
+/// Redis's `LFULogIncr`: the counter grows by one with probability 1 / ((counter - 5) ×
+/// log_factor + 1), up to 255.
+fn log_increment(counter: u32, log_factor: u32) -> u32 {
+    if counter >= 255 {
+        return 255;
+    }
+    let base = f64::from(counter.saturating_sub(LFU_INIT_VAL));
+    let p = 1.0 / (base * f64::from(log_factor) + 1.0);
+    if rand::random::<f64>() < p {
+        counter + 1
+    } else {
+        counter
+    }
 }
 
 /// A stored key's bytes: up to 24 inline, so most keys cost no allocation (and no cache miss)
@@ -129,6 +255,33 @@ struct Store {
     expired: u64,
     /// Expired keys read as missing but stay (clients are paused).
     hold_expired: bool,
+    /// Under an LFU policy, the keys (positions) whose use the running command has counted:
+    /// a handler may look a key up more than once (to check its type, then to change it),
+    /// and Redis counts one use per lookup it makes, which is one per command.
+    counted: Counted,
+}
+
+/// The keys a command has counted a use of, for [`command_epoch`]'s command.
+#[derive(Debug, Default)]
+struct Counted {
+    epoch: u64,
+    positions: SmallVec<[u64; 4]>,
+}
+
+impl Counted {
+    /// Whether `pos` is counted for the first time in this command (and notes it).
+    fn first_use(&mut self, pos: u64) -> bool {
+        let epoch = command_epoch();
+        if self.epoch != epoch {
+            self.epoch = epoch;
+            self.positions.clear();
+        }
+        if self.positions.contains(&pos) {
+            return false;
+        }
+        self.positions.push(pos);
+        true
+    }
 }
 
 impl Store {
@@ -137,6 +290,13 @@ impl Store {
         self.table
             .find(table_hash(pos), |it| &it.key[..] == key)
             .map(|it| &**it)
+    }
+
+    fn find_mut(&mut self, key: &[u8]) -> Option<&mut Item> {
+        let pos = position(key);
+        self.table
+            .find_mut(table_hash(pos), |it| &it.key[..] == key)
+            .map(|it| &mut **it)
     }
 
     /// The entry of `key` if it is live; one that has expired is deleted first.
@@ -151,8 +311,8 @@ impl Store {
         };
         if !is_due(&occupied.get().entry, now) {
             let entry = &mut occupied.into_mut().entry;
-            if used {
-                entry.lru = lru_clock();
+            if used && (lfu().is_none() || self.counted.first_use(pos)) {
+                entry.touch();
             }
             return Some(entry);
         }
@@ -214,7 +374,8 @@ impl Store {
         {
             Slot::Occupied(occupied) => {
                 let item = occupied.into_mut();
-                let live = if is_due(&item.entry, now) {
+                let due = is_due(&item.entry, now);
+                let live = if due {
                     self.expired += 1;
                     None
                 } else {
@@ -231,7 +392,11 @@ impl Store {
                         self.expiring.insert((at, slotted));
                     }
                 }
+                let used = item.entry.lru;
                 item.entry = Entry::new(value, at);
+                if !due {
+                    item.entry.overwrites(used);
+                }
                 return;
             }
             Slot::Vacant(vacant) => {
@@ -458,6 +623,14 @@ impl Db {
         let entry = self.store.remove(key)?;
         self.signals.touch(key);
         Some(entry)
+    }
+
+    /// Sets how long ago `key` was used (`idle` seconds, under LRU) or how often (`freq`, the
+    /// LFU counter), as `RESTORE` may; nothing for a missing key.
+    pub fn restore_use(&mut self, key: &[u8], idle: Option<i64>, freq: Option<i64>) {
+        if let Some(item) = self.store.find_mut(key) {
+            item.entry.restore_use(idle, freq);
+        }
     }
 
     /// Deletes `key` if its value is an empty collection (after a pop or a remove).
@@ -723,9 +896,9 @@ mod tests {
     #[test]
     fn uses_move_the_lru_stamp_and_looks_do_not() {
         let mut db = Db::default();
-        set_lru_clock(1_000_000);
+        set_access_clock(1_000_000, None);
         db.set(b"k", s("v"));
-        set_lru_clock(1_100_000);
+        set_access_clock(1_100_000, None);
         assert_eq!(db.get_untouched(b"k", 0).unwrap().idle_seconds(), 100);
         assert_eq!(db.peek(b"k").unwrap().idle_seconds(), 100);
         db.get(b"k", 0);

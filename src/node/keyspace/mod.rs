@@ -16,7 +16,7 @@ pub mod string;
 mod value;
 pub mod zset;
 
-pub use db::{set_lru_clock, Db, Entry, KeyAt};
+pub use db::{begin_command, set_access_clock, Db, Entry, KeyAt, LfuSettings};
 pub use pause::{Pause, PauseKind};
 pub use value::{Kind, Value};
 
