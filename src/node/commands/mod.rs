@@ -8,6 +8,7 @@
 //! Each module lists its handlers in a `COMMANDS` table by full name (`get`, `client|list`); a
 //! command the table knows but no module handles answers a clear error saying so.
 
+mod bitfield;
 mod connection;
 mod dump;
 mod hashes;
@@ -187,6 +188,7 @@ fn dispatch() -> &'static Vec<Option<Handler>> {
 
 fn modules() -> impl Iterator<Item = &'static [(&'static str, Handler)]> {
     [
+        bitfield::COMMANDS,
         connection::COMMANDS,
         dump::COMMANDS,
         hashes::COMMANDS,
