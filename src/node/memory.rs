@@ -12,9 +12,9 @@
 //! Eviction runs before each command when `maxmemory` is set, as in Redis: while the estimate
 //! is over the limit, a victim is picked from `maxmemory-samples` random keys by the policy
 //! and deleted. `allkeys-lru`/`volatile-lru` take the sampled key idle longest (keys carry a
-//! last-used stamp); the LFU policies, with no access counts yet, pick randomly among the
-//! samples like `allkeys-random` (the `volatile-*` ones among keys with a TTL);
-//! `volatile-ttl` takes the sampled key that expires soonest.
+//! last-used stamp); `allkeys-lfu`/`volatile-lfu` the sampled key with the lowest (decayed)
+//! access counter; the random policies any sampled key (the `volatile-*` ones among keys with
+//! a TTL); `volatile-ttl` the sampled key that expires soonest.
 
 use std::sync::atomic::Ordering;
 
