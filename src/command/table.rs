@@ -29,6 +29,18 @@ impl CommandTable {
     /// does: a container alone resolves to the container (and fails its arity check).
     /// Allocates nothing unless it fails.
     pub fn lookup(&self, cmd: &Command) -> Result<&CommandSpec, CommandError> {
+        let spec = self.resolve(cmd)?;
+        if !spec.arity_accepts(cmd.argc()) {
+            return Err(CommandError::WrongArity {
+                command: spec.full_name(),
+            });
+        }
+        Ok(spec)
+    }
+
+    /// [`lookup`](Self::lookup) without the arity check (Redis's `lookupCommand`, which
+    /// `COMMAND GETKEYS` uses before its own arity answer).
+    pub fn resolve(&self, cmd: &Command) -> Result<&CommandSpec, CommandError> {
         let base = self
             .get(cmd.name())
             .ok_or_else(|| CommandError::unknown(cmd))?;
@@ -42,11 +54,6 @@ impl CommandTable {
             }
             _ => base,
         };
-        if !spec.arity_accepts(cmd.argc()) {
-            return Err(CommandError::WrongArity {
-                command: spec.full_name(),
-            });
-        }
         Ok(spec)
     }
 

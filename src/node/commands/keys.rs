@@ -264,7 +264,7 @@ fn keys(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 /// goes in position order and resumes after the last position returned, so a key present for
 /// the whole scan is returned exactly once however keys come and go in between.
 fn scan(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
-    let cursor = super::hashes::parse_cursor(cmd.arg(1))?;
+    let cursor = super::scan::parse_cursor(cmd.arg(1))?;
     let (mut pattern, mut count, mut kind) = (None, 10usize, None);
     let mut i = 2;
     while i < cmd.argc() {

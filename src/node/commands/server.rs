@@ -862,17 +862,9 @@ fn command_getkeysandflags(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 /// command's own key finder) name, with their access flags when asked.
 fn getkeys(ctx: &mut Ctx<'_>, cmd: &Command, with_flags: bool) -> CmdResult {
     let inner = Command::from_args(cmd.args().skip(2));
-    // Redis's lookupCommand: a container named alone is itself; an unknown subcommand is
-    // not a command.
-    let base = table()
-        .get(inner.name())
-        .ok_or(CmdError::text("ERR Invalid command specified"))?;
-    let spec = match inner.get(1) {
-        Some(sub) if base.is_container() => base
-            .subcommand(sub)
-            .ok_or(CmdError::text("ERR Invalid command specified"))?,
-        _ => base,
-    };
+    let spec = table()
+        .resolve(&inner)
+        .map_err(|_| CmdError::text("ERR Invalid command specified"))?;
     if !spec.has_keys() {
         return Err(CmdError::text("ERR The command has no key arguments"));
     }

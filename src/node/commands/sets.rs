@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use super::hashes::{parse_cursor, scan_options, write_empty_scan};
+use super::scan::{parse_cursor, scan_options, write_empty_scan};
 use super::{Ctx, Handler};
 use crate::node::error::{CmdError, CmdResult};
 use crate::node::glob;

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use rand::seq::SliceRandom;
 
-use super::hashes::{parse_cursor, scan_options, write_empty_scan};
+use super::scan::{parse_cursor, scan_options, write_empty_scan};
 use super::{Ctx, Handler};
 use crate::node::blocking::{parse_timeout, TimeoutReply};
 use crate::node::error::{CmdError, CmdResult};
