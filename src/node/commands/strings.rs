@@ -350,14 +350,7 @@ fn msetnx(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 }
 
 fn set_pairs(ctx: &mut Ctx<'_>, cmd: &Command) {
-    // Redis's setKey looks each key up first: under an LFU policy that counts as a use of a
-    // key that is overwritten (its count carries over).
-    let count_uses = ctx.config.lfu().is_some();
-    let now = ctx.now;
     for i in (1..cmd.argc()).step_by(2) {
-        if count_uses {
-            ctx.db().get(cmd.arg(i), now);
-        }
         ctx.db()
             .set(cmd.arg(i), Value::Str(Str::from_bytes(cmd.arg(i + 1))));
     }

@@ -57,15 +57,6 @@ impl Entry {
         };
     }
 
-    /// This entry replaces a live one whose use record was `used`: under an LFU policy the
-    /// count carries over (Redis's `dbSetValue` keeps the old object's counter; the write's
-    /// own lookup has counted its use); under LRU the stamp is simply now.
-    fn overwrites(&mut self, used: u32) {
-        if lfu().is_some() {
-            self.lru = used;
-        }
-    }
-
     /// Sets the use record `RESTORE … IDLETIME s | FREQ f` gives (Redis's
     /// `objectSetLRUOrLFU`): the counter under an LFU policy, else the idle seconds.
     fn restore_use(&mut self, idle: Option<i64>, freq: Option<i64>) {
@@ -394,8 +385,13 @@ impl Store {
                 }
                 let used = item.entry.lru;
                 item.entry = Entry::new(value, at);
-                if !due {
-                    item.entry.overwrites(used);
+                if !due && lfu().is_some() {
+                    // Redis's setKey looks the key up (a use, once per command), then keeps
+                    // the old object's counter in dbSetValue.
+                    item.entry.lru = used;
+                    if self.counted.first_use(pos) {
+                        item.entry.touch();
+                    }
                 }
                 return;
             }
