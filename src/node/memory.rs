@@ -119,7 +119,7 @@ pub fn make_room(ks: &mut Keyspace, node: &Node, config: &NodeConfig, now: i64) 
         else {
             return Room::OutOfMemory;
         };
-        ks.db(db_index).remove(&key, now);
+        ks.db(db_index).evict(&key);
         evicted += 1;
         node.stats.evicted_keys.fetch_add(1, Ordering::Relaxed);
         if bytes >= to_free {
@@ -201,6 +201,7 @@ mod tests {
             ks.db(0).set(
                 format!("key:{i}").as_bytes(),
                 Value::Str(Str::from_bytes(&[b'x'; 100])),
+                0,
             );
         }
         let used = used_memory(&ks) - BASE_BYTES;

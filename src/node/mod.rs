@@ -17,6 +17,7 @@ pub mod glob;
 pub mod keyspace;
 pub mod memory;
 pub mod monitor;
+pub mod notify;
 pub mod number;
 pub mod pubsub;
 pub mod rdb;

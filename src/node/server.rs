@@ -1,7 +1,7 @@
 //! The node's shared state and its listener.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -14,6 +14,7 @@ use super::client::Clients;
 use super::config::NodeConfig;
 use super::keyspace::Keyspace;
 use super::monitor::Monitors;
+use super::notify;
 use super::pubsub::PubSub;
 use super::session;
 use super::stats::NodeStats;
@@ -43,6 +44,9 @@ pub struct Node {
     /// Bumped by `CLIENT UNPAUSE`: sessions holding a command back for a pause wake on it
     /// (a pause that runs out wakes them by its end time).
     pub unpaused: tokio::sync::watch::Sender<u64>,
+    /// Whether the active expiry cycle runs (`DEBUG SET-ACTIVE-EXPIRE`): off, keys expire
+    /// only when found by a command.
+    pub active_expire: AtomicBool,
     next_client_id: AtomicU64,
 }
 
@@ -60,6 +64,7 @@ impl Node {
             run_id: new_run_id(),
             shutdown,
             unpaused: tokio::sync::watch::Sender::new(0),
+            active_expire: AtomicBool::new(true),
             next_client_id: AtomicU64::new(1),
         }
     }
@@ -197,10 +202,22 @@ async fn expire_loop(node: Arc<Node>) {
             _ = node.shutdown.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_millis(1000 / hz)) => {}
         }
+        if !node.active_expire.load(Ordering::Relaxed) {
+            continue;
+        }
         // Keep going while steps come back full, up to a quarter of the period.
         let started = Instant::now();
         loop {
-            let done = node.keyspace().expire_cycle(unix_ms(), EXPIRE_BUDGET);
+            let config = node.config.load();
+            let done = {
+                let mut ks = node.keyspace();
+                ks.set_notify(config.notify_events());
+                let done = ks.expire_cycle(unix_ms(), EXPIRE_BUDGET);
+                if ks.journals_on() {
+                    notify::publish_noted(&node, &config, ks.take_noted());
+                }
+                done
+            };
             if done < EXPIRE_BUDGET || started.elapsed() > Duration::from_millis(250 / hz) {
                 break;
             }

@@ -10,6 +10,7 @@ mod node_dump;
 mod node_hashes;
 mod node_keys;
 mod node_lists;
+mod node_notify;
 mod node_pubsub;
 mod node_server;
 mod node_sets;

@@ -969,7 +969,6 @@ fn slowlog_reset(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
 
 // ------------------------------------------------------------------------ DEBUG, SHUTDOWN
 
-/// `DEBUG SLEEP seconds`, `DEBUG OBJECT key`, `DEBUG SET-ACTIVE-EXPIRE 0|1`; others refused.
 /// `MONITOR`: from now on the client is shown every command the node runs (see
 /// [`crate::node::monitor`]). A second `MONITOR` is ignored without a reply, as in Redis.
 fn monitor(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
@@ -994,6 +993,7 @@ fn module_list(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
     Ok(())
 }
 
+/// `DEBUG SLEEP seconds`, `DEBUG OBJECT key`, `DEBUG SET-ACTIVE-EXPIRE 0|1`; others refused.
 fn debug(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let sub = cmd.arg(1).to_ascii_uppercase();
     match (sub.as_slice(), cmd.argc()) {
@@ -1019,6 +1019,13 @@ fn debug(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
                 "Value at:0x0 refcount:1 encoding:{encoding} serializedlength:0 lru:0 lru_seconds_idle:0"
             );
             ctx.out.simple(text.as_bytes());
+            Ok(())
+        }
+        (b"SET-ACTIVE-EXPIRE", 3) => {
+            // Redis reads the flag with atoi: anything but a non-zero number turns it off.
+            let on = parse_i64(cmd.arg(2)).is_some_and(|n| n != 0);
+            ctx.node.active_expire.store(on, Ordering::Relaxed);
+            ctx.out.ok();
             Ok(())
         }
         _ => Err(CmdError::text(format!(
