@@ -435,34 +435,28 @@ pub fn to_dense(hll: &mut Vec<u8>) -> Result<bool, HllError> {
     if encoding(hll) == Encoding::Dense {
         return Ok(false);
     }
+    if !sparse_is_whole(hll) {
+        return Err(HllError::Corrupt);
+    }
     let mut dense = vec![0u8; DENSE_LEN];
     dense[..HEADER_LEN].copy_from_slice(&hll[..HEADER_LEN]);
     dense[4] = ENCODING_DENSE;
     let registers = &mut dense[HEADER_LEN..];
     let mut idx = 0usize;
     for op in sparse_ops(hll) {
-        match op {
-            Op::Zeros { len, .. } => idx += len,
-            Op::Val { value, len } => {
-                if idx + len > REGISTERS {
-                    break;
-                }
-                for i in idx..idx + len {
-                    dense_put(registers, i, value);
-                }
-                idx += len;
+        if let Op::Val { value, len } = op {
+            for i in idx..idx + len {
+                dense_put(registers, i, value);
             }
         }
-    }
-    if idx != REGISTERS {
-        return Err(HllError::Corrupt);
+        idx += op.len();
     }
     *hll = dense;
     Ok(true)
 }
 
 /// Raises each of `max` to the HLL's register (Redis's `hllMerge`); a sparse HLL that does not
-/// cover exactly 16384 registers is corrupt (what was merged before finding out stays).
+/// cover exactly 16384 registers is corrupt, and merges nothing.
 pub fn merge_into(max: &mut [u8; REGISTERS], hll: &[u8]) -> Result<(), HllError> {
     match encoding(hll) {
         Encoding::Dense => {
@@ -473,28 +467,35 @@ pub fn merge_into(max: &mut [u8; REGISTERS], hll: &[u8]) -> Result<(), HllError>
             Ok(())
         }
         Encoding::Sparse => {
+            if !sparse_is_whole(hll) {
+                return Err(HllError::Corrupt);
+            }
             let mut idx = 0usize;
             for op in sparse_ops(hll) {
-                match op {
-                    Op::Zeros { len, .. } => idx += len,
-                    Op::Val { value, len } => {
-                        if idx + len > REGISTERS {
-                            break;
-                        }
-                        for m in &mut max[idx..idx + len] {
-                            *m = (*m).max(value);
-                        }
-                        idx += len;
+                if let Op::Val { value, len } = op {
+                    for m in &mut max[idx..idx + len] {
+                        *m = (*m).max(value);
                     }
                 }
+                idx += op.len();
             }
-            if idx == REGISTERS {
-                Ok(())
-            } else {
-                Err(HllError::Corrupt)
-            }
+            Ok(())
         }
     }
+}
+
+/// Whether the sparse opcodes cover exactly the 16384 registers. Redis 7.0.15 as Debian ships
+/// it (with the CVE-2025-32023 fix) refuses any overrun, even one that only the last opcode
+/// makes, before converting or merging.
+fn sparse_is_whole(hll: &[u8]) -> bool {
+    let mut covered = 0usize;
+    for op in sparse_ops(hll) {
+        covered += op.len();
+        if covered > REGISTERS {
+            return false;
+        }
+    }
+    covered == REGISTERS
 }
 
 // ---------------------------------------------------------------------------------------------
