@@ -101,6 +101,17 @@ fn pf_commands_match_redis() {
         &["PFDEBUG", "FOO", "missing"],
         &["PFDEBUG", "GETREG", "missing"],
         &["OBJECT", "ENCODING", "dest2"],
+        // Changed in place: the expiry stays.
+        &["PFADD", "ttl", "a"],
+        &["EXPIRE", "ttl", "100"],
+        &["PFADD", "ttl", "b"],
+        &["TTL", "ttl"],
+        &["PFMERGE", "ttl", "h"],
+        &["TTL", "ttl"],
+        &["PFCOUNT", "ttl"],
+        &["TTL", "ttl"],
+        &["PFDEBUG", "TODENSE", "ttl"],
+        &["TTL", "ttl"],
     ]);
 }
 

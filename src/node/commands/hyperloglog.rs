@@ -57,14 +57,14 @@ fn new_hll() -> Value {
     Value::Str(Str::Raw(Box::new(hll::new_sparse())))
 }
 
-/// The HLL at `key` for changing, created empty if missing (whether it was created).
-fn hll_or_create(db: &mut Db, key: &[u8], now: i64) -> bool {
-    if db.contains(key, now) {
-        false
-    } else {
-        db.get_or_insert_with(key, now, new_hll);
-        true
+/// Checks that `key` holds an HLL, or creates an empty one there (whether it did).
+fn check_or_create(db: &mut Db, key: &[u8], now: i64) -> Result<bool, CmdError> {
+    if let Some(v) = db.value(key, now) {
+        read_hll(v)?;
+        return Ok(false);
     }
+    db.get_or_insert_with(key, now, new_hll);
+    Ok(true)
 }
 
 fn sparse_max_bytes(ctx: &Ctx<'_>) -> usize {
@@ -85,10 +85,7 @@ fn pfadd(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let now = ctx.now;
     let max = sparse_max_bytes(ctx);
     let db = ctx.db();
-    if let Some(v) = db.value(key, now) {
-        read_hll(v)?;
-    }
-    let created = hll_or_create(db, key, now);
+    let created = check_or_create(db, key, now)?;
     let Some(value) = db.get_mut_unsignalled(key, now) else {
         return Err(CmdError::NoSuchKey);
     };
@@ -176,7 +173,7 @@ fn pfmerge(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let now = ctx.now;
     let sparse_max = sparse_max_bytes(ctx);
     let db = ctx.db();
-    hll_or_create(db, key, now);
+    check_or_create(db, key, now)?;
     let Some(value) = db.get_mut_unsignalled(key, now) else {
         return Err(CmdError::NoSuchKey);
     };
