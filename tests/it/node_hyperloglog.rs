@@ -319,6 +319,10 @@ fn large_sets_turn_dense_identically() {
     d.check(&["PFCOUNT", "small"]);
     same_bytes(&mut d, "big");
     same_bytes(&mut d, "small");
+    // The payloads too: strings, LZF-compressed as redis-server compresses them.
+    d.check(&["DUMP", "big"]);
+    d.check(&["PFADD", "sparse", "a", "b", "c"]);
+    d.check(&["DUMP", "sparse"]);
 }
 
 /// HLLs written by redis-server, copied into our node by `GET`/`SET` and by `DUMP`/`RESTORE`,
@@ -336,13 +340,14 @@ fn hlls_from_redis_count_the_same() {
             d.redis_conn.request(&command);
         }
         let bytes = redis_bytes(&mut d, &key);
-        // By value: the same string on our side.
-        assert_eq!(
-            d.ours_conn.request(&[b"SET", key.as_bytes(), &bytes]),
-            Reply::Simple("OK".into())
-        );
+        // By value: the same string on our side (and stored anew on redis-server's, so that
+        // both hold a freshly set string).
+        d.check(&[b"SET", key.as_bytes(), &bytes]);
         same_bytes(&mut d, &key);
+        d.check(&["OBJECT", "ENCODING", &key]);
         d.check(&["PFCOUNT", &key]);
+        // Even a read turns the string raw in place, as Redis unshares it.
+        d.check(&["OBJECT", "ENCODING", &key]);
         same_bytes(&mut d, &key);
         // By DUMP payload.
         let copy = format!("copy{n}");
