@@ -871,6 +871,14 @@ mod tests {
         let mut max = [0u8; REGISTERS];
         assert_eq!(merge_into(&mut max, &short), Err(HllError::Corrupt));
         assert_eq!(to_dense(&mut short.clone()), Err(HllError::Corrupt));
+        // One register too many, only at the last opcode: corrupt all the same.
+        let mut overrun = new_sparse();
+        overrun.push(val(1, 1));
+        assert_eq!(count(&overrun), Err(HllError::Corrupt));
+        assert_eq!(merge_into(&mut max, &overrun), Err(HllError::Corrupt));
+        assert_eq!(to_dense(&mut overrun.clone()), Err(HllError::Corrupt));
+        // ... but PFADD still finds its register in the first opcode, as Redis's does.
+        assert_eq!(raise(&mut overrun, 5, 2, 3000), Ok(true));
         // Every byte string after a sparse header: no panic, whatever the outcome.
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
