@@ -8,6 +8,7 @@ mod harness;
 mod node_basics;
 mod node_dump;
 mod node_hashes;
+mod node_hyperloglog;
 mod node_keys;
 mod node_lists;
 mod node_notify;

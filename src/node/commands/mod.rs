@@ -12,6 +12,7 @@ mod bitfield;
 mod connection;
 mod dump;
 mod hashes;
+mod hyperloglog;
 mod keys;
 mod lists;
 mod pubsub;
@@ -249,6 +250,7 @@ fn modules() -> impl Iterator<Item = &'static [(&'static str, Handler)]> {
         connection::COMMANDS,
         dump::COMMANDS,
         hashes::COMMANDS,
+        hyperloglog::COMMANDS,
         keys::COMMANDS,
         lists::COMMANDS,
         pubsub::COMMANDS,

@@ -586,6 +586,14 @@ impl Db {
         Some(&mut entry.value)
     }
 
+    /// The live value of `key`, to change without counting it as modified, for the changes
+    /// Redis makes without signalling the key (a string turned `raw` in place, an HLL that
+    /// changed encoding or was found unchanged). [`touch`](Self::touch) it if the change is
+    /// one that `WATCH` must see.
+    pub fn get_mut_unsignalled(&mut self, key: &[u8], now: i64) -> Option<&mut Value> {
+        self.store.live_mut(key, now, true).map(|e| &mut e.value)
+    }
+
     /// Runs `change` on the live value of `key` (None: no live key). The key counts as modified
     /// only when `change` succeeds, so a refused change (a wrong type) disturbs no `WATCH`.
     pub fn try_modify<R, E>(

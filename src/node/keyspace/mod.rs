@@ -8,6 +8,7 @@
 
 mod db;
 pub mod hash;
+pub mod hyperloglog;
 pub mod key;
 pub mod list;
 pub mod pause;
