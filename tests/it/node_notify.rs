@@ -226,6 +226,12 @@ fn every_command_under(classes: &str) {
         &["BZPOPMIN", "zc", "0"],
         &["ZADD", "zc", "1", "a"],
         &["BZMPOP", "0", "1", "zc", "MAX"],
+        // HyperLogLog.
+        &["PFADD", "hll", "a", "b"],
+        &["PFADD", "hll", "a"],
+        &["PFADD", "hll2"],
+        &["PFCOUNT", "hll", "hll2"],
+        &["PFMERGE", "hll3", "hll", "hll2"],
         // Sort, dump/restore.
         &["RPUSH", "sl", "3", "1", "2"],
         &["SORT", "sl", "STORE", "sorted"],

@@ -11,6 +11,7 @@ use crate::node::error::{CmdError, CmdResult};
 use crate::node::keyspace::hyperloglog::{self as hll, Encoding, HllError, REGISTERS};
 use crate::node::keyspace::string::Str;
 use crate::node::keyspace::{Db, Value};
+use crate::node::notify::Events;
 use crate::resp::Command;
 
 pub(super) const COMMANDS: &[(&str, Handler)] = &[
@@ -59,7 +60,8 @@ fn new_hll() -> Value {
 
 /// Checks that `key` holds an HLL, or creates an empty one there (whether it did).
 fn check_or_create(db: &mut Db, key: &[u8], now: i64) -> Result<bool, CmdError> {
-    if let Some(v) = db.value(key, now) {
+    // A write's lookup (Redis's lookupKeyWrite): a miss is no `keymiss` event.
+    if let Some(v) = db.get_mut_unsignalled(key, now) {
         read_hll(v)?;
         return Ok(false);
     }
@@ -101,6 +103,9 @@ fn pfadd(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         db.touch(key);
     }
     ctx.dirty(updated);
+    if updated > 0 {
+        ctx.notify(Events::STRING, "pfadd", key);
+    }
     ctx.out.int(i64::from(updated > 0));
     Ok(())
 }
@@ -190,6 +195,7 @@ fn pfmerge(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     hll::invalidate_cache(data);
     db.touch(key);
     ctx.dirty(1);
+    ctx.notify(Events::STRING, "pfadd", key);
     ctx.out.ok();
     Ok(())
 }

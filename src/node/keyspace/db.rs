@@ -591,7 +591,9 @@ impl Db {
     /// changed encoding or was found unchanged). [`touch`](Self::touch) it if the change is
     /// one that `WATCH` must see.
     pub fn get_mut_unsignalled(&mut self, key: &[u8], now: i64) -> Option<&mut Value> {
-        self.store.live_mut(key, now, true).map(|e| &mut e.value)
+        self.store
+            .live_mut(key, now, true, false)
+            .map(|e| &mut e.value)
     }
 
     /// Runs `change` on the live value of `key` (None: no live key). The key counts as modified
