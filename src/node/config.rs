@@ -403,6 +403,8 @@ pub struct NodeConfig {
     hot: Hot,
     /// `notify-keyspace-events` as set, with classes its shown value may omit.
     notify: Events,
+    /// `user <name> <rules…>` directives, in order: the users the node starts with.
+    users: Vec<Vec<String>>,
 }
 
 /// Directive values read on every request, derived once per change.
@@ -437,6 +439,7 @@ impl Default for NodeConfig {
             file: None,
             hot: Hot::default(),
             notify: Events::NONE,
+            users: Vec::new(),
         };
         config.derive();
         config
@@ -510,6 +513,9 @@ impl NodeConfig {
         if name == "daemonize" && words.get(1).is_some_and(|v| v.eq_ignore_ascii_case("yes")) {
             return Err("slotgate node does not daemonize: run it under a supervisor (systemd, docker) instead".into());
         }
+        if name == "user" {
+            return self.add_user(&words[1..]);
+        }
         let index = directive_index(&name).ok_or("Bad directive or wrong number of arguments")?;
         let value = words[1..].join(" ");
         if words.len() < 2
@@ -525,6 +531,47 @@ impl NodeConfig {
         self.numbers[index] = self.values[index].parse().ok();
         self.derive();
         Ok(())
+    }
+
+    /// A `user` directive: checked now (a bad rule fails the configuration), applied when
+    /// the node starts. Unknown command names pass here, as in Redis.
+    fn add_user(&mut self, words: &[String]) -> Result<(), String> {
+        use super::acl::{user, RuleError, User};
+        let Some(name) = words.first() else {
+            return Err("Bad directive or wrong number of arguments".into());
+        };
+        if self.users.iter().any(|u| u[0] == *name) {
+            return Err(format!(
+                "Error in user declaration '{name}': {}",
+                RuleError::DuplicateUser
+            ));
+        }
+        let args: Vec<&[u8]> = words[1..].iter().map(|w| w.as_bytes()).collect();
+        let rules = user::merge_selector_args(&args).map_err(|at| {
+            format!(
+                "Unmatched parenthesis in acl selector starting at '{}'.",
+                words[at + 1]
+            )
+        })?;
+        let mut probe = User::new(name.as_bytes(), false);
+        for rule in &rules {
+            match probe.apply(rule, false) {
+                Ok(()) | Err(RuleError::UnknownName) => {}
+                Err(e) => {
+                    return Err(format!(
+                        "Error in user declaration '{}': {e}",
+                        String::from_utf8_lossy(rule)
+                    ))
+                }
+            }
+        }
+        self.users.push(words.to_vec());
+        Ok(())
+    }
+
+    /// The `user` directives, each as its words (the name first, then the rules).
+    pub fn users(&self) -> &[Vec<String>] {
+        &self.users
     }
 
     /// Keeps what a directive's shown value loses: `notify-keyspace-events` shows `A` for

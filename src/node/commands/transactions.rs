@@ -51,6 +51,23 @@ fn exec(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
     for queued in &multi.queued {
         match table().lookup(queued) {
             Ok(spec) => {
+                // Checked again: the user's rights may have changed since it was queued.
+                if !ctx.client.user.unrestricted() {
+                    if let Err(denial) = ctx.client.user.check(spec, queued) {
+                        super::acl::log_denial(
+                            ctx.node,
+                            ctx.client,
+                            &ctx.config,
+                            spec,
+                            queued,
+                            denial,
+                            crate::node::acl::Context::Multi,
+                        );
+                        ctx.out
+                            .error(super::acl::exec_denial_text(denial).as_bytes());
+                        continue;
+                    }
+                }
                 let _ = execute(ctx, spec, queued);
             }
             Err(e) => ctx.out.error(&e.message_bytes()),
