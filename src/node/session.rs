@@ -337,15 +337,14 @@ impl Session {
                     }
                     None => AclContext::Toplevel,
                 };
-                commands::log_acl_denial(
-                    node,
-                    &self.client,
-                    batch.config,
+                let refused = commands::Refused {
                     spec,
                     cmd,
                     denial,
                     context,
-                );
+                    running: None,
+                };
+                commands::log_acl_denial(node, &self.client, batch.config, refused);
                 let text = commands::acl_denial_text(spec, denial);
                 node.stats
                     .record(spec, Duration::ZERO, Outcome::Rejected(text.as_bytes()));

@@ -83,7 +83,10 @@ pub fn parse(
                 for rule in rules {
                     let rule = trim(&rule, b"\t\r\n");
                     if let Err(e) = user.apply(rule, all_channels) {
-                        errors += &format!("{path}:{linenum}: {e}. ");
+                        errors += &format!(
+                            "{path}:{linenum}: Error in applying operation '{}': {e}. ",
+                            String::from_utf8_lossy(rule)
+                        );
                     }
                 }
             }
@@ -155,7 +158,7 @@ mod tests {
         assert_eq!(
             err,
             "f.acl:1 should start with user keyword followed by the username. \
-             f.acl:2: Unknown command or category name in ACL. \
+             f.acl:2: Error in applying operation '+nocmd': Unknown command or category name in ACL. \
              WARNING: Duplicate user 'x' found on line 3. \
              f.acl:4: Unmatched parenthesis in selector definition.\
              WARNING: ACL errors detected, no change to the previously active ACL rules was performed"

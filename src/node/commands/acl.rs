@@ -63,16 +63,25 @@ pub fn exec_denial_text(denial: Denial) -> String {
     format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}")
 }
 
+/// A command the ACL refused, as the ACL log records it.
+pub struct Refused<'a> {
+    pub spec: &'static CommandSpec,
+    pub cmd: &'a Command,
+    pub denial: Denial,
+    pub context: Context,
+    /// The command `CLIENT LIST`'s `cmd=` shows, when not the refused one (`exec`).
+    pub running: Option<&'static str>,
+}
+
 /// Records a refused command in the ACL log.
-pub fn log_denial(
-    node: &Node,
-    client: &Client,
-    config: &NodeConfig,
-    spec: &CommandSpec,
-    cmd: &Command,
-    denial: Denial,
-    context: Context,
-) {
+pub fn log_denial(node: &Node, client: &Client, config: &NodeConfig, refused: Refused<'_>) {
+    let Refused {
+        spec,
+        cmd,
+        denial,
+        context,
+        running,
+    } = refused;
     let (reason, object) = match denial {
         Denial::Command => (Reason::Command, spec.full_name().as_bytes().to_vec()),
         Denial::Key(at) => (Reason::Key, cmd.arg(at).to_vec()),
@@ -85,7 +94,11 @@ pub fn log_denial(
         object,
         username: client.user.name.clone(),
         updated_ms: unix_ms(),
-        client_info: super::server::client_info_for_log(node, client, spec.full_name()),
+        client_info: super::server::client_info_for_log(
+            node,
+            client,
+            running.unwrap_or(spec.full_name()),
+        ),
     };
     node.acl
         .lock()

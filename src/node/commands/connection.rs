@@ -115,21 +115,16 @@ fn hello(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         i = 2;
     }
     let mut setname = None;
-    let mut credentials = None;
     while i < cmd.argc() {
         let opt = cmd.arg(i);
         let more = cmd.argc() - i - 1;
         if opt.eq_ignore_ascii_case(b"AUTH") && more >= 2 {
-            credentials = Some((i + 1, i + 2));
+            // Redis 7.0 logs in as it parses: a bad SETNAME after it leaves the client
+            // logged in.
+            super::acl::authenticate(ctx, cmd, cmd.arg(i + 1), cmd.arg(i + 2))?;
             i += 3;
         } else if opt.eq_ignore_ascii_case(b"SETNAME") && more >= 1 {
-            let name = cmd.arg(i + 1);
-            if name.iter().any(|&b| b <= b' ' || b > b'~') {
-                return Err(CmdError::text(
-                    "ERR Client names cannot contain spaces, newlines or special characters.",
-                ));
-            }
-            setname = Some(name.to_vec());
+            setname = Some(cmd.arg(i + 1).to_vec());
             i += 2;
         } else {
             return Err(CmdError::text(format!(
@@ -138,15 +133,17 @@ fn hello(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             )));
         }
     }
-    if let Some((user, pass)) = credentials {
-        super::acl::authenticate(ctx, cmd, cmd.arg(user), cmd.arg(pass))?;
-    }
     if !ctx.client.authenticated && !ctx.node.acl.default_open() {
         return Err(CmdError::text(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
         ));
     }
     if let Some(name) = setname {
+        if name.iter().any(|&b| b <= b' ' || b > b'~') {
+            return Err(CmdError::text(
+                "ERR Client names cannot contain spaces, newlines or special characters.",
+            ));
+        }
         ctx.client
             .handle
             .info

@@ -175,7 +175,7 @@ impl<'a> Ctx<'a> {
     }
 }
 
-pub use acl::{denial_text as acl_denial_text, log_denial as log_acl_denial};
+pub use acl::{denial_text as acl_denial_text, log_denial as log_acl_denial, Refused};
 
 /// What a blocked command answers when its time is up.
 pub fn write_timeout_reply(out: &mut Reply, on_timeout: TimeoutReply) {

@@ -54,15 +54,18 @@ fn exec(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
                 // Checked again: the user's rights may have changed since it was queued.
                 if !ctx.client.user.unrestricted() {
                     if let Err(denial) = ctx.client.user.check(spec, queued) {
-                        super::acl::log_denial(
-                            ctx.node,
-                            ctx.client,
-                            &ctx.config,
+                        // Logged as Redis sees the client then: in its transaction, running
+                        // EXEC.
+                        ctx.client.multi = Some(Multi::default());
+                        let refused = super::acl::Refused {
                             spec,
-                            queued,
+                            cmd: queued,
                             denial,
-                            crate::node::acl::Context::Multi,
-                        );
+                            context: crate::node::acl::Context::Multi,
+                            running: Some("exec"),
+                        };
+                        super::acl::log_denial(ctx.node, ctx.client, &ctx.config, refused);
+                        ctx.client.multi = None;
                         ctx.out
                             .error(super::acl::exec_denial_text(denial).as_bytes());
                         continue;
