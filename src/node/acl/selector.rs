@@ -97,7 +97,8 @@ impl Selector {
     pub fn from_rules(text: &[u8], all_channels: bool) -> Result<Selector, RuleError> {
         let mut selector = Selector::new(all_channels);
         let text = String::from_utf8_lossy(text);
-        let words = crate::node::config::split_args(&text).ok_or(RuleError::Syntax)?;
+        // Unbalanced quotes make Redis's splitter give up: the selector stays empty.
+        let words = crate::node::config::split_args(&text).unwrap_or_default();
         for word in words {
             selector.apply(word.as_bytes())?;
         }
@@ -111,6 +112,9 @@ impl Selector {
 
     /// Applies one selector rule (Redis's `ACLSetSelector`).
     pub fn apply(&mut self, op: &[u8]) -> Result<(), RuleError> {
+        if op.is_empty() {
+            return Err(RuleError::Syntax);
+        }
         let is = |word: &str| op.eq_ignore_ascii_case(word.as_bytes());
         if is("allkeys") || is("~*") {
             self.all_keys = true;

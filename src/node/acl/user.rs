@@ -314,6 +314,81 @@ mod tests {
         assert_eq!(u.apply(b"(on)", false), Err(RuleError::Syntax));
     }
 
+    /// Whatever the rules, the description rebuilds the same permissions.
+    #[test]
+    fn descriptions_rebuild_the_user() {
+        use rand::{rngs::StdRng, Rng, SeedableRng};
+        const POOL: &[&str] = &[
+            "on",
+            "off",
+            "nopass",
+            ">a",
+            ">b",
+            "<a",
+            "~k*",
+            "%R~r*",
+            "%W~w*",
+            "allkeys",
+            "resetkeys",
+            "&c*",
+            "allchannels",
+            "resetchannels",
+            "+@all",
+            "-@all",
+            "+get",
+            "-get",
+            "+client",
+            "-client|kill",
+            "+client|list",
+            "+select|0",
+            "+select|1",
+            "+config|get",
+            "-config",
+            "(+set ~s*)",
+            "(&x +publish)",
+            "clearselectors",
+            "reset",
+            "skip-sanitize-payload",
+        ];
+        const CATS: &[&str] = &[
+            "read",
+            "write",
+            "admin",
+            "fast",
+            "slow",
+            "dangerous",
+            "string",
+        ];
+        let mut rng = StdRng::seed_from_u64(7);
+        for _ in 0..500 {
+            let mut u = User::new(b"u", false);
+            for _ in 0..rng.gen_range(1..10) {
+                let rule = if rng.gen_bool(0.4) {
+                    let sign = if rng.gen_bool(0.5) { '+' } else { '-' };
+                    format!("{sign}@{}", CATS[rng.gen_range(0..CATS.len())])
+                } else {
+                    POOL[rng.gen_range(0..POOL.len())].to_string()
+                };
+                let _ = u.apply(rule.as_bytes(), false);
+            }
+            let described = u.describe();
+            let words: Vec<&[u8]> = described.split(|&b| b == b' ').collect();
+            let mut again = User::new(b"u", false);
+            for rule in merge_selector_args(&words).unwrap() {
+                again.apply(&rule, false).unwrap();
+            }
+            assert_eq!(
+                again.describe(),
+                described,
+                "{}",
+                String::from_utf8_lossy(&described)
+            );
+            for (a, b) in u.selectors.iter().zip(&again.selectors) {
+                assert!(a.commands.same_commands(&b.commands));
+            }
+        }
+    }
+
     #[test]
     fn selector_arguments_merge() {
         let args: Vec<&[u8]> = vec![b"on", b"(+get", b"~a)", b"(~b)"];

@@ -33,6 +33,12 @@ pub(super) const COMMANDS: &[(&str, Handler)] = &[
     ("acl|help", help),
 ];
 
+/// An argument as Redis's `%s` prints it: up to its first NUL.
+fn shown(arg: &[u8]) -> std::borrow::Cow<'_, str> {
+    let end = arg.iter().position(|&b| b == 0).unwrap_or(arg.len());
+    String::from_utf8_lossy(&arg[..end])
+}
+
 /// The most bits `ACL GENPASS` makes.
 const GENPASS_MAX_BITS: i64 = 4096;
 
@@ -156,7 +162,7 @@ fn setuser(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let rules = user::merge_selector_args(&args).map_err(|at| {
         CmdError::text(format!(
             "ERR Unmatched parenthesis in acl selector starting at '{}'.",
-            String::from_utf8_lossy(args[at])
+            shown(args[at])
         ))
     })?;
     let all_channels = acl::all_channels_default(&ctx.config);
@@ -170,7 +176,7 @@ fn setuser(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         u.apply(rule, all_channels).map_err(|e| {
             CmdError::text(format!(
                 "ERR Error in ACL SETUSER modifier '{}': {e}",
-                String::from_utf8_lossy(rule)
+                shown(rule)
             ))
         })?;
     }
@@ -340,7 +346,7 @@ fn subcommand_syntax(cmd: &Command) -> CmdError {
     let sub = &sub[..sub.len().min(128)];
     CmdError::text(format!(
         "ERR unknown subcommand or wrong number of arguments for '{}'. Try ACL HELP.",
-        String::from_utf8_lossy(sub)
+        shown(sub)
     ))
 }
 
@@ -357,7 +363,7 @@ fn cat(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             let cat = category(name).ok_or_else(|| {
                 CmdError::text(format!(
                     "ERR Unknown category '{}'",
-                    String::from_utf8_lossy(&name[..name.len().min(128)])
+                    shown(&name[..name.len().min(128)])
                 ))
             })?;
             let names: Vec<&str> = table()
@@ -480,7 +486,7 @@ fn dryrun(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let Some(u) = ctx.node.acl.user(cmd.arg(2)) else {
         return Err(CmdError::text(format!(
             "ERR User '{}' not found",
-            String::from_utf8_lossy(cmd.arg(2))
+            shown(cmd.arg(2))
         )));
     };
     let inner = Command::from_args(cmd.args().skip(3));
@@ -489,7 +495,7 @@ fn dryrun(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         Err(_) => {
             return Err(CmdError::text(format!(
                 "ERR Command '{}' not found",
-                String::from_utf8_lossy(cmd.arg(3))
+                shown(cmd.arg(3))
             )))
         }
     };
@@ -507,11 +513,11 @@ fn dryrun(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         ),
         Err(Denial::Key(at)) => format!(
             "This user has no permissions to access the '{}' key",
-            String::from_utf8_lossy(inner.arg(at))
+            shown(inner.arg(at))
         ),
         Err(Denial::Channel(at)) => format!(
             "This user has no permissions to access the '{}' channel",
-            String::from_utf8_lossy(inner.arg(at))
+            shown(inner.arg(at))
         ),
     };
     ctx.out.bulk(text.as_bytes());
