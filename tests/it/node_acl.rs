@@ -906,3 +906,35 @@ fn deleted_users_clients_are_closed_and_client_kill_user_works() {
         || s.request(&["PING"]).as_array().is_some(),
     );
 }
+
+#[test]
+fn config_rewrite_keeps_the_acl_users() {
+    let dir = TempDir::new("aclconf");
+    let conf = dir.path().join("node.conf");
+    std::fs::write(&conf, "user alice on >pw ~* +@all\n").unwrap();
+    let node = SlotgateNode::start_with(&[conf.to_str().unwrap()]);
+    let mut c = node.raw();
+    assert_eq!(
+        c.request(&["AUTH", "alice", "pw"]),
+        Reply::Simple("OK".into())
+    );
+    assert_eq!(
+        c.request(&["ACL", "SETUSER", "bob", "on", ">x", "+get"]),
+        Reply::Simple("OK".into())
+    );
+    assert_eq!(
+        c.request(&["CONFIG", "REWRITE"]),
+        Reply::Simple("OK".into())
+    );
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(
+        text.contains("user alice on #") && text.contains(" ~* resetchannels +@all\n"),
+        "{text}"
+    );
+    assert!(text.contains("user bob on #2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881 resetchannels -@all +get\n"), "{text}");
+    assert!(
+        text.contains("user default on nopass ~* &* +@all\n"),
+        "{text}"
+    );
+    assert_eq!(text.matches("user ").count(), 3, "{text}");
+}

@@ -485,8 +485,15 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
 
 fn config_rewrite(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
     let config = ctx.node.config.load();
+    let users: Vec<String> = ctx
+        .node
+        .acl
+        .lock()
+        .users()
+        .map(|u| String::from_utf8_lossy(&u.line()).into_owned())
+        .collect();
     config
-        .rewrite()
+        .rewrite(&users)
         .map_err(|e| CmdError::text(format!("ERR {e}")))?;
     ctx.out.ok();
     Ok(())
