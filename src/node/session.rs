@@ -325,9 +325,7 @@ impl Session {
             self.after_reply(mark);
             return None;
         }
-        if node.acl.generation() != self.client.acl_generation {
-            acl_refresh(node, &mut self.client);
-        }
+        node.acl.refresh(&mut self.client);
         if !self.client.user.unrestricted() {
             if let Err(denial) = self.client.user.check(spec, cmd) {
                 let context = match self.client.multi {
@@ -669,19 +667,6 @@ impl Session {
         self.client.subscriber = false;
         if self.client.monitor {
             self.node.monitors.remove(self.client.id);
-        }
-    }
-}
-
-/// Reads the client's user again after the users changed. A user deleted meanwhile leaves
-/// the client as `default`, unauthenticated (its session is being closed).
-fn acl_refresh(node: &Node, client: &mut Client) {
-    client.acl_generation = node.acl.generation();
-    match node.acl.user(&client.user.name) {
-        Some(user) => client.user = user,
-        None => {
-            client.authenticated = false;
-            client.set_user(node.acl.default_user());
         }
     }
 }

@@ -562,6 +562,18 @@ fn multi_exec_checks_rights_when_queueing_and_at_exec() {
     check_on(&mut ours, &mut redis, &["GET", "a1"]);
     let (a, b) = d.both(&["ACL", "LOG", "1"]);
     assert_same_log(&a, &b);
+    // A transaction that takes its own user's rights away: later commands fail at EXEC.
+    d.check(&["ACL", "SETUSER", "u", "+@all", "allkeys"]);
+    for cmd in [
+        &["MULTI"][..],
+        &["GET", "a"],
+        &["ACL", "SETUSER", "u", "-get"],
+        &["GET", "a"],
+        &["EXEC"],
+        &["GET", "a"],
+    ] {
+        check_on(&mut ours, &mut redis, cmd);
+    }
 }
 
 /// ACL LOG replies with the same entries: the fields that do not depend on time or

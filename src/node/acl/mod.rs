@@ -23,6 +23,7 @@ pub use log::{AclLog, Context, Entry, Reason};
 pub use selector::{Denial, Selector};
 pub use user::User;
 
+use super::client::Client;
 use super::config::NodeConfig;
 
 /// Why a rule was refused; the texts are Redis's.
@@ -148,6 +149,24 @@ impl Acl {
     /// Whether a client needs no `AUTH`: the default user is on and has `nopass`.
     pub fn default_open(&self) -> bool {
         self.default_open.load(Ordering::Relaxed)
+    }
+
+    /// Reads the client's user again if the users changed since it was read: one atomic
+    /// load when nothing changed. A user deleted meanwhile leaves the client as `default`,
+    /// unauthenticated (its session is being closed).
+    pub fn refresh(&self, client: &mut Client) {
+        let generation = self.generation();
+        if generation == client.acl_generation {
+            return;
+        }
+        client.acl_generation = generation;
+        match self.user(&client.user.name) {
+            Some(user) => client.user = user,
+            None => {
+                client.authenticated = false;
+                client.set_user(self.default_user());
+            }
+        }
     }
 
     /// The user called `name`, as it is now.

@@ -51,7 +51,9 @@ fn exec(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
     for queued in &multi.queued {
         match table().lookup(queued) {
             Ok(spec) => {
-                // Checked again: the user's rights may have changed since it was queued.
+                // Checked again: the user's rights may have changed since it was queued
+                // (even by a command of this transaction).
+                ctx.node.acl.refresh(ctx.client);
                 if !ctx.client.user.unrestricted() {
                     if let Err(denial) = ctx.client.user.check(spec, queued) {
                         // Logged as Redis sees the client then: in its transaction, running
