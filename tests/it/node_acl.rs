@@ -188,8 +188,16 @@ fn rules_round_trip_through_setuser_getuser_and_list() {
     // RESP3: maps and sets.
     hello_on(&mut d.ours_conn, &mut d.redis_conn, &["HELLO", "3"]);
     set_and_compare(&mut d, "p", &["on", ">x", "~a", "(+set %W~b)", "(+incr)"]);
-    check_rules(&mut d.ours_conn, &mut d.redis_conn, &["ACL", "GETUSER", "default"]);
-    d.check_all(&[&["ACL", "USERS"], &["ACL", "CAT"], &["ACL", "GETUSER", "nosuch"]]);
+    check_rules(
+        &mut d.ours_conn,
+        &mut d.redis_conn,
+        &["ACL", "GETUSER", "default"],
+    );
+    d.check_all(&[
+        &["ACL", "USERS"],
+        &["ACL", "CAT"],
+        &["ACL", "GETUSER", "nosuch"],
+    ]);
 }
 
 /// Rules a random user is built from.

@@ -264,6 +264,7 @@ pub fn merge_selector_args(args: &[&[u8]]) -> Result<Vec<Vec<u8>>, usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::resp::Command;
 
     fn user(rules: &[&str]) -> User {
         let mut u = User::new(b"u", false);
@@ -387,6 +388,57 @@ mod tests {
                 assert!(a.commands.same_commands(&b.commands));
             }
         }
+    }
+
+    /// Rules made of the characters rules are parsed by never panic, and whatever they
+    /// build still describes itself.
+    #[test]
+    fn arbitrary_rules_never_panic() {
+        use rand::{rngs::StdRng, Rng, SeedableRng};
+        const ALPHABET: &[u8] = b"+-@~%&()|<>#!RWrw *a\"\\'\0\tgetclinsu";
+        let mut rng = StdRng::seed_from_u64(11);
+        for _ in 0..20_000 {
+            let len = rng.gen_range(0..12);
+            let rule: Vec<u8> = (0..len)
+                .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())])
+                .collect();
+            let mut u = User::new(b"u", rng.gen_bool(0.5));
+            let _ = u.apply(&rule, false);
+            let _ = u.describe();
+            let _ = merge_selector_args(&[&rule, b"x)"]);
+        }
+    }
+
+    #[test]
+    fn checks_pick_the_refusal_redis_reports() {
+        let table = crate::command::table();
+        let run = |u: &User, args: &[&str]| {
+            let cmd = Command::from_args(args);
+            let spec = table.lookup(&cmd).unwrap();
+            u.check(spec, &cmd)
+        };
+        assert!(User::new_default().unrestricted());
+        let u = user(&["+get", "+mget", "~a*", "(+mget ~b*)", "(+set ~z)"]);
+        assert!(!u.unrestricted());
+        assert_eq!(run(&u, &["GET", "a1"]), Ok(()));
+        assert_eq!(run(&u, &["MGET", "b1", "b2"]), Ok(()));
+        assert_eq!(run(&u, &["DEL", "a1"]), Err(Denial::Command));
+        // Both selectors that know MGET refuse a key: the later argument is reported.
+        assert_eq!(run(&u, &["MGET", "a1", "b1"]), Err(Denial::Key(2)));
+        assert_eq!(run(&u, &["MGET", "c1", "a1"]), Err(Denial::Key(1)));
+        let u = user(&["+publish", "+psubscribe", "&news.*", "~*"]);
+        assert_eq!(run(&u, &["PUBLISH", "news.a", "m"]), Ok(()));
+        assert_eq!(run(&u, &["PUBLISH", "sport", "m"]), Err(Denial::Channel(1)));
+        assert_eq!(run(&u, &["PSUBSCRIBE", "news.*"]), Ok(()));
+        assert_eq!(run(&u, &["PSUBSCRIBE", "news.a"]), Err(Denial::Channel(1)));
+        // First-argument rules.
+        let u = user(&["+select|0", "+client|list"]);
+        assert_eq!(run(&u, &["SELECT", "0"]), Ok(()));
+        assert_eq!(run(&u, &["SELECT", "1"]), Err(Denial::Command));
+        assert_eq!(run(&u, &["CLIENT", "LIST"]), Ok(()));
+        assert_eq!(run(&u, &["CLIENT", "KILL", "x"]), Err(Denial::Command));
+        // AUTH is for everybody.
+        assert_eq!(run(&u, &["AUTH", "x"]), Ok(()));
     }
 
     #[test]
