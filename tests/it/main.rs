@@ -9,6 +9,7 @@ mod node_basics;
 mod node_dump;
 mod node_hashes;
 mod node_hyperloglog;
+mod node_introspection;
 mod node_keys;
 mod node_lists;
 mod node_notify;

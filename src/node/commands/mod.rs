@@ -14,7 +14,9 @@ mod dump;
 mod hashes;
 mod hyperloglog;
 mod keys;
+mod latency;
 mod lists;
+mod memory;
 mod pubsub;
 mod scan;
 mod server;
@@ -252,7 +254,9 @@ fn modules() -> impl Iterator<Item = &'static [(&'static str, Handler)]> {
         hashes::COMMANDS,
         hyperloglog::COMMANDS,
         keys::COMMANDS,
+        latency::COMMANDS,
         lists::COMMANDS,
+        memory::COMMANDS,
         pubsub::COMMANDS,
         server::COMMANDS,
         sets::COMMANDS,
