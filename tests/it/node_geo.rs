@@ -1041,11 +1041,13 @@ fn random_geo_sequences_match_redis() {
         }
         d.check(&add);
         d.check(&["ZRANGE", "pts", "0", "-1", "WITHSCORES"]);
+        d.check(&["OBJECT", "ENCODING", "pts"]);
         for _ in 0..30 {
             let cmd = random_search(&mut rng, center, spread, &members);
             d.check(&cmd);
             if cmd[0].ends_with("STORE") || cmd.iter().any(|a| a.starts_with("STORE")) {
                 d.check(&["ZRANGE", "dst", "0", "-1", "WITHSCORES"]);
+                d.check(&["OBJECT", "ENCODING", "dst"]);
             }
         }
         for _ in 0..5 {
@@ -1057,4 +1059,110 @@ fn random_geo_sequences_match_redis() {
             d.check(&["GEOHASH", "pts", a, b]);
         }
     }
+}
+
+#[test]
+fn coordinates_print_like_redis_everywhere() {
+    let mut d = Differential::start();
+    let mut rng = StdRng::seed_from_u64(0xc00_4d5);
+    let mut add = vec!["GEOADD".to_string(), "world".to_string()];
+    let mut pos = vec!["GEOPOS".to_string(), "world".to_string()];
+    let mut hash = vec!["GEOHASH".to_string(), "world".to_string()];
+    for i in 0..2000 {
+        // Full-precision inputs as well as short decimals.
+        let (lon, lat) = (rng.gen_range(-180.0..=180.0), rng.gen_range(-85.05..=85.05));
+        let (lon, lat) = if i % 2 == 0 {
+            (format!("{lon}"), format!("{lat}"))
+        } else {
+            (format!("{lon:.3}"), format!("{lat:.2}"))
+        };
+        add.extend([lon, lat, format!("p{i}")]);
+        pos.push(format!("p{i}"));
+        hash.push(format!("p{i}"));
+    }
+    d.check(&add);
+    d.check(&pos);
+    d.check(&hash);
+    d.check(&[
+        "GEOSEARCH",
+        "world",
+        "FROMLONLAT",
+        "0",
+        "0",
+        "BYRADIUS",
+        "3000",
+        "km",
+        "WITHCOORD",
+        "WITHDIST",
+        "WITHHASH",
+        "ASC",
+    ]);
+    hello3(&mut d);
+    d.check(&pos);
+}
+
+#[test]
+fn stored_results_take_the_configured_encoding() {
+    let mut d = Differential::start();
+    d.check(SICILY);
+    d.check(&["CONFIG", "SET", "zset-max-listpack-entries", "2"]);
+    d.check_all(&[
+        &[
+            "GEORADIUS",
+            "Sicily",
+            "15",
+            "37",
+            "200",
+            "km",
+            "STORE",
+            "st",
+        ],
+        &["OBJECT", "ENCODING", "st"],
+        &[
+            "GEORADIUS",
+            "Sicily",
+            "15",
+            "37",
+            "200",
+            "km",
+            "STORE",
+            "st",
+            "COUNT",
+            "2",
+        ],
+        &["OBJECT", "ENCODING", "st"],
+        &[
+            "GEOADD", "big", "1", "1", "a", "1", "1.1", "b", "1", "1.2", "c",
+        ],
+        &["OBJECT", "ENCODING", "big"],
+    ]);
+    d.check(&["CONFIG", "SET", "zset-max-listpack-value", "3"]);
+    d.check_all(&[
+        &[
+            "GEOSEARCHSTORE",
+            "st2",
+            "big",
+            "FROMLONLAT",
+            "1",
+            "1",
+            "BYRADIUS",
+            "1",
+            "km",
+        ],
+        &["OBJECT", "ENCODING", "st2"],
+        &["GEOADD", "long", "1", "1", "longname"],
+        &[
+            "GEOSEARCHSTORE",
+            "st3",
+            "long",
+            "FROMLONLAT",
+            "1",
+            "1",
+            "BYRADIUS",
+            "1",
+            "km",
+        ],
+        &["OBJECT", "ENCODING", "st3"],
+        &["OBJECT", "ENCODING", "long"],
+    ]);
 }
