@@ -309,96 +309,120 @@ fn georadiusbymember_ro(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     search(ctx, cmd, 1, Variant::Member { store: false })
 }
 
-/// Redis's `georadiusGeneric`: checks in Redis's order (type, centre and size for the legacy
-/// forms, then the options one by one, then the combinations), then the search.
-fn search(ctx: &mut Ctx<'_>, cmd: &Command, src_at: usize, variant: Variant) -> CmdResult {
-    let now = ctx.now;
-    let src = cmd.arg(src_at);
-    let (center, extent, conversion, mut storekey, base) = {
-        let z = zsets::read(ctx.db(), src, now)?;
-        let mut center = None;
-        let mut extent = None;
-        let mut conversion = 1.0;
-        let mut storekey: Option<&[u8]> = None;
-        let base = match variant {
-            Variant::Coords { .. } => {
-                center = Some(lon_lat(cmd.arg(2), cmd.arg(3))?);
-                let (r, c) = radius(cmd.arg(4), cmd.arg(5))?;
-                (extent, conversion) = (Some(Extent::Radius(r)), c);
-                6
-            }
-            Variant::Member { .. } => {
-                if let Some(z) = z {
-                    center = Some(member_position(z, cmd.arg(2))?);
-                    let (r, c) = radius(cmd.arg(3), cmd.arg(4))?;
-                    (extent, conversion) = (Some(Extent::Radius(r)), c);
-                }
-                5
-            }
-            Variant::Search => 2,
-            Variant::SearchStore => {
-                storekey = Some(cmd.arg(1));
-                3
-            }
-        };
-        (center, extent, conversion, storekey, base)
-    };
-    let (mut center, mut extent, mut conversion) = (center, extent, conversion);
+/// A search request once its arguments are read. The centre and extent are missing only when
+/// the source key is (Redis skips reading a member's position then).
+struct Request<'a> {
+    center: Option<(f64, f64)>,
+    extent: Option<Extent>,
+    /// Meters per unit of the extent, and of the distances answered or stored.
+    conversion: f64,
+    storekey: Option<&'a [u8]>,
+    storedist: bool,
+    withdist: bool,
+    withhash: bool,
+    withcoord: bool,
+    sort: Sort,
+    any: bool,
+    /// 0: no COUNT.
+    count: i64,
+}
 
-    let (mut withdist, mut withhash, mut withcoord) = (false, false, false);
+/// Reads a search's arguments with Redis's `georadiusGeneric` checks, in its order: the
+/// source's type, the legacy forms' centre and radius, the options one by one, then the
+/// combinations.
+fn parse_request<'a>(
+    ctx: &mut Ctx<'_>,
+    cmd: &'a Command,
+    src_at: usize,
+    variant: Variant,
+) -> Result<Request<'a>, CmdError> {
+    let now = ctx.now;
+    let z = zsets::read(ctx.db(), cmd.arg(src_at), now)?;
+    let mut req = Request {
+        center: None,
+        extent: None,
+        conversion: 1.0,
+        storekey: None,
+        storedist: false,
+        withdist: false,
+        withhash: false,
+        withcoord: false,
+        sort: Sort::None,
+        any: false,
+        count: 0,
+    };
+    let set_radius = |req: &mut Request<'_>, value: &[u8], unit_arg: &[u8]| {
+        let (r, c) = radius(value, unit_arg)?;
+        (req.extent, req.conversion) = (Some(Extent::Radius(r)), c);
+        Ok::<(), CmdError>(())
+    };
+    let base = match variant {
+        Variant::Coords { .. } => {
+            req.center = Some(lon_lat(cmd.arg(2), cmd.arg(3))?);
+            set_radius(&mut req, cmd.arg(4), cmd.arg(5))?;
+            6
+        }
+        Variant::Member { .. } => {
+            if let Some(z) = z {
+                req.center = Some(member_position(z, cmd.arg(2))?);
+                set_radius(&mut req, cmd.arg(3), cmd.arg(4))?;
+            }
+            5
+        }
+        Variant::Search => 2,
+        Variant::SearchStore => {
+            req.storekey = Some(cmd.arg(1));
+            3
+        }
+    };
+
     let (mut frommember, mut fromloc, mut byradius, mut bybox) = (false, false, false, false);
-    let mut sort = Sort::None;
-    let mut any = false;
-    let mut count: i64 = 0;
-    let mut storedist = false;
     let argc = cmd.argc();
     let mut i = base;
     while i < argc {
         let a = cmd.arg(i);
         let left = argc - i - 1;
         if is(a, "withdist") {
-            withdist = true;
+            req.withdist = true;
         } else if is(a, "withhash") {
-            withhash = true;
+            req.withhash = true;
         } else if is(a, "withcoord") {
-            withcoord = true;
+            req.withcoord = true;
         } else if is(a, "any") {
-            any = true;
+            req.any = true;
         } else if is(a, "asc") {
-            sort = Sort::Asc;
+            req.sort = Sort::Asc;
         } else if is(a, "desc") {
-            sort = Sort::Desc;
+            req.sort = Sort::Desc;
         } else if is(a, "count") && left >= 1 {
-            count = parse_i64(cmd.arg(i + 1)).ok_or(CmdError::NotInteger)?;
-            if count <= 0 {
+            req.count = parse_i64(cmd.arg(i + 1)).ok_or(CmdError::NotInteger)?;
+            if req.count <= 0 {
                 return Err(CmdError::text("ERR COUNT must be > 0"));
             }
             i += 1;
         } else if (is(a, "store") || is(a, "storedist")) && left >= 1 && variant.accepts_store() {
-            storekey = Some(cmd.arg(i + 1));
-            storedist = is(a, "storedist");
+            req.storekey = Some(cmd.arg(i + 1));
+            req.storedist = is(a, "storedist");
             i += 1;
         } else if is(a, "storedist") && variant == Variant::SearchStore {
-            storedist = true;
+            req.storedist = true;
         } else if is(a, "frommember") && left >= 1 && variant.is_search() && !fromloc {
-            let z = zsets::read(ctx.db(), src, now)?;
             if let Some(z) = z {
-                center = Some(member_position(z, cmd.arg(i + 1))?);
+                req.center = Some(member_position(z, cmd.arg(i + 1))?);
             }
             frommember = true;
             i += 1;
         } else if is(a, "fromlonlat") && left >= 2 && variant.is_search() && !frommember {
-            center = Some(lon_lat(cmd.arg(i + 1), cmd.arg(i + 2))?);
+            req.center = Some(lon_lat(cmd.arg(i + 1), cmd.arg(i + 2))?);
             fromloc = true;
             i += 2;
         } else if is(a, "byradius") && left >= 2 && variant.is_search() && !bybox {
-            let (r, c) = radius(cmd.arg(i + 1), cmd.arg(i + 2))?;
-            (extent, conversion) = (Some(Extent::Radius(r)), c);
+            set_radius(&mut req, cmd.arg(i + 1), cmd.arg(i + 2))?;
             byradius = true;
             i += 2;
         } else if is(a, "bybox") && left >= 3 && variant.is_search() && !byradius {
             let (e, c) = box_extent(cmd.arg(i + 1), cmd.arg(i + 2), cmd.arg(i + 3))?;
-            (extent, conversion) = (Some(e), c);
+            (req.extent, req.conversion) = (Some(e), c);
             bybox = true;
             i += 3;
         } else {
@@ -407,7 +431,7 @@ fn search(ctx: &mut Ctx<'_>, cmd: &Command, src_at: usize, variant: Variant) -> 
         i += 1;
     }
 
-    if storekey.is_some() && (withdist || withhash || withcoord) {
+    if req.storekey.is_some() && (req.withdist || req.withhash || req.withcoord) {
         let what = if variant == Variant::SearchStore {
             "GEOSEARCHSTORE"
         } else {
@@ -417,6 +441,7 @@ fn search(ctx: &mut Ctx<'_>, cmd: &Command, src_at: usize, variant: Variant) -> 
             "ERR {what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
         )));
     }
+    // Redis names the command as the client spelled it.
     let name = String::from_utf8_lossy(cmd.arg(0));
     if variant.is_search() && !(frommember || fromloc) {
         return Err(CmdError::text(format!(
@@ -428,21 +453,27 @@ fn search(ctx: &mut Ctx<'_>, cmd: &Command, src_at: usize, variant: Variant) -> 
             "ERR exactly one of BYRADIUS and BYBOX can be specified for {name}"
         )));
     }
-    if any && count == 0 {
+    if req.any && req.count == 0 {
         return Err(CmdError::text(
             "ERR the ANY argument requires COUNT argument",
         ));
     }
+    Ok(req)
+}
 
-    let limit = if any { count as usize } else { 0 };
+/// Runs a search (Redis's `georadiusGeneric`) and answers or stores what it found.
+fn search(ctx: &mut Ctx<'_>, cmd: &Command, src_at: usize, variant: Variant) -> CmdResult {
+    let mut req = parse_request(ctx, cmd, src_at, variant)?;
+    let now = ctx.now;
+    let limit = if req.any { req.count as usize } else { 0 };
     let (exists, found) = {
-        let z = zsets::read(ctx.db(), src, now)?;
-        let found = match (z, center, extent) {
+        let z = zsets::read(ctx.db(), cmd.arg(src_at), now)?;
+        let found = match (z, req.center, req.extent) {
             (Some(z), Some((longitude, latitude)), Some(extent)) => {
                 let shape = Shape {
                     longitude,
                     latitude,
-                    conversion,
+                    conversion: req.conversion,
                     extent,
                 };
                 Some(points_in(z, &shape, limit))
@@ -453,8 +484,8 @@ fn search(ctx: &mut Ctx<'_>, cmd: &Command, src_at: usize, variant: Variant) -> 
     };
     zsets::count_lookup(ctx, exists);
     let Some(mut found) = found else {
-        // No source key.
-        match storekey.take() {
+        // No source key: an empty answer, or the destination deleted.
+        match req.storekey {
             Some(dst) => {
                 if ctx.db().remove(dst, now).is_some() {
                     ctx.dirty(1);
@@ -466,41 +497,40 @@ fn search(ctx: &mut Ctx<'_>, cmd: &Command, src_at: usize, variant: Variant) -> 
         return Ok(());
     };
 
-    if count != 0 && sort == Sort::None && !any {
-        sort = Sort::Asc;
+    // COUNT means the nearest ones, unless ANY says any will do.
+    if req.count != 0 && req.sort == Sort::None && !req.any {
+        req.sort = Sort::Asc;
     }
-    let total = found.len();
-    let returned = if count == 0 || (total as u64) < count as u64 {
-        total
-    } else {
-        count as usize
+    let returned = match usize::try_from(req.count) {
+        Ok(count) if count != 0 && count < found.len() => count,
+        _ => found.len(),
     };
-    sort_found(&mut found, sort, returned);
+    sort_found(&mut found, req.sort, returned);
     found.truncate(returned);
     for p in &mut found {
-        p.dist /= conversion;
+        p.dist /= req.conversion;
     }
 
-    match storekey {
-        None => write_found(ctx.out, &found, withdist, withhash, withcoord),
-        Some(dst) => {
-            let n = found.len();
-            if n == 0 {
-                if ctx.db().remove(dst, now).is_some() {
-                    ctx.dirty(1);
-                }
-            } else {
-                let limits = zsets::limits(ctx);
-                let pairs = found
-                    .iter()
-                    .map(|p| (&p.member[..], if storedist { p.dist } else { p.score }));
-                let z = ZSet::from_pairs(pairs, limits);
-                ctx.db().set(dst, Value::ZSet(Box::new(z)), now);
-                ctx.dirty(n as u64);
-            }
-            ctx.out.int(n as i64);
+    let Some(dst) = req.storekey else {
+        write_found(ctx.out, &found, &req);
+        return Ok(());
+    };
+    let n = found.len();
+    if n == 0 {
+        if ctx.db().remove(dst, now).is_some() {
+            ctx.dirty(1);
         }
+    } else {
+        let limits = zsets::limits(ctx);
+        let storedist = req.storedist;
+        let pairs = found
+            .iter()
+            .map(|p| (&p.member[..], if storedist { p.dist } else { p.score }));
+        let z = ZSet::from_pairs(pairs, limits);
+        ctx.db().set(dst, Value::ZSet(Box::new(z)), now);
+        ctx.dirty(n as u64);
     }
+    ctx.out.int(n as i64);
     Ok(())
 }
 
@@ -581,7 +611,9 @@ fn sort_found(found: &mut [Found], sort: Sort, returned: usize) {
     }
 }
 
-fn write_found(out: &mut Reply, found: &[Found], withdist: bool, withhash: bool, withcoord: bool) {
+/// The matches, each a member alone or `[member, dist?, hash?, [lon, lat]?]`.
+fn write_found(out: &mut Reply, found: &[Found], req: &Request<'_>) {
+    let (withdist, withhash, withcoord) = (req.withdist, req.withhash, req.withcoord);
     let options = usize::from(withdist) + usize::from(withhash) + usize::from(withcoord);
     out.array(found.len());
     for p in found {
