@@ -2,7 +2,8 @@
 //! with Redis 7.0's replies and error texts.
 //!
 //! A geo set is a sorted set whose scores are 52-bit geohashes ([`geohash`]); a search scans
-//! the score ranges of the nine cells covering its area ([`geo_shape`]) in Redis's order,
+//! the score ranges of the nine cells covering its area
+//! ([`geo_shape`](crate::node::keyspace::geo_shape)) in Redis's order,
 //! keeps the points inside, and sorts them by distance as Redis does (a stable sort, or its
 //! partial quicksort when `COUNT` cuts the list), so that replies match byte for byte.
 
@@ -46,7 +47,7 @@ fn double_arg(arg: &[u8], msg: Option<&'static str>) -> Result<f64, CmdError> {
     })
 }
 
-/// Longitude and latitude at `args[0..2]`, checked against the geo limits.
+/// A longitude and a latitude argument, checked against the geo limits.
 fn lon_lat(lon: &[u8], lat: &[u8]) -> Result<(f64, f64), CmdError> {
     let lon = double_arg(lon, None)?;
     let lat = double_arg(lat, None)?;
