@@ -7,6 +7,7 @@ mod dashboards;
 mod harness;
 mod node_basics;
 mod node_dump;
+mod node_geo;
 mod node_hashes;
 mod node_hyperloglog;
 mod node_introspection;

@@ -11,6 +11,7 @@
 mod bitfield;
 mod connection;
 mod dump;
+mod geo;
 mod hashes;
 mod hyperloglog;
 mod keys;
@@ -251,6 +252,7 @@ fn modules() -> impl Iterator<Item = &'static [(&'static str, Handler)]> {
         bitfield::COMMANDS,
         connection::COMMANDS,
         dump::COMMANDS,
+        geo::COMMANDS,
         hashes::COMMANDS,
         hyperloglog::COMMANDS,
         keys::COMMANDS,
