@@ -16,6 +16,7 @@ use crate::node::keyspace::geo_shape::{cell_scores, distance, Extent, Shape};
 use crate::node::keyspace::geohash::{self, LAT_MAX, LAT_MIN, LONG_MAX, LONG_MIN};
 use crate::node::keyspace::zset::{ScoreRange, ZSet};
 use crate::node::keyspace::Value;
+use crate::node::notify::Events;
 use crate::node::reply::Reply;
 use crate::resp::{parse_i64, Command};
 
@@ -468,7 +469,12 @@ fn search(ctx: &mut Ctx<'_>, cmd: &Command, src_at: usize, variant: Variant) -> 
     let now = ctx.now;
     let limit = if req.any { req.count as usize } else { 0 };
     let (exists, found) = {
-        let z = zsets::read(ctx.db(), cmd.arg(src_at), now)?;
+        // parse_request looked the key up (expiring it if due, as one lookup in Redis):
+        // this second look is not a lookup of its own (no second `keymiss`).
+        let z = match zsets::peek(ctx.db(), cmd.arg(src_at)) {
+            Some(v) => Some(v.as_zset()?),
+            None => None,
+        };
         let found = match (z, req.center, req.extent) {
             (Some(z), Some((longitude, latitude)), Some(extent)) => {
                 let shape = Shape {
@@ -490,6 +496,7 @@ fn search(ctx: &mut Ctx<'_>, cmd: &Command, src_at: usize, variant: Variant) -> 
             Some(dst) => {
                 if ctx.db().remove(dst, now).is_some() {
                     ctx.dirty(1);
+                    ctx.notify(Events::GENERIC, "del", dst);
                 }
                 ctx.out.int(0);
             }
@@ -520,6 +527,7 @@ fn search(ctx: &mut Ctx<'_>, cmd: &Command, src_at: usize, variant: Variant) -> 
     if n == 0 {
         if ctx.db().remove(dst, now).is_some() {
             ctx.dirty(1);
+            ctx.notify(Events::GENERIC, "del", dst);
         }
     } else {
         let limits = zsets::limits(ctx);
@@ -530,6 +538,12 @@ fn search(ctx: &mut Ctx<'_>, cmd: &Command, src_at: usize, variant: Variant) -> 
         let z = ZSet::from_pairs(pairs, limits);
         ctx.db().set(dst, Value::ZSet(Box::new(z)), now);
         ctx.dirty(n as u64);
+        let event = if variant == Variant::SearchStore {
+            "geosearchstore"
+        } else {
+            "georadiusstore"
+        };
+        ctx.notify(Events::ZSET, event, dst);
     }
     ctx.out.int(n as i64);
     Ok(())

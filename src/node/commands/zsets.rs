@@ -181,7 +181,7 @@ pub(super) fn read<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'
 
 /// The value at `key` without expiring anything: callers expire first with `Db::get`, so
 /// several values can be borrowed at once.
-fn peek<'a>(db: &'a Db, key: &[u8]) -> Option<&'a Value> {
+pub(super) fn peek<'a>(db: &'a Db, key: &[u8]) -> Option<&'a Value> {
     db.peek(key).map(|e| &e.value)
 }
 
