@@ -417,6 +417,8 @@ struct Hot {
     slowlog_log_slower_than: i64,
     maxmemory: i64,
     lfu: Option<LfuSettings>,
+    latency_monitor_threshold: i64,
+    latency_tracking: bool,
 }
 
 /// The client classes `client-output-buffer-limit` sets limits for.
@@ -601,6 +603,8 @@ impl NodeConfig {
             client_query_buffer_limit: self.usize("client-query-buffer-limit"),
             slowlog_log_slower_than: self.int("slowlog-log-slower-than"),
             maxmemory: self.int("maxmemory"),
+            latency_monitor_threshold: self.int("latency-monitor-threshold"),
+            latency_tracking: self.get("latency-tracking") == "yes",
             lfu: self
                 .get("maxmemory-policy")
                 .ends_with("-lfu")
@@ -614,6 +618,16 @@ impl NodeConfig {
     /// Under an LFU `maxmemory-policy`, how keys count their uses; None otherwise.
     pub fn lfu(&self) -> Option<LfuSettings> {
         self.hot.lfu
+    }
+
+    /// `latency-monitor-threshold` in milliseconds (0: the latency monitor is off).
+    pub fn latency_monitor_threshold(&self) -> i64 {
+        self.hot.latency_monitor_threshold
+    }
+
+    /// `latency-tracking`: per-command latency histograms are kept.
+    pub fn latency_tracking(&self) -> bool {
+        self.hot.latency_tracking
     }
 
     /// `notify-keyspace-events`, parsed.

@@ -16,6 +16,7 @@ pub mod config;
 pub mod error;
 pub mod glob;
 pub mod keyspace;
+pub mod latency;
 pub mod memory;
 pub mod monitor;
 pub mod notify;

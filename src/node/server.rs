@@ -14,6 +14,7 @@ use super::acl::Acl;
 use super::client::Clients;
 use super::config::NodeConfig;
 use super::keyspace::Keyspace;
+use super::latency::LatencyMonitor;
 use super::monitor::Monitors;
 use super::notify;
 use super::pubsub::PubSub;
@@ -38,6 +39,8 @@ pub struct Node {
     pub pubsub: PubSub,
     /// The clients in `MONITOR` mode.
     pub monitors: Monitors,
+    /// `LATENCY`'s events.
+    pub latency: LatencyMonitor,
     pub stats: NodeStats,
     pub started: Instant,
     /// 40 hex characters, new at every start (`INFO server` `run_id`).
@@ -63,6 +66,7 @@ impl Node {
             clients: Clients::default(),
             pubsub: PubSub::default(),
             monitors: Monitors::default(),
+            latency: LatencyMonitor::default(),
             stats: NodeStats::default(),
             started: Instant::now(),
             run_id: new_run_id(),
@@ -215,7 +219,14 @@ async fn expire_loop(node: Arc<Node>) {
             let done = {
                 let mut ks = node.keyspace();
                 ks.set_notify(config.notify_events());
+                let cycle = Instant::now();
                 let done = ks.expire_cycle(unix_ms(), EXPIRE_BUDGET);
+                node.latency.add_if_needed(
+                    "expire-cycle",
+                    cycle.elapsed().as_millis() as u64,
+                    config.latency_monitor_threshold(),
+                    unix_ms() / 1000,
+                );
                 if ks.journals_on() {
                     notify::publish_noted(&node, &config, ks.take_noted());
                 }

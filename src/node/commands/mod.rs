@@ -12,10 +12,13 @@ mod acl;
 mod bitfield;
 mod connection;
 mod dump;
+mod geo;
 mod hashes;
 mod hyperloglog;
 mod keys;
+mod latency;
 mod lists;
+mod memory;
 mod pubsub;
 mod scan;
 mod server;
@@ -253,10 +256,13 @@ fn modules() -> impl Iterator<Item = &'static [(&'static str, Handler)]> {
         bitfield::COMMANDS,
         connection::COMMANDS,
         dump::COMMANDS,
+        geo::COMMANDS,
         hashes::COMMANDS,
         hyperloglog::COMMANDS,
         keys::COMMANDS,
+        latency::COMMANDS,
         lists::COMMANDS,
+        memory::COMMANDS,
         pubsub::COMMANDS,
         server::COMMANDS,
         sets::COMMANDS,

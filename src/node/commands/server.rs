@@ -11,6 +11,7 @@ use crate::node::client::ReplyMode;
 use crate::node::error::{CmdError, CmdResult};
 use crate::node::glob;
 use crate::node::keyspace::PauseKind;
+use crate::node::latency;
 use crate::node::memory;
 use crate::resp::{parse_i64, Command};
 
@@ -172,6 +173,7 @@ fn info(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         "modules",
         "commandstats",
         "errorstats",
+        "latencystats",
         "cluster",
         "keyspace",
     ] {
@@ -241,9 +243,12 @@ fn write_section(ctx: &mut Ctx<'_>, section: &str, t: &mut String) {
         }
         "memory" => {
             let used = memory::used_memory(ctx.ks);
-            let rss = rss_bytes();
+            let peak = memory::note_peak(node, used);
+            let rss = memory::rss_bytes();
             line("used_memory", &used);
             line("used_memory_human", &human(used));
+            line("used_memory_peak", &peak);
+            line("used_memory_peak_human", &human(peak));
             line("used_memory_rss", &rss);
             line("used_memory_rss_human", &human(rss));
             line("maxmemory", &config.int("maxmemory"));
@@ -346,6 +351,31 @@ fn write_section(ctx: &mut Ctx<'_>, section: &str, t: &mut String) {
                 let _ = write!(t, "errorstat_{code}:count={n}\r\n");
             }
         }
+        "latencystats" => {
+            let percentiles: Vec<f64> = config
+                .get("latency-tracking-info-percentiles")
+                .split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            let calls = stats.calls();
+            for (spec, h) in calls.histograms() {
+                let values: Vec<String> = percentiles
+                    .iter()
+                    .map(|&p| {
+                        // Redis prints the percentile with "%f" and trims the zeros.
+                        let name = format!("{p:.6}");
+                        let name = name.trim_end_matches('0').trim_end_matches('.');
+                        format!("p{name}={:.3}", latency::percentile_usec(h, p))
+                    })
+                    .collect();
+                let _ = write!(
+                    t,
+                    "latency_percentiles_usec_{}:{}\r\n",
+                    spec.full_name(),
+                    values.join(",")
+                );
+            }
+        }
         "cluster" => line("cluster_enabled", &0),
         "keyspace" => {
             let now = ctx.now;
@@ -380,13 +410,6 @@ fn human(bytes: u64) -> String {
 }
 
 /// The process's resident set, from /proc (0 where there is none).
-fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096)
-}
-
 /// User and system CPU seconds of the process, from /proc/self/stat.
 fn cpu_seconds() -> (f64, f64) {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {

@@ -69,7 +69,7 @@ const MAX_RANDOM_PICKS: u64 = 1 << 24;
 
 /// A score or other double argument, as Redis's `getDoubleFromObject` reads it: no leading
 /// space, no NaN, no overflow to infinity or underflow to zero.
-fn parse_double(arg: &[u8]) -> Option<f64> {
+pub(super) fn parse_double(arg: &[u8]) -> Option<f64> {
     if arg.is_empty() || arg[0].is_ascii_whitespace() || arg[0] == 0x0b {
         return None;
     }
@@ -160,7 +160,7 @@ fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
 }
 
-fn limits(ctx: &Ctx<'_>) -> ZSetLimits {
+pub(super) fn limits(ctx: &Ctx<'_>) -> ZSetLimits {
     let config = &ctx.config;
     ZSetLimits {
         entries: config.usize("zset-max-listpack-entries"),
@@ -172,7 +172,7 @@ fn limits(ctx: &Ctx<'_>) -> ZSetLimits {
 // Keyspace access
 
 /// The live sorted set at `key`, or `WRONGTYPE`.
-fn read<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a ZSet>, CmdError> {
+pub(super) fn read<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a ZSet>, CmdError> {
     match db.value(key, now) {
         Some(v) => Ok(Some(v.as_zset()?)),
         None => Ok(None),
@@ -181,11 +181,11 @@ fn read<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a ZSet>, Cm
 
 /// The value at `key` without expiring anything: callers expire first with `Db::get`, so
 /// several values can be borrowed at once.
-fn peek<'a>(db: &'a Db, key: &[u8]) -> Option<&'a Value> {
+pub(super) fn peek<'a>(db: &'a Db, key: &[u8]) -> Option<&'a Value> {
     db.peek(key).map(|e| &e.value)
 }
 
-fn count_lookup(ctx: &mut Ctx<'_>, found: bool) {
+pub(super) fn count_lookup(ctx: &mut Ctx<'_>, found: bool) {
     if found {
         ctx.ks.stats.hits += 1;
     } else {
@@ -222,14 +222,15 @@ fn write_members<'a>(
 // ---------------------------------------------------------------------------------------------
 // ZADD, ZINCRBY, ZREM
 
+/// ZADD's options (also GEOADD's NX, XX and CH).
 #[derive(Default)]
-struct AddFlags {
-    nx: bool,
-    xx: bool,
-    gt: bool,
-    lt: bool,
-    ch: bool,
-    incr: bool,
+pub(super) struct AddFlags {
+    pub nx: bool,
+    pub xx: bool,
+    pub gt: bool,
+    pub lt: bool,
+    pub ch: bool,
+    pub incr: bool,
 }
 
 fn zadd(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
@@ -295,7 +296,12 @@ fn zincrby(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 }
 
 /// ZADD's work once its arguments are checked (Redis's `zsetAdd` per pair).
-fn add(ctx: &mut Ctx<'_>, key: &[u8], flags: &AddFlags, pairs: &[(f64, &[u8])]) -> CmdResult {
+pub(super) fn add(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    flags: &AddFlags,
+    pairs: &[(f64, &[u8])],
+) -> CmdResult {
     let now = ctx.now;
     let limits = limits(ctx);
     let db = ctx.db();

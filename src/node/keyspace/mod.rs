@@ -7,6 +7,8 @@
 //! will replay the same commands against the same methods.
 
 mod db;
+pub mod geo_shape;
+pub mod geohash;
 pub mod hash;
 pub mod hyperloglog;
 pub mod key;
