@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::acl::Acl;
 use super::client::Clients;
 use super::config::NodeConfig;
 use super::keyspace::Keyspace;
@@ -30,6 +31,8 @@ const EXPIRE_BUDGET: usize = 200;
 pub struct Node {
     keyspace: Mutex<Keyspace>,
     pub config: ArcSwap<NodeConfig>,
+    /// The ACL users; its lock is taken inside the keyspace lock, never the other way round.
+    pub acl: Acl,
     pub clients: Clients,
     /// Channel, pattern and shard channel subscriptions; its lock is taken inside the keyspace
     /// lock, never the other way round.
@@ -54,11 +57,12 @@ pub struct Node {
 }
 
 impl Node {
-    pub fn new(config: NodeConfig, shutdown: CancellationToken) -> Node {
+    pub fn new(config: NodeConfig, acl: Acl, shutdown: CancellationToken) -> Node {
         let databases = config.usize("databases");
         Node {
             keyspace: Mutex::new(Keyspace::new(databases)),
             config: ArcSwap::from_pointee(config),
+            acl,
             clients: Clients::default(),
             pubsub: PubSub::default(),
             monitors: Monitors::default(),
@@ -148,12 +152,10 @@ fn listen_addrs(bind: &str, port: u16) -> Vec<SocketAddr> {
 /// Redis 7.0's answer to a connection that protected mode turns away.
 const PROTECTED_MODE_DENIED: &str = "DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.";
 
-/// Protected mode (on by default, as in Redis): with no password for the default user, only
+/// Protected mode (on by default, as in Redis): while the default user has `nopass`, only
 /// loopback clients are served, whatever the node is bound to.
-fn admits(config: &NodeConfig, peer: IpAddr) -> bool {
-    !config.bool("protected-mode")
-        || !config.get("requirepass").is_empty()
-        || peer.to_canonical().is_loopback()
+fn admits(config: &NodeConfig, default_nopass: bool, peer: IpAddr) -> bool {
+    !config.bool("protected-mode") || !default_nopass || peer.to_canonical().is_loopback()
 }
 
 async fn accept_loop(node: Arc<Node>, listener: TcpListener, tracker: TaskTracker) {
@@ -177,7 +179,8 @@ async fn accept_loop(node: Arc<Node>, listener: TcpListener, tracker: TaskTracke
                     tracker.spawn(session::refuse(stream, "ERR max number of clients reached"));
                     continue;
                 }
-                if !admits(&node.config.load(), peer.ip()) {
+                let default_nopass = node.acl.default_user().nopass;
+                if !admits(&node.config.load(), default_nopass, peer.ip()) {
                     node.stats
                         .rejected_connections
                         .fetch_add(1, Ordering::Relaxed);
@@ -246,14 +249,13 @@ mod tests {
         let mut config = NodeConfig::default();
         let remote: IpAddr = "192.0.2.7".parse().unwrap();
         for local in ["127.0.0.1", "127.3.2.1", "::1", "::ffff:127.0.0.1"] {
-            assert!(admits(&config, local.parse().unwrap()), "{local}");
+            assert!(admits(&config, true, local.parse().unwrap()), "{local}");
         }
-        assert!(!admits(&config, remote));
-        assert!(!admits(&config, "::ffff:192.0.2.7".parse().unwrap()));
-        config.set("requirepass", "secret").unwrap();
-        assert!(admits(&config, remote));
-        config.set("requirepass", "").unwrap();
+        assert!(!admits(&config, true, remote));
+        assert!(!admits(&config, true, "::ffff:192.0.2.7".parse().unwrap()));
+        // A password for the default user.
+        assert!(admits(&config, false, remote));
         config.set("protected-mode", "no").unwrap();
-        assert!(admits(&config, remote));
+        assert!(admits(&config, true, remote));
     }
 }

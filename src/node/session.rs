@@ -24,6 +24,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use crate::command::{table, CommandSpec};
 use crate::resp::{Command, Limits, ProtocolError, RequestParser};
 
+use super::acl::Context as AclContext;
 use super::blocking::{TimeoutReply, Waiter};
 use super::client::{Client, ClientHandle, ClientInfo, ReplyMode};
 use super::commands::{self, write_timeout_reply, Ctx};
@@ -66,7 +67,9 @@ pub async fn serve(node: Arc<Node>, stream: TcpStream, peer: SocketAddr) {
     });
     node.clients.insert(handle.clone());
     let config = node.config.load_full();
-    let authenticated = config.get("requirepass").is_empty();
+    let acl_generation = node.acl.generation();
+    let user = node.acl.default_user();
+    let authenticated = node.acl.default_open();
     let limits = Limits {
         max_bulk_len: config.usize("proto-max-bulk-len"),
         ..Limits::default()
@@ -75,7 +78,7 @@ pub async fn serve(node: Arc<Node>, stream: TcpStream, peer: SocketAddr) {
     parser.set_unauthenticated(!authenticated);
     let mut session = Session {
         node: node.clone(),
-        client: Client::new(handle.clone(), authenticated),
+        client: Client::new(handle.clone(), authenticated, user, acl_generation),
         stream,
         input: BytesMut::with_capacity(READ_CHUNK),
         parser,
@@ -157,6 +160,10 @@ impl Session {
     async fn run(&mut self) -> Result<(), End> {
         loop {
             while !self.pending.is_empty() {
+                // Killed (`CLIENT KILL`, its user deleted) while its commands waited.
+                if self.client.handle.kill.is_cancelled() {
+                    return Err(End::Closed);
+                }
                 let stop = self.run_batch();
                 self.flush().await?;
                 if self.client.close_after_reply {
@@ -239,6 +246,9 @@ impl Session {
         let mut config = self.node.config.load_full();
         let stop = self.run_commands(&mut config);
         self.config = config;
+        // Redis's tighter bounds hold until the client has authenticated.
+        let unauthenticated = !self.client.authenticated && !self.node.acl.default_open();
+        self.parser.set_unauthenticated(unauthenticated);
         stop
     }
 
@@ -307,10 +317,43 @@ impl Session {
             self.after_reply(mark);
             return None;
         }
-        if !self.client.authenticated && !allowed_before_auth(spec) {
+        if !self.client.authenticated && !node.acl.default_open() && !allowed_before_auth(spec) {
+            if let Some(multi) = &mut self.client.multi {
+                multi.aborted = true;
+            }
             self.out.error(&CmdError::NoAuth.message_bytes());
             self.after_reply(mark);
             return None;
+        }
+        node.acl.refresh(&mut self.client);
+        if !self.client.user.unrestricted() {
+            if let Err(denial) = self.client.user.check(spec, cmd) {
+                let context = match self.client.multi {
+                    Some(ref mut multi) => {
+                        multi.aborted = true;
+                        AclContext::Multi
+                    }
+                    None => AclContext::Toplevel,
+                };
+                let refused = commands::Refused {
+                    spec,
+                    cmd,
+                    denial,
+                    context,
+                    running: None,
+                };
+                commands::log_acl_denial(node, &self.client, batch.config, refused);
+                let text = commands::acl_denial_text(spec, denial);
+                node.stats.record(
+                    spec,
+                    Duration::ZERO,
+                    Outcome::Rejected(text.as_bytes()),
+                    false,
+                );
+                self.out.error(text.as_bytes());
+                self.after_reply(mark);
+                return None;
+            }
         }
         if self.client.subscriber && !self.client.resp3 && !allowed_while_subscribed(spec) {
             if let Some(multi) = &mut self.client.multi {

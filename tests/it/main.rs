@@ -5,6 +5,7 @@
 mod command_table;
 mod dashboards;
 mod harness;
+mod node_acl;
 mod node_basics;
 mod node_dump;
 mod node_geo;

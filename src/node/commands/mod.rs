@@ -8,6 +8,7 @@
 //! Each module lists its handlers in a `COMMANDS` table by full name (`get`, `client|list`); a
 //! command the table knows but no module handles answers a clear error saying so.
 
+mod acl;
 mod bitfield;
 mod connection;
 mod dump;
@@ -177,6 +178,8 @@ impl<'a> Ctx<'a> {
     }
 }
 
+pub use acl::{denial_text as acl_denial_text, log_denial as log_acl_denial, Refused};
+
 /// What a blocked command answers when its time is up.
 pub fn write_timeout_reply(out: &mut Reply, on_timeout: TimeoutReply) {
     match on_timeout {
@@ -249,6 +252,7 @@ fn dispatch() -> &'static Vec<Option<Handler>> {
 
 fn modules() -> impl Iterator<Item = &'static [(&'static str, Handler)]> {
     [
+        acl::COMMANDS,
         bitfield::COMMANDS,
         connection::COMMANDS,
         dump::COMMANDS,

@@ -480,6 +480,15 @@ fn config_set(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let mut next = (**ctx.node.config.load()).clone();
     next.set_many(&pairs)
         .map_err(|e| CmdError::text(format!("ERR {e}")))?;
+    if pairs
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("requirepass"))
+    {
+        // `requirepass` is the default user's password, as in Redis.
+        let mut acl = ctx.node.acl.lock();
+        acl.set_default_password(next.get("requirepass"));
+        ctx.node.acl.committed(&acl);
+    }
     let next = std::sync::Arc::new(next);
     ctx.node.config.store(next.clone());
     // The commands behind this one (in the pipeline, in the transaction) see the change.
@@ -499,8 +508,15 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
 
 fn config_rewrite(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
     let config = ctx.node.config.load();
+    let users: Vec<String> = ctx
+        .node
+        .acl
+        .lock()
+        .users()
+        .map(|u| String::from_utf8_lossy(&u.line()).into_owned())
+        .collect();
     config
-        .rewrite()
+        .rewrite(&users)
         .map_err(|e| CmdError::text(format!("ERR {e}")))?;
     ctx.out.ok();
     Ok(())
@@ -553,7 +569,39 @@ fn client_line(
     subs: (usize, usize, usize),
     monitor: bool,
 ) -> String {
-    let info = h.info.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    client_line_running(h, own, subs, monitor, None)
+}
+
+/// A client's `CLIENT LIST` line without its newline, as the ACL log keeps it: `cmd=` names
+/// the command being refused.
+pub(crate) fn client_info_for_log(
+    node: &crate::node::Node,
+    client: &crate::node::client::Client,
+    running: &'static str,
+) -> String {
+    let subs = node.pubsub.lock().client_counts(client.id);
+    let mut line = client_line_running(
+        &client.handle,
+        Some(client),
+        subs,
+        client.monitor,
+        Some(running),
+    );
+    line.pop();
+    line
+}
+
+fn client_line_running(
+    h: &crate::node::client::ClientHandle,
+    own: Option<&crate::node::client::Client>,
+    subs: (usize, usize, usize),
+    monitor: bool,
+    running: Option<&'static str>,
+) -> String {
+    let mut info = h.info.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(running) = running {
+        info.last_command = running;
+    }
     let idle = info.last_active.map_or(0, |t| t.elapsed().as_secs());
     let (flags, multi) = match own {
         _ if monitor => ("O", -1),
@@ -563,7 +611,7 @@ fn client_line(
         _ => ("N", -1),
     };
     format!(
-        "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}\n",
+        "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={}\n",
         h.id,
         h.peer,
         h.local,
@@ -577,6 +625,7 @@ fn client_line(
         subs.2,
         multi,
         if info.last_command.is_empty() { "NULL" } else { &info.last_command },
+        String::from_utf8_lossy(info.user_name()),
         info.resp.max(2),
     )
 }
@@ -728,6 +777,7 @@ fn client_kill(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         return Err(CmdError::Syntax);
     }
     let (mut id, mut addr, mut laddr, mut skipme) = (None, None, None, true);
+    let mut user: Option<Vec<u8>> = None;
     for pair in (2..cmd.argc()).step_by(2) {
         let value = cmd.arg(pair + 1);
         match cmd.arg(pair).to_ascii_uppercase().as_slice() {
@@ -748,7 +798,16 @@ fn client_kill(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
                     _ => return Err(CmdError::Syntax),
                 }
             }
-            b"TYPE" | b"USER" | b"MAXAGE" => {}
+            b"USER" => {
+                if ctx.node.acl.user(value).is_none() {
+                    return Err(CmdError::text(format!(
+                        "ERR No such user '{}'",
+                        String::from_utf8_lossy(value)
+                    )));
+                }
+                user = Some(value.to_vec());
+            }
+            b"TYPE" | b"MAXAGE" => {}
             _ => return Err(CmdError::Syntax),
         }
     }
@@ -758,6 +817,9 @@ fn client_kill(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             || addr.as_ref().is_some_and(|a| *a != h.peer.to_string())
             || laddr.as_ref().is_some_and(|a| *a != h.local.to_string())
             || (skipme && h.id == ctx.client.id)
+            || user.as_ref().is_some_and(|u| {
+                h.info.lock().unwrap_or_else(|p| p.into_inner()).user_name() != u.as_slice()
+            })
         {
             continue;
         }
