@@ -11,8 +11,8 @@
 pub mod command_set;
 pub mod file;
 pub mod log;
+pub mod password;
 pub mod selector;
-pub mod sha256;
 pub mod user;
 
 use std::collections::BTreeMap;

@@ -1,8 +1,8 @@
 //! An ACL user: its flags, password hashes and selectors, changed by rules as `ACL SETUSER`,
 //! `user` directives and the ACL file write them (Redis 7.0's `ACLSetUser`).
 
+use super::password::hex_digest;
 use super::selector::{has_spaces, Denial, Selector};
-use super::sha256::hex_digest;
 use super::RuleError;
 use crate::command::CommandSpec;
 use crate::resp::Command;
