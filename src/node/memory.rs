@@ -47,6 +47,7 @@ pub fn entry_bytes(key: &[u8], entry: &Entry) -> u64 {
         Value::Hash(v) => 64 + v.len() as u64 * ELEMENT_BYTES * 2,
         Value::Set(v) => 64 + v.len() as u64 * ELEMENT_BYTES,
         Value::ZSet(v) => 64 + v.len() as u64 * ELEMENT_BYTES * 2,
+        Value::Stream(v) => 64 + v.heap_bytes() as u64,
     };
     let expiry = if entry.expire_at().is_some() { 32 } else { 0 };
     KEY_OVERHEAD + key.len() as u64 + value + expiry

@@ -19,6 +19,7 @@ mod scan;
 mod server;
 mod sets;
 mod sort;
+mod streams;
 mod strings;
 mod transactions;
 mod zsets;
@@ -114,7 +115,23 @@ impl<'a> Ctx<'a> {
             keys,
             timeout,
             on_timeout,
+            rewritten: None,
         });
+    }
+
+    /// As [`block_on`](Self::block_on), but runs `rewritten` instead of the blocked command
+    /// when a key becomes ready.
+    pub fn block_on_as(
+        &mut self,
+        keys: Vec<Vec<u8>>,
+        timeout: Option<std::time::Duration>,
+        on_timeout: TimeoutReply,
+        rewritten: Command,
+    ) {
+        self.block_on(keys, timeout, on_timeout);
+        if let Some(block) = &mut self.block {
+            block.rewritten = Some(rewritten);
+        }
     }
 
     /// Counts a change for `INFO`'s `rdb_changes_since_last_save`.
@@ -199,6 +216,7 @@ fn modules() -> impl Iterator<Item = &'static [(&'static str, Handler)]> {
         server::COMMANDS,
         sets::COMMANDS,
         sort::COMMANDS,
+        streams::COMMANDS,
         strings::COMMANDS,
         transactions::COMMANDS,
         zsets::COMMANDS,

@@ -12,6 +12,7 @@ pub mod key;
 pub mod list;
 pub mod pause;
 pub mod set;
+pub mod stream;
 pub mod string;
 mod value;
 pub mod zset;
