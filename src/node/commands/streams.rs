@@ -524,11 +524,6 @@ fn xsetid(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         None => return Err(CmdError::NoSuchKey),
         Some(s) => s,
     };
-    if id < s.max_deleted_id {
-        return Err(CmdError::text(
-            "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id",
-        ));
-    }
     if !s.is_empty() {
         if id < s.last_valid_id() {
             return Err(CmdError::text(
@@ -599,14 +594,10 @@ fn parse_read<'c>(cmd: &'c Command, with_group: bool) -> Result<ReadArgs<'c>, Cm
             args.streams_arg = i + 1;
             let n = argc - args.streams_arg;
             if !n.is_multiple_of(2) {
-                let (name, symbol) = if with_group {
-                    ("xreadgroup", '>')
-                } else {
-                    ("xread", '$')
-                };
-                return Err(CmdError::text(format!(
-                    "ERR Unbalanced '{name}' list of streams: for each stream key an ID or '{symbol}' must be specified."
-                )));
+                // Redis 7.0 names XREAD and `$` for XREADGROUP too.
+                return Err(CmdError::text(
+                    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
+                ));
             }
             args.streams = n / 2;
             break;
@@ -1509,12 +1500,12 @@ fn xinfo_stream(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let argc = cmd.argc();
     if argc > 3 {
         if !cmd.arg(3).eq_ignore_ascii_case(b"full") {
-            return Err(CmdError::Syntax);
+            return Err(subcommand_syntax(cmd, "XINFO"));
         }
         full = true;
         if argc > 4 {
             if argc != 6 || !cmd.arg(4).eq_ignore_ascii_case(b"count") {
-                return Err(CmdError::Syntax);
+                return Err(subcommand_syntax(cmd, "XINFO"));
             }
             count = int_arg(cmd.arg(5))?;
             if count < 0 {

@@ -215,7 +215,7 @@ impl Stream {
             break;
         }
         if deleted > 0 {
-            self.first_id = self.edge_id(false).unwrap_or(StreamId::MAX);
+            self.first_id = self.edge_id(false).unwrap_or(StreamId::MIN);
         }
         deleted
     }
