@@ -395,6 +395,78 @@ fn consumer_groups_match_redis() {
     check_masked_rows(&mut d, &["XPENDING", "s", "late", "-", "+", "10"]);
 }
 
+#[test]
+fn streams_are_a_type_of_their_own() {
+    let mut d = Differential::start();
+    d.check_all(&[
+        &["XADD", "s", "1-1", "f", "v"],
+        &["TYPE", "s"],
+        &["OBJECT", "ENCODING", "s"],
+        &["SCAN", "0", "TYPE", "stream"],
+        &["SCAN", "0", "TYPE", "string"],
+        &["GET", "s"],
+        &["LPUSH", "s", "x"],
+        &["HGET", "s", "f"],
+        &["SORT", "s"],
+        &["RENAME", "s", "s2"],
+        &["COPY", "s2", "s3"],
+        &["XRANGE", "s3", "-", "+"],
+        &["EXPIRE", "s3", "100"],
+        &["TTL", "s3"],
+        &["SADD", "set", "a"],
+        &["XADD", "set", "1-1", "f", "v"],
+        &["XRANGE", "set", "-", "+"],
+        &["XREVRANGE", "set", "+", "-"],
+        &["XREAD", "STREAMS", "set", "0"],
+        &["XINFO", "STREAM", "set"],
+        &["XINFO", "GROUPS", "set"],
+        &["XGROUP", "DESTROY", "set", "g"],
+        &["XACK", "set", "g", "1-1"],
+        &["XPENDING", "set", "g"],
+        &["XCLAIM", "set", "g", "c", "0", "1-1"],
+        &["XAUTOCLAIM", "set", "g", "c", "0", "0"],
+        &["XTRIM", "set", "MAXLEN", "0"],
+        &["XSETID", "set", "1-1"],
+        &["XDEL", "set", "1-1"],
+    ]);
+    // DUMP of a stream is not built yet (RDB type 19): a clear error, not a bad payload.
+    let (ours, _) = d.both(&["DUMP", "s2"]);
+    assert_eq!(
+        ours,
+        b"-ERR DUMP of a stream is not supported by slotgate node yet\r\n"
+    );
+}
+
+#[test]
+fn blocked_readers_are_served_in_resp3_like_redis() {
+    same_blocking_behaviour(|addr| {
+        let mut reader = RawConn::connect(addr);
+        let mut group_reader = RawConn::connect(addr);
+        let mut writer = RawConn::connect(addr);
+        reader.request_raw(&["HELLO", "3"]);
+        group_reader.request_raw(&["HELLO", "3"]);
+        let mut out = vec![writer.request_raw(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"])];
+        reader.send_command(&["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
+        wait_blocked(&mut writer, 1);
+        group_reader.send_command(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ]);
+        wait_blocked(&mut writer, 2);
+        out.push(writer.request_raw(&["XADD", "s", "1-1", "f", "v"]));
+        out.push(reader.read_raw_reply());
+        out.push(group_reader.read_raw_reply());
+        out
+    });
+}
+
 /// Read counters and lag through adds, deletes, trims and `SETID`, as 7.0 keeps them.
 #[test]
 fn lag_bookkeeping_matches_redis() {
