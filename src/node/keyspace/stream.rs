@@ -10,6 +10,7 @@
 pub mod chunk;
 pub mod group;
 pub mod id;
+mod rdb_form;
 
 use std::collections::BTreeMap;
 
@@ -32,6 +33,18 @@ pub struct Trim {
     pub approx: bool,
     /// Most entries to remove (0: no limit).
     pub limit: u64,
+}
+
+/// An entry copied out of the stream: its ID and field/value pairs.
+pub type OwnedEntry = (StreamId, Vec<(Vec<u8>, Vec<u8>)>);
+
+/// One chunk as `DUMP` writes it and `RESTORE` reads it back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkParts {
+    pub master: StreamId,
+    pub appended: u64,
+    pub last: StreamId,
+    pub entries: Vec<OwnedEntry>,
 }
 
 /// Chunk size settings (`stream-node-max-entries`, `stream-node-max-bytes`).
@@ -169,6 +182,45 @@ impl Stream {
         self.edge_id(true).unwrap_or(StreamId::MIN)
     }
 
+    /// The chunks with copies of their entries, in order (for `DUMP`).
+    pub fn chunk_parts(&self) -> Vec<ChunkParts> {
+        self.chunks
+            .values()
+            .map(|c| {
+                let mut entries = Vec::new();
+                c.visit(StreamId::MIN, StreamId::MAX, false, &mut |e| {
+                    let pairs = e.pairs.iter().map(|(f, v)| (f.to_vec(), v.to_vec()));
+                    entries.push((e.id, pairs.collect()));
+                    true
+                });
+                ChunkParts {
+                    master: c.master(),
+                    appended: c.appended(),
+                    last: c.last(),
+                    entries,
+                }
+            })
+            .collect()
+    }
+
+    /// Adds a loaded chunk after the others (for `RESTORE`); its entries must be in order and
+    /// above every entry already here. Only the entry count is updated: the loader sets the
+    /// stream's counters.
+    pub fn push_chunk(&mut self, parts: &ChunkParts) {
+        let mut entries = parts.entries.iter();
+        let Some((first, pairs)) = entries.next() else {
+            return;
+        };
+        let mut chunk = Chunk::new(*first, &borrowed(pairs));
+        for (id, pairs) in entries {
+            chunk.push(*id, &borrowed(pairs));
+        }
+        chunk.restore_history(parts.appended, parts.last);
+        chunk.seal();
+        self.len += chunk.live();
+        self.chunks.insert(*first, chunk);
+    }
+
     /// Trims as Redis's `streamTrim`; returns how many entries went.
     pub fn trim(&mut self, trim: Trim) -> u64 {
         let mut deleted = 0u64;
@@ -298,6 +350,11 @@ impl Stream {
         }
         group.last_id = id;
     }
+}
+
+/// Owned pairs as the borrowed pairs chunks take.
+fn borrowed(pairs: &[(Vec<u8>, Vec<u8>)]) -> Vec<(&[u8], &[u8])> {
+    pairs.iter().map(|(f, v)| (&f[..], &v[..])).collect()
 }
 
 #[cfg(test)]

@@ -66,6 +66,18 @@ impl Chunk {
         self.last
     }
 
+    /// Entries ever appended, deleted ones included.
+    pub fn appended(&self) -> u64 {
+        u64::from(self.appended)
+    }
+
+    /// Sets what a loaded chunk had behind it: entries ever appended and the last ID put here
+    /// (deleted entries are not loaded, but count as Redis counts them).
+    pub fn restore_history(&mut self, appended: u64, last: StreamId) {
+        self.appended = u32::try_from(appended).unwrap_or(u32::MAX).max(self.live);
+        self.last = self.last.max(last);
+    }
+
     pub fn live(&self) -> u64 {
         u64::from(self.live)
     }
