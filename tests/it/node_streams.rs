@@ -613,6 +613,21 @@ fn lag_bookkeeping_matches_redis() {
         &["XINFO", "GROUPS", "s"],
         &["XGROUP", "SETID", "s", "g", "0", "ENTRIESREAD", "3"],
         &["XINFO", "GROUPS", "s"],
+        // Told it read more than was ever added: a negative lag, as 7.0 reports it.
+        &[
+            "XGROUP",
+            "CREATE",
+            "n",
+            "g",
+            "$",
+            "ENTRIESREAD",
+            "5",
+            "MKSTREAM",
+        ],
+        &["XADD", "n", "1-1", "f", "v"],
+        &["XINFO", "GROUPS", "n"],
+        &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "n", ">"],
+        &["XINFO", "GROUPS", "n"],
     ]);
     check_masked(&mut d, &["XINFO", "STREAM", "s"]);
 }

@@ -1602,7 +1602,7 @@ fn write_group_counters(out: &mut Reply, s: &Stream, g: &Group) {
     }
     out.bulk(b"lag");
     match s.lag(g) {
-        Some(n) => out.int(n as i64),
+        Some(n) => out.int(n),
         None => out.null(),
     }
 }

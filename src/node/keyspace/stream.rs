@@ -224,15 +224,16 @@ impl Stream {
     /// Trims as Redis's `streamTrim`; returns how many entries went.
     pub fn trim(&mut self, trim: Trim) -> u64 {
         let mut deleted = 0u64;
-        let keys: Vec<StreamId> = self.chunks.keys().copied().collect();
-        for key in keys {
+        // Trimming works from the head: each round removes the first chunk whole, or trims
+        // inside it and stops.
+        loop {
             if let TrimBy::MaxLen(max) = trim.by {
                 if self.len <= max {
                     break;
                 }
             }
-            let Some(chunk) = self.chunks.get_mut(&key) else {
-                continue;
+            let Some((&key, chunk)) = self.chunks.iter_mut().next() else {
+                break;
             };
             let entries = chunk.live();
             if trim.limit != 0 && deleted + entries > trim.limit {
@@ -318,18 +319,20 @@ impl Stream {
         start <= self.max_deleted_id && self.max_deleted_id <= end
     }
 
-    /// A group's lag: entries added that it has not read, when known.
-    pub fn lag(&self, group: &Group) -> Option<u64> {
+    /// A group's lag: entries added that it has not read, when known. Redis 7.0 subtracts
+    /// without a floor, so a group told it read more than was added (`ENTRIESREAD`) lags
+    /// by a negative number.
+    pub fn lag(&self, group: &Group) -> Option<i64> {
+        let behind = |read: u64| (self.entries_added as i64).wrapping_sub(read as i64);
         if self.entries_added == 0 {
             return Some(0);
         }
         if let Some(read) = group.entries_read {
             if !self.has_tombstones(group.last_id, StreamId::MAX) {
-                return Some(self.entries_added.saturating_sub(read));
+                return Some(behind(read));
             }
         }
-        self.entries_read_at(group.last_id)
-            .map(|read| self.entries_added.saturating_sub(read))
+        self.entries_read_at(group.last_id).map(behind)
     }
 
     /// Moves `group`'s last delivered ID to `id`, keeping its read counter as Redis 7.0 does.
