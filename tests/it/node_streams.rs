@@ -552,6 +552,65 @@ fn blocked_readers_are_served_in_resp3_like_redis() {
     });
 }
 
+#[test]
+fn history_and_claims_of_deleted_entries_match_redis() {
+    let mut d = Differential::start();
+    for i in 1..=30 {
+        d.check(&["XADD", "s", &format!("{i}-1"), "f", "v"]);
+    }
+    d.check_all(&[
+        &["XGROUP", "CREATE", "s", "g", "0"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "COUNT",
+            "5",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+        &["XDEL", "s", "2-1", "4-1"],
+        &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "0"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "COUNT",
+            "2",
+            "STREAMS",
+            "s",
+            "2",
+        ],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "NOACK",
+            "STREAMS",
+            "s",
+            "0",
+        ],
+        &["XCLAIM", "s", "g", "d", "0", "2-1", "3-1", "4-1"],
+        &["XPENDING", "s", "g"],
+        &["XREAD", "COUNT", "0", "STREAMS", "s", "25"],
+        &["XTRIM", "s", "MINID", "~", "15"],
+        &["XTRIM", "s", "MINID", "=", "15"],
+        &["XSETID", "s", "99999999999999-1"],
+        &["XADD", "s", "*", "a", "b"],
+        &["XSETID", "s", "5-5"],
+        &["XTRIM", "s", "MAXLEN", "0"],
+        &["XSETID", "s", "5-5"],
+        &["XGROUP", "CREATECONSUMER", "s", "g", "d"],
+        &["XINFO", "GROUPS", "s"],
+    ]);
+    check_masked(&mut d, &["XINFO", "STREAM", "s", "FULL", "COUNT", "2"]);
+    check_masked(&mut d, &["XINFO", "STREAM", "s"]);
+}
+
 /// Read counters and lag through adds, deletes, trims and `SETID`, as 7.0 keeps them.
 #[test]
 fn lag_bookkeeping_matches_redis() {
