@@ -611,6 +611,67 @@ fn history_and_claims_of_deleted_entries_match_redis() {
     check_masked(&mut d, &["XINFO", "STREAM", "s"]);
 }
 
+/// Which stream commands count as changing the key for `WATCH`: as in Redis, entries added
+/// or removed do; consumer group bookkeeping does not.
+#[test]
+fn watch_sees_the_changes_redis_signals() {
+    let mut d = Differential::start();
+    for i in 1..=5 {
+        d.check(&["XADD", "s", &format!("{i}-1"), "f", "v"]);
+    }
+    d.check_all(&[
+        &["XGROUP", "CREATE", "s", "g", "0"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "COUNT",
+            "2",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    ]);
+    let commands: &[&[&str]] = &[
+        &["XTRIM", "s", "MAXLEN", "100"],
+        &["XDEL", "s", "99-1"],
+        &["XACK", "s", "g", "1-1"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+        &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", "0"],
+        &["XCLAIM", "s", "g", "d", "0", "2-1", "JUSTID"],
+        &["XAUTOCLAIM", "s", "g", "e", "0", "0", "JUSTID"],
+        &["XGROUP", "CREATE", "s", "g2", "0"],
+        &["XGROUP", "SETID", "s", "g2", "0"],
+        &["XGROUP", "CREATECONSUMER", "s", "g", "z"],
+        &["XGROUP", "DELCONSUMER", "s", "g", "z"],
+        &["XGROUP", "DESTROY", "s", "g2"],
+        &["XSETID", "s", "50-1"],
+        &["XTRIM", "s", "MAXLEN", "4"],
+        &["XDEL", "s", "5-1"],
+        &["XADD", "s", "NOMKSTREAM", "MAXLEN", "0", "60-1", "f", "v"],
+        &["XGROUP", "CREATE", "fresh", "g", "$", "MKSTREAM"],
+    ];
+    for command in commands {
+        let key = if command.contains(&"fresh") {
+            "fresh"
+        } else {
+            "s"
+        };
+        d.check_all(&[&["WATCH", key], command, &["MULTI"], &["PING"], &["EXEC"]]);
+    }
+}
+
 /// Read counters and lag through adds, deletes, trims and `SETID`, as 7.0 keeps them.
 #[test]
 fn lag_bookkeeping_matches_redis() {

@@ -121,21 +121,17 @@ fn read_stream<'d>(db: &'d mut Db, key: &[u8], now: i64) -> Result<Option<&'d St
     }
 }
 
-/// The stream at `key`, to change (the key counts as modified only if it is a stream).
+/// The stream at `key`, to change. The change is not signalled: Redis tells `WATCH`ers
+/// and blocked clients only of some changes (entries added, or removed), and the caller
+/// calls [`Db::touch`] for those.
 fn write_stream<'d>(
     db: &'d mut Db,
     key: &[u8],
     now: i64,
 ) -> Result<Option<&'d mut Stream>, CmdError> {
-    match db.value(key, now) {
-        None => return Ok(None),
-        Some(v) => {
-            v.as_stream()?;
-        }
-    }
-    match db.get_mut(key, now) {
-        Some(v) => v.as_stream_mut().map(Some),
+    match db.get_mut_unsignalled(key, now) {
         None => Ok(None),
+        Some(v) => v.as_stream_mut().map(Some),
     }
 }
 
@@ -384,13 +380,13 @@ fn xtrim(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         return Err(CmdError::Syntax);
     };
     let key = cmd.arg(1);
-    let removed = match read_stream(ctx.db(), key, now)? {
+    let removed = match write_stream(ctx.db(), key, now)? {
+        Some(s) => s.trim(trim),
         None => 0,
-        Some(_) => match write_stream(ctx.db(), key, now)? {
-            Some(s) => s.trim(trim),
-            None => 0,
-        },
     };
+    if removed > 0 {
+        ctx.db().touch(key);
+    }
     ctx.dirty(removed);
     ctx.out.int(removed as i64);
     Ok(())
@@ -485,6 +481,7 @@ fn xdel(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         } else if first_gone {
             s.first_id = s.edge_id(false).unwrap_or(StreamId::MAX);
         }
+        ctx.db().touch(key);
     }
     ctx.dirty(deleted);
     ctx.out.int(deleted as i64);
@@ -1063,6 +1060,8 @@ fn xgroup_destroy(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         None => false,
     };
     if removed {
+        // Blocked `XREADGROUP`s on the group learn it is gone.
+        ctx.db().wake(cmd.arg(2));
         ctx.dirty(1);
     }
     ctx.out.int(i64::from(removed));

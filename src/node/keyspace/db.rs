@@ -506,6 +506,14 @@ impl Signals {
         }
     }
 
+    /// Puts `key` on the ready list if someone waits on it, without counting a change for
+    /// `WATCH` (Redis's `signalKeyAsReady` without `signalModifiedKey`).
+    fn wake(&mut self, key: &[u8]) {
+        if self.blocked.contains_key(key) && !self.ready.iter().any(|k| &**k == key) {
+            self.ready.push(key.into());
+        }
+    }
+
     fn touch_all(&mut self) {
         for w in self.watched.values_mut() {
             w.version += 1;
@@ -561,6 +569,20 @@ impl Db {
         let entry = self.store.live_mut(key, now, true)?;
         self.signals.touch(key);
         Some(&mut entry.value)
+    }
+
+    /// The live value of `key`, to change in a way Redis does not signal: `WATCH`ers and
+    /// blocked clients hear nothing (a consumer group's bookkeeping, which `XREADGROUP`,
+    /// `XACK` or `XCLAIM` change, is not a change of the key to Redis). Call
+    /// [`touch`](Self::touch) or [`wake`](Self::wake) after if the change must be heard.
+    pub fn get_mut_unsignalled(&mut self, key: &[u8], now: i64) -> Option<&mut Value> {
+        self.store.live_mut(key, now, true).map(|e| &mut e.value)
+    }
+
+    /// Wakes the clients blocked on `key` without a change for `WATCH` (`XGROUP DESTROY`
+    /// wakes `XREADGROUP` waiters to tell them their group is gone).
+    pub fn wake(&mut self, key: &[u8]) {
+        self.signals.wake(key);
     }
 
     /// Runs `change` on the live value of `key` (None: no live key). The key counts as modified
