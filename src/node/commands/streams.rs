@@ -34,6 +34,7 @@ pub(super) const COMMANDS: &[(&str, Handler)] = &[
     ("xgroup|destroy", xgroup_destroy),
     ("xgroup|createconsumer", xgroup_createconsumer),
     ("xgroup|delconsumer", xgroup_delconsumer),
+    ("xgroup|help", xgroup_help),
     ("xack", xack),
     ("xpending", xpending),
     ("xclaim", xclaim),
@@ -41,6 +42,7 @@ pub(super) const COMMANDS: &[(&str, Handler)] = &[
     ("xinfo|stream", xinfo_stream),
     ("xinfo|groups", xinfo_groups),
     ("xinfo|consumers", xinfo_consumers),
+    ("xinfo|help", xinfo_help),
 ];
 
 /// Entries a blocked reader gets at most when it gave no `COUNT` (Redis's
@@ -1098,6 +1100,55 @@ fn xgroup_delconsumer(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     };
     ctx.dirty(1);
     ctx.out.int(pending as i64);
+    Ok(())
+}
+
+const XGROUP_HELP: &[&str] = &[
+    "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CREATE <key> <groupname> <id|$> [option]",
+    "    Create a new consumer group. Options are:",
+    "    * MKSTREAM",
+    "      Create the empty stream if it does not exist.",
+    "    * ENTRIESREAD entries_read",
+    "      Set the group's entries_read counter (internal use).",
+    "CREATECONSUMER <key> <groupname> <consumer>",
+    "    Create a new consumer in the specified group.",
+    "DELCONSUMER <key> <groupname> <consumer>",
+    "    Remove the specified consumer.",
+    "DESTROY <key> <groupname>",
+    "    Remove the specified group.",
+    "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+    "    Set the current group ID and entries_read counter.",
+    "HELP",
+    "    Prints this help.",
+];
+
+const XINFO_HELP: &[&str] = &[
+    "XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CONSUMERS <key> <groupname>",
+    "    Show consumers of <groupname>.",
+    "GROUPS <key>",
+    "    Show the stream consumer groups.",
+    "STREAM <key> [FULL [COUNT <count>]",
+    "    Show information about the stream.",
+    "HELP",
+    "    Prints this help.",
+];
+
+fn write_help(out: &mut Reply, lines: &[&str]) {
+    out.array(lines.len());
+    for line in lines {
+        out.simple(line.as_bytes());
+    }
+}
+
+fn xgroup_help(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
+    write_help(ctx.out, XGROUP_HELP);
+    Ok(())
+}
+
+fn xinfo_help(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
+    write_help(ctx.out, XINFO_HELP);
     Ok(())
 }
 
