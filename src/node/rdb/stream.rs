@@ -184,7 +184,7 @@ fn read_node(master: RawId, lp: &[u8]) -> Result<NodeRdb, RdbError> {
     if valid < 0 || deleted < 0 || !(0..=1 << 20).contains(&nfields) {
         return Err(RdbError::bad("stream listpack: bad master entry"));
     }
-    let mut master_fields = Vec::with_capacity(nfields as usize);
+    let mut master_fields = Vec::with_capacity((nfields as usize).min(items.len()));
     for _ in 0..nfields {
         master_fields.push(next()?.clone());
     }
@@ -282,6 +282,7 @@ pub fn read_stream(r: &mut Reader<'_>) -> Result<StreamRdb, RdbError> {
                 delivery_count,
             });
         }
+        let pending_ids: std::collections::HashSet<RawId> = pending.iter().map(|p| p.id).collect();
         let nconsumers = r.count(9)?;
         let mut consumers = Vec::with_capacity(nconsumers);
         for _ in 0..nconsumers {
@@ -291,7 +292,7 @@ pub fn read_stream(r: &mut Reader<'_>) -> Result<StreamRdb, RdbError> {
             let mut ids = Vec::with_capacity(n);
             for _ in 0..n {
                 let id = read_id_key(r)?;
-                if !pending.iter().any(|p| p.id == id) {
+                if !pending_ids.contains(&id) {
                     return Err(RdbError::bad("consumer PEL entry not in the group PEL"));
                 }
                 ids.push(id);
