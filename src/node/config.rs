@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 use thiserror::Error;
 
 use super::keyspace::LfuSettings;
+use super::notify::Events;
 
 /// How a directive's value reads and is shown by `CONFIG GET`.
 #[derive(Debug, Clone, Copy)]
@@ -400,6 +401,8 @@ pub struct NodeConfig {
     file: Option<PathBuf>,
     /// What is read for every request, kept apart so that no name is looked up for it.
     hot: Hot,
+    /// `notify-keyspace-events` as set, with classes its shown value may omit.
+    notify: Events,
 }
 
 /// Directive values read on every request, derived once per change.
@@ -412,6 +415,8 @@ struct Hot {
     slowlog_log_slower_than: i64,
     maxmemory: i64,
     lfu: Option<LfuSettings>,
+    latency_monitor_threshold: i64,
+    latency_tracking: bool,
 }
 
 /// The client classes `client-output-buffer-limit` sets limits for.
@@ -433,6 +438,7 @@ impl Default for NodeConfig {
             values,
             file: None,
             hot: Hot::default(),
+            notify: Events::NONE,
         };
         config.derive();
         config
@@ -517,9 +523,18 @@ impl NodeConfig {
             return Err("Bad directive or wrong number of arguments".into());
         }
         self.values[index] = canonical(&DIRECTIVES[index], &value)?;
+        self.note_raw(index, &value);
         self.numbers[index] = self.values[index].parse().ok();
         self.derive();
         Ok(())
+    }
+
+    /// Keeps what a directive's shown value loses: `notify-keyspace-events` shows `A` for
+    /// `An` (Redis's own display drops the `n`), but the `n` class stays on.
+    fn note_raw(&mut self, index: usize, raw: &str) {
+        if DIRECTIVES[index].name == "notify-keyspace-events" {
+            self.notify = Events::parse(raw);
+        }
     }
 
     /// Recomputes what is parsed from the values once per change.
@@ -541,6 +556,8 @@ impl NodeConfig {
             client_query_buffer_limit: self.usize("client-query-buffer-limit"),
             slowlog_log_slower_than: self.int("slowlog-log-slower-than"),
             maxmemory: self.int("maxmemory"),
+            latency_monitor_threshold: self.int("latency-monitor-threshold"),
+            latency_tracking: self.get("latency-tracking") == "yes",
             lfu: self
                 .get("maxmemory-policy")
                 .ends_with("-lfu")
@@ -554,6 +571,21 @@ impl NodeConfig {
     /// Under an LFU `maxmemory-policy`, how keys count their uses; None otherwise.
     pub fn lfu(&self) -> Option<LfuSettings> {
         self.hot.lfu
+    }
+
+    /// `latency-monitor-threshold` in milliseconds (0: the latency monitor is off).
+    pub fn latency_monitor_threshold(&self) -> i64 {
+        self.hot.latency_monitor_threshold
+    }
+
+    /// `latency-tracking`: per-command latency histograms are kept.
+    pub fn latency_tracking(&self) -> bool {
+        self.hot.latency_tracking
+    }
+
+    /// `notify-keyspace-events`, parsed.
+    pub fn notify_events(&self) -> Events {
+        self.notify
     }
 
     /// `timeout`: seconds a client may stay idle (0: for ever).
@@ -602,9 +634,10 @@ impl NodeConfig {
         for (&(name, value), &index) in pairs.iter().zip(&indices) {
             values.push(canonical(&DIRECTIVES[index], value).map_err(|why| failed(name, &why))?);
         }
-        for (index, value) in indices.into_iter().zip(values) {
+        for ((index, value), &(_, raw)) in indices.into_iter().zip(values).zip(pairs) {
             self.numbers[index] = value.parse().ok();
             self.values[index] = value;
+            self.note_raw(index, raw);
         }
         self.derive();
         Ok(())

@@ -1,7 +1,7 @@
 //! The node's shared state and its listener.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -13,7 +13,9 @@ use tokio_util::task::TaskTracker;
 use super::client::Clients;
 use super::config::NodeConfig;
 use super::keyspace::Keyspace;
+use super::latency::LatencyMonitor;
 use super::monitor::Monitors;
+use super::notify;
 use super::pubsub::PubSub;
 use super::session;
 use super::stats::NodeStats;
@@ -34,6 +36,8 @@ pub struct Node {
     pub pubsub: PubSub,
     /// The clients in `MONITOR` mode.
     pub monitors: Monitors,
+    /// `LATENCY`'s events.
+    pub latency: LatencyMonitor,
     pub stats: NodeStats,
     pub started: Instant,
     /// 40 hex characters, new at every start (`INFO server` `run_id`).
@@ -43,6 +47,9 @@ pub struct Node {
     /// Bumped by `CLIENT UNPAUSE`: sessions holding a command back for a pause wake on it
     /// (a pause that runs out wakes them by its end time).
     pub unpaused: tokio::sync::watch::Sender<u64>,
+    /// Whether the active expiry cycle runs (`DEBUG SET-ACTIVE-EXPIRE`): off, keys expire
+    /// only when found by a command.
+    pub active_expire: AtomicBool,
     next_client_id: AtomicU64,
 }
 
@@ -55,11 +62,13 @@ impl Node {
             clients: Clients::default(),
             pubsub: PubSub::default(),
             monitors: Monitors::default(),
+            latency: LatencyMonitor::default(),
             stats: NodeStats::default(),
             started: Instant::now(),
             run_id: new_run_id(),
             shutdown,
             unpaused: tokio::sync::watch::Sender::new(0),
+            active_expire: AtomicBool::new(true),
             next_client_id: AtomicU64::new(1),
         }
     }
@@ -197,10 +206,29 @@ async fn expire_loop(node: Arc<Node>) {
             _ = node.shutdown.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_millis(1000 / hz)) => {}
         }
+        if !node.active_expire.load(Ordering::Relaxed) {
+            continue;
+        }
         // Keep going while steps come back full, up to a quarter of the period.
         let started = Instant::now();
         loop {
-            let done = node.keyspace().expire_cycle(unix_ms(), EXPIRE_BUDGET);
+            let config = node.config.load();
+            let done = {
+                let mut ks = node.keyspace();
+                ks.set_notify(config.notify_events());
+                let cycle = Instant::now();
+                let done = ks.expire_cycle(unix_ms(), EXPIRE_BUDGET);
+                node.latency.add_if_needed(
+                    "expire-cycle",
+                    cycle.elapsed().as_millis() as u64,
+                    config.latency_monitor_threshold(),
+                    unix_ms() / 1000,
+                );
+                if ks.journals_on() {
+                    notify::publish_noted(&node, &config, ks.take_noted());
+                }
+                done
+            };
             if done < EXPIRE_BUDGET || started.elapsed() > Duration::from_millis(250 / hz) {
                 break;
             }

@@ -334,7 +334,7 @@ impl Session {
             }
             let text = b"OOM command not allowed when used memory > 'maxmemory'.";
             node.stats
-                .record(spec, Duration::ZERO, Outcome::Rejected(text));
+                .record(spec, Duration::ZERO, Outcome::Rejected(text), false);
             self.out.error(text);
             self.after_reply(mark);
             return None;
@@ -375,11 +375,23 @@ impl Session {
         let ended = Instant::now();
         let took = ended.saturating_duration_since(*batch.clock);
         *batch.clock = ended;
+        let tracking = batch.config.latency_tracking();
         match &result {
-            Ok(()) => node.stats.record(spec, took, Outcome::Ok),
+            Ok(()) => node.stats.record(spec, took, Outcome::Ok, tracking),
             Err(e) => node
                 .stats
-                .record(spec, took, Outcome::Failed(&e.message_bytes())),
+                .record(spec, took, Outcome::Failed(&e.message_bytes()), tracking),
+        }
+        let threshold = batch.config.latency_monitor_threshold();
+        if threshold > 0 {
+            let event = if spec.is_fast() {
+                "fast-command"
+            } else {
+                "command"
+            };
+            let ms = took.as_millis().min(u128::from(u64::MAX)) as u64;
+            node.latency
+                .add_if_needed(event, ms, threshold, unix_ms() / 1000);
         }
         if !spec.flags().contains(crate::command::Flags::SKIP_SLOWLOG) {
             self.slowlog(node, batch.config, cmd, took);

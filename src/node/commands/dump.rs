@@ -14,6 +14,7 @@ use crate::node::keyspace::stream::Stream;
 use crate::node::keyspace::string::Str;
 use crate::node::keyspace::zset::{ZSet, ZSetLimits};
 use crate::node::keyspace::Value;
+use crate::node::notify::Events;
 use crate::node::rdb::{dump_payload, restore_payload, RdbObject};
 use crate::resp::{parse_i64, Command};
 
@@ -109,13 +110,15 @@ fn restore(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         // Already expired: Redis answers OK and leaves no key (deleting the old one).
         if deleted {
             ctx.dirty(1);
+            ctx.notify(Events::GENERIC, "del", key);
         }
         ctx.out.ok();
         return Ok(());
     }
-    ctx.db().set_with_expiry(key, value, expire_at);
+    ctx.db().set_with_expiry(key, value, expire_at, now);
     ctx.db().restore_use(key, options.idle, options.freq);
     ctx.dirty(1);
+    ctx.notify(Events::GENERIC, "restore", key);
     ctx.out.ok();
     Ok(())
 }

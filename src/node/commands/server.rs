@@ -11,6 +11,7 @@ use crate::node::client::ReplyMode;
 use crate::node::error::{CmdError, CmdResult};
 use crate::node::glob;
 use crate::node::keyspace::PauseKind;
+use crate::node::latency;
 use crate::node::memory;
 use crate::resp::{parse_i64, Command};
 
@@ -172,6 +173,7 @@ fn info(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         "modules",
         "commandstats",
         "errorstats",
+        "latencystats",
         "cluster",
         "keyspace",
     ] {
@@ -241,9 +243,12 @@ fn write_section(ctx: &mut Ctx<'_>, section: &str, t: &mut String) {
         }
         "memory" => {
             let used = memory::used_memory(ctx.ks);
-            let rss = rss_bytes();
+            let peak = memory::note_peak(node, used);
+            let rss = memory::rss_bytes();
             line("used_memory", &used);
             line("used_memory_human", &human(used));
+            line("used_memory_peak", &peak);
+            line("used_memory_peak_human", &human(peak));
             line("used_memory_rss", &rss);
             line("used_memory_rss_human", &human(rss));
             line("maxmemory", &config.int("maxmemory"));
@@ -346,6 +351,31 @@ fn write_section(ctx: &mut Ctx<'_>, section: &str, t: &mut String) {
                 let _ = write!(t, "errorstat_{code}:count={n}\r\n");
             }
         }
+        "latencystats" => {
+            let percentiles: Vec<f64> = config
+                .get("latency-tracking-info-percentiles")
+                .split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            let calls = stats.calls();
+            for (spec, h) in calls.histograms() {
+                let values: Vec<String> = percentiles
+                    .iter()
+                    .map(|&p| {
+                        // Redis prints the percentile with "%f" and trims the zeros.
+                        let name = format!("{p:.6}");
+                        let name = name.trim_end_matches('0').trim_end_matches('.');
+                        format!("p{name}={:.3}", latency::percentile_usec(h, p))
+                    })
+                    .collect();
+                let _ = write!(
+                    t,
+                    "latency_percentiles_usec_{}:{}\r\n",
+                    spec.full_name(),
+                    values.join(",")
+                );
+            }
+        }
         "cluster" => line("cluster_enabled", &0),
         "keyspace" => {
             let now = ctx.now;
@@ -380,13 +410,6 @@ fn human(bytes: u64) -> String {
 }
 
 /// The process's resident set, from /proc (0 where there is none).
-fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096)
-}
-
 /// User and system CPU seconds of the process, from /proc/self/stat.
 fn cpu_seconds() -> (f64, f64) {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
@@ -969,7 +992,6 @@ fn slowlog_reset(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
 
 // ------------------------------------------------------------------------ DEBUG, SHUTDOWN
 
-/// `DEBUG SLEEP seconds`, `DEBUG OBJECT key`, `DEBUG SET-ACTIVE-EXPIRE 0|1`; others refused.
 /// `MONITOR`: from now on the client is shown every command the node runs (see
 /// [`crate::node::monitor`]). A second `MONITOR` is ignored without a reply, as in Redis.
 fn monitor(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
@@ -994,6 +1016,7 @@ fn module_list(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
     Ok(())
 }
 
+/// `DEBUG SLEEP seconds`, `DEBUG OBJECT key`, `DEBUG SET-ACTIVE-EXPIRE 0|1`; others refused.
 fn debug(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let sub = cmd.arg(1).to_ascii_uppercase();
     match (sub.as_slice(), cmd.argc()) {
@@ -1019,6 +1042,13 @@ fn debug(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
                 "Value at:0x0 refcount:1 encoding:{encoding} serializedlength:0 lru:0 lru_seconds_idle:0"
             );
             ctx.out.simple(text.as_bytes());
+            Ok(())
+        }
+        (b"SET-ACTIVE-EXPIRE", 3) => {
+            // Redis reads the flag with atoi: anything but a non-zero number turns it off.
+            let on = parse_i64(cmd.arg(2)).is_some_and(|n| n != 0);
+            ctx.node.active_expire.store(on, Ordering::Relaxed);
+            ctx.out.ok();
             Ok(())
         }
         _ => Err(CmdError::text(format!(

@@ -1003,7 +1003,7 @@ fn xgroup_create(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     };
     let db = ctx.db();
     if !exists {
-        db.set(key, Value::Stream(Box::default()));
+        db.set(key, Value::Stream(Box::default()), now);
     }
     let s = match write_stream(db, key, now)? {
         Some(s) => s,
