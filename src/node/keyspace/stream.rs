@@ -425,6 +425,82 @@ mod tests {
         assert_eq!(ids(&s), vec![7]);
     }
 
+    /// Random appends, deletes, exact trims and ranges against a plain ordered map.
+    #[test]
+    fn random_operations_match_a_model() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for _ in 0..50 {
+            let mut s = Stream::new();
+            let mut model = std::collections::BTreeMap::new();
+            let mut next_ms = 1u64;
+            for _ in 0..300 {
+                match rng.gen_range(0..10) {
+                    0..=4 => {
+                        next_ms += rng.gen_range(0..3);
+                        let id = s
+                            .last_id
+                            .next()
+                            .unwrap_or(StreamId::MAX)
+                            .max(StreamId::new(next_ms, 0));
+                        let value = rng.gen_range(0..1000u32).to_string();
+                        let field: &[u8] = if rng.gen_bool(0.7) { b"f" } else { b"g" };
+                        s.append(id, &[(field, value.as_bytes())], LIMITS);
+                        model.insert(id, (field.to_vec(), value.into_bytes()));
+                    }
+                    5 | 6 => {
+                        let id = StreamId::new(rng.gen_range(0..next_ms + 1), rng.gen_range(0..3));
+                        assert_eq!(s.remove(id), model.remove(&id).is_some());
+                    }
+                    7 => {
+                        let max = rng.gen_range(0..20u64);
+                        s.trim(Trim {
+                            by: TrimBy::MaxLen(max),
+                            approx: false,
+                            limit: 0,
+                        });
+                        while model.len() as u64 > max {
+                            model.pop_first();
+                        }
+                    }
+                    8 => {
+                        let min = StreamId::new(rng.gen_range(0..next_ms + 1), 0);
+                        s.trim(Trim {
+                            by: TrimBy::MinId(min),
+                            approx: false,
+                            limit: 0,
+                        });
+                        model.retain(|id, _| *id >= min);
+                    }
+                    _ => {
+                        let a = StreamId::new(rng.gen_range(0..next_ms + 2), rng.gen_range(0..3));
+                        let b = StreamId::new(rng.gen_range(0..next_ms + 2), rng.gen_range(0..3));
+                        let rev = rng.gen_bool(0.5);
+                        let mut got = Vec::new();
+                        s.visit(a, b, rev, |e| {
+                            got.push((e.id, e.pairs[0].0.to_vec(), e.pairs[0].1.to_vec()));
+                            true
+                        });
+                        let mut want: Vec<_> = if a <= b {
+                            model
+                                .range(a..=b)
+                                .map(|(id, (f, v))| (*id, f.clone(), v.clone()))
+                                .collect()
+                        } else {
+                            Vec::new()
+                        };
+                        if rev {
+                            want.reverse();
+                        }
+                        assert_eq!(got, want);
+                    }
+                }
+                assert_eq!(s.len(), model.len() as u64);
+                assert_eq!(s.edge_id(false), model.keys().next().copied());
+            }
+        }
+    }
+
     #[test]
     fn deleting_empties_chunks() {
         let mut s = stream(4);
