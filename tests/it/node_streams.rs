@@ -676,6 +676,63 @@ fn watch_sees_the_changes_redis_signals() {
     }
 }
 
+/// Chunks split where Redis's listpack nodes split, by entry count or by
+/// `stream-node-max-bytes` (measured as Redis's listpack would weigh the entries), so that
+/// approximate trimming removes the same entries.
+#[test]
+fn chunks_split_where_redis_nodes_split() {
+    let mut d = Differential::start();
+    let big = "x".repeat(1000);
+    let mid = "y".repeat(300);
+    let digits = "123456789".repeat(3);
+    for max_entries in ["0", "100", "7"] {
+        d.check(&["FLUSHALL"]);
+        d.check(&["CONFIG", "SET", "stream-node-max-entries", max_entries]);
+        for i in 1..=400u64 {
+            let n = i.to_string();
+            let g = (i % 3).to_string();
+            d.check(&["XADD", "s", &format!("{i}-1"), "f", "v"]);
+            d.check(&[
+                "XADD",
+                "t",
+                &format!("{}-{i}", i * 1000),
+                "f",
+                &n,
+                "g",
+                "77",
+            ]);
+            d.check(&["XADD", "a", &format!("{i}-1"), "f", &big]);
+            d.check(&[
+                "XADD",
+                "b",
+                &format!("{i}-1"),
+                &format!("field{g}"),
+                &mid,
+                "g",
+                &n,
+            ]);
+            d.check(&[
+                "XADD",
+                "c",
+                &format!("{i}-1"),
+                "f",
+                &digits,
+                "n",
+                &(i * 1000).to_string(),
+            ]);
+            d.check(&["XADD", "e", &format!("{i}-{}", i * 7), "f", "12", "g", "-5"]);
+        }
+        for key in ["s", "t", "a", "b", "c", "e"] {
+            check_masked(&mut d, &["XINFO", "STREAM", key]);
+            d.check(&["XTRIM", key, "MAXLEN", "~", "150"]);
+            d.check(&["XADD", key, "MAXLEN", "~", "20", "900000000-1", "f", "v"]);
+            d.check(&["XLEN", key]);
+            d.check(&["XRANGE", key, "-", "+", "COUNT", "1"]);
+        }
+    }
+    d.check(&["CONFIG", "SET", "stream-node-max-entries", "100"]);
+}
+
 /// Read counters and lag through adds, deletes, trims and `SETID`, as 7.0 keeps them.
 #[test]
 fn lag_bookkeeping_matches_redis() {

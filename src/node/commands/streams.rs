@@ -279,10 +279,15 @@ fn parse_add_or_trim(ctx: &Ctx<'_>, cmd: &Command, xadd: bool) -> Result<AddArgs
             ));
         }
     } else if approx {
-        limit = 100 * ctx.config.int("stream-node-max-entries");
-        if limit <= 0 || limit > 1_000_000 {
+        // At most 100 chunks' worth of work, capped both ways as Redis 7.0 caps it.
+        limit = ctx
+            .config
+            .int("stream-node-max-entries")
+            .saturating_mul(100);
+        if limit <= 0 {
             limit = 10_000;
         }
+        limit = limit.min(1_000_000);
     } else {
         limit = 0;
     }

@@ -30,9 +30,21 @@ pub struct Chunk {
     live: u32,
     /// Entries ever appended, deleted ones included.
     appended: u32,
-    /// What Redis's listpack for the same entries would weigh, roughly, for its
-    /// `stream-node-max-bytes` decision.
-    listpack_bytes: u32,
+    /// What Redis's listpack would hold for the master field names (their count, the names
+    /// and the terminator) and for the entries ever appended (deleted entries stay in a
+    /// listpack): with the counts, its `lpBytes`, for the `stream-node-max-bytes` decision.
+    master_lp_bytes: u32,
+    entries_lp_bytes: u32,
+}
+
+/// The bytes a listpack entry holding `item` takes (Redis stores integer-looking items as
+/// integers).
+fn lp_size(item: &[u8]) -> u32 {
+    u32::try_from(crate::node::rdb::listpack::entry_size(item)).unwrap_or(u32::MAX)
+}
+
+fn lp_int_size(n: i64) -> u32 {
+    lp_size(n.to_string().as_bytes())
 }
 
 impl Chunk {
@@ -43,8 +55,9 @@ impl Chunk {
         for (f, _) in pairs {
             put_bytes(&mut fields, f);
         }
-        let master_bytes: usize =
-            6 + 1 + 3 * 2 + pairs.iter().map(|(f, _)| f.len() + 2).sum::<usize>();
+        let master_lp_bytes = lp_int_size(pairs.len() as i64)
+            + pairs.iter().map(|(f, _)| lp_size(f)).sum::<u32>()
+            + lp_int_size(0);
         let mut chunk = Chunk {
             master: id,
             last: id,
@@ -52,7 +65,8 @@ impl Chunk {
             data: Vec::new(),
             live: 0,
             appended: 0,
-            listpack_bytes: u32::try_from(master_bytes).unwrap_or(u32::MAX),
+            master_lp_bytes,
+            entries_lp_bytes: 0,
         };
         chunk.push(id, pairs);
         chunk
@@ -90,10 +104,19 @@ impl Chunk {
         } else {
             max_bytes
         };
-        if self.listpack_bytes as u64 + element_bytes as u64 >= max_bytes {
+        if self.listpack_bytes() + element_bytes as u64 >= max_bytes {
             return true;
         }
         max_entries != 0 && u64::from(self.appended) >= max_entries
+    }
+
+    /// Redis's `lpBytes` of the node: header and end byte, the master entry (valid and
+    /// deleted counts, field names) and every entry appended.
+    fn listpack_bytes(&self) -> u64 {
+        let deleted = self.appended.saturating_sub(self.live);
+        u64::from(7 + lp_int_size(i64::from(self.live)) + lp_int_size(i64::from(deleted)))
+            + u64::from(self.master_lp_bytes)
+            + u64::from(self.entries_lp_bytes)
     }
 
     /// Appends an entry; `id` must be above every ID here.
@@ -113,24 +136,26 @@ impl Chunk {
         if !same {
             put_varint(&mut self.data, pairs.len() as u64);
         }
-        let mut lp = 3 * 3 + 2;
+        let mut lp = lp_int_size(i64::from(if same { 2u8 } else { 0 }))
+            + lp_int_size(ms_delta as i64)
+            + lp_int_size(id.seq.wrapping_sub(self.master.seq) as i64);
+        if !same {
+            lp += lp_int_size(pairs.len() as i64);
+        }
         for (f, v) in pairs {
             if !same {
                 put_bytes(&mut self.data, f);
-                lp += f.len() + 2;
+                lp = lp.saturating_add(lp_size(f));
             }
             put_bytes(&mut self.data, v);
-            lp += v.len() + 2;
+            lp = lp.saturating_add(lp_size(v));
         }
-        if !same {
-            lp += 2;
-        }
+        let items = pairs.len() as i64 + 3 + if same { 0 } else { pairs.len() as i64 + 1 };
+        lp += lp_int_size(items);
         self.live += 1;
         self.appended += 1;
         self.last = id;
-        self.listpack_bytes = self
-            .listpack_bytes
-            .saturating_add(u32::try_from(lp).unwrap_or(u32::MAX));
+        self.entries_lp_bytes = self.entries_lp_bytes.saturating_add(lp);
     }
 
     /// Gives back the spare capacity of a chunk that will take no more entries.
