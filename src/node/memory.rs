@@ -47,6 +47,7 @@ pub fn entry_bytes(key: &[u8], entry: &Entry) -> u64 {
         Value::Hash(v) => 64 + v.len() as u64 * ELEMENT_BYTES * 2,
         Value::Set(v) => 64 + v.len() as u64 * ELEMENT_BYTES,
         Value::ZSet(v) => 64 + v.len() as u64 * ELEMENT_BYTES * 2,
+        Value::Stream(v) => 64 + v.heap_bytes() as u64,
     };
     let expiry = if entry.expire_at().is_some() { 32 } else { 0 };
     KEY_OVERHEAD + key.len() as u64 + value + expiry
@@ -83,6 +84,8 @@ pub fn key_usage(key: &[u8], entry: &Entry, samples: Option<usize>) -> u64 {
         Value::ZSet(v) => {
             64 + sampled(v.iter().map(|(m, _)| 48 + m.len() as u64), v.len(), samples)
         }
+        // A stream's chunks are already packed: their bytes are counted whole, not sampled.
+        Value::Stream(v) => 64 + v.heap_bytes() as u64,
     };
     let expiry = if entry.expire_at().is_some() { 32 } else { 0 };
     KEY_OVERHEAD + key.len() as u64 + value + expiry

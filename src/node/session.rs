@@ -445,7 +445,7 @@ impl Session {
                 client_id: self.client.id,
                 db: self.client.db,
                 keys: request.keys.clone(),
-                command: cmd.clone(),
+                command: request.rewritten.unwrap_or_else(|| cmd.clone()),
                 resp3: self.client.resp3,
                 on_timeout: request.on_timeout,
                 reply: tx,

@@ -18,6 +18,7 @@ mod node_notify;
 mod node_pubsub;
 mod node_server;
 mod node_sets;
+mod node_streams;
 mod node_strings;
 mod node_zsets;
 mod proxy_auth;

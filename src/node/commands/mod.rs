@@ -24,6 +24,7 @@ mod scan;
 mod server;
 mod sets;
 mod sort;
+mod streams;
 mod strings;
 mod transactions;
 mod zsets;
@@ -121,7 +122,23 @@ impl<'a> Ctx<'a> {
             keys,
             timeout,
             on_timeout,
+            rewritten: None,
         });
+    }
+
+    /// As [`block_on`](Self::block_on), but runs `rewritten` instead of the blocked command
+    /// when a key becomes ready.
+    pub fn block_on_as(
+        &mut self,
+        keys: Vec<Vec<u8>>,
+        timeout: Option<std::time::Duration>,
+        on_timeout: TimeoutReply,
+        rewritten: Command,
+    ) {
+        self.block_on(keys, timeout, on_timeout);
+        if let Some(block) = &mut self.block {
+            block.rewritten = Some(rewritten);
+        }
     }
 
     /// Publishes a keyspace notification for `key` of the selected database, if `class` is
@@ -267,6 +284,7 @@ fn modules() -> impl Iterator<Item = &'static [(&'static str, Handler)]> {
         server::COMMANDS,
         sets::COMMANDS,
         sort::COMMANDS,
+        streams::COMMANDS,
         strings::COMMANDS,
         transactions::COMMANDS,
         zsets::COMMANDS,

@@ -15,7 +15,7 @@ fn elements_of(value: &Value) -> Result<Vec<Vec<u8>>, CmdError> {
         Value::List(l) => Ok(l.iter().map(<[u8]>::to_vec).collect()),
         Value::Set(s) => Ok(s.iter().map(|m| m.into_owned()).collect()),
         Value::ZSet(z) => Ok(z.iter().map(|(m, _)| m.to_vec()).collect()),
-        Value::Str(_) | Value::Hash(_) => Err(CmdError::WrongType),
+        Value::Str(_) | Value::Hash(_) | Value::Stream(_) => Err(CmdError::WrongType),
     }
 }
 

@@ -524,6 +524,14 @@ impl Signals {
         }
     }
 
+    /// Puts `key` on the ready list if someone waits on it, without counting a change for
+    /// `WATCH` (Redis's `signalKeyAsReady` without `signalModifiedKey`).
+    fn wake(&mut self, key: &[u8]) {
+        if self.blocked.contains_key(key) && !self.ready.iter().any(|k| &**k == key) {
+            self.ready.push(key.into());
+        }
+    }
+
     fn touch_all(&mut self) {
         for w in self.watched.values_mut() {
             w.version += 1;
@@ -594,6 +602,12 @@ impl Db {
         self.store
             .live_mut(key, now, true, false)
             .map(|e| &mut e.value)
+    }
+
+    /// Wakes the clients blocked on `key` without a change for `WATCH` (`XGROUP DESTROY`
+    /// wakes `XREADGROUP` waiters to tell them their group is gone).
+    pub fn wake(&mut self, key: &[u8]) {
+        self.signals.wake(key);
     }
 
     /// Runs `change` on the live value of `key` (None: no live key). The key counts as modified

@@ -15,6 +15,7 @@ pub mod key;
 pub mod list;
 pub mod pause;
 pub mod set;
+pub mod stream;
 pub mod string;
 mod value;
 pub mod zset;
