@@ -16,6 +16,7 @@ use crate::node::keyspace::stream::{
     parse_id, EntryView, Group, IdSyntax, NodeLimits, ParsedId, Stream, StreamId, Trim, TrimBy,
 };
 use crate::node::keyspace::{Db, Value};
+use crate::node::notify::Events;
 use crate::node::reply::Reply;
 use crate::resp::{parse_i64, Command};
 
@@ -377,6 +378,10 @@ fn xadd(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     }
     ctx.out.bulk(&id.to_bytes());
     ctx.dirty(1 + removed);
+    ctx.notify(Events::STREAM, "xadd", key);
+    if removed > 0 {
+        ctx.notify(Events::STREAM, "xtrim", key);
+    }
     Ok(())
 }
 
@@ -393,6 +398,7 @@ fn xtrim(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     };
     if removed > 0 {
         ctx.db().touch(key);
+        ctx.notify(Events::STREAM, "xtrim", key);
     }
     ctx.dirty(removed);
     ctx.out.int(removed as i64);
@@ -489,6 +495,7 @@ fn xdel(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             s.first_id = s.edge_id(false).unwrap_or(StreamId::MAX);
         }
         ctx.db().touch(key);
+        ctx.notify(Events::STREAM, "xdel", key);
     }
     ctx.dirty(deleted);
     ctx.out.int(deleted as i64);
@@ -550,6 +557,7 @@ fn xsetid(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         }
     }
     ctx.dirty(1);
+    ctx.notify(Events::STREAM, "xsetid", key);
     ctx.out.ok();
     Ok(())
 }
@@ -728,10 +736,13 @@ fn read_generic(ctx: &mut Ctx<'_>, cmd: &Command, with_group: bool) -> CmdResult
                 let Some(s) = write_stream(ctx.db(), key, now)? else {
                     continue;
                 };
-                serve_group(
+                let created = serve_group(
                     &mut body, s, group, consumer, start, args.count, args.noack, history, now,
                 );
                 ctx.dirty(1);
+                if created {
+                    ctx.notify(Events::STREAM, "xgroup-createconsumer", key);
+                }
             }
             None => {
                 write_range(&mut body, s, start, StreamId::MAX, false, args.count);
@@ -835,12 +846,16 @@ fn serve_blocked(ctx: &mut Ctx<'_>, cmd: &Command, args: &ReadArgs<'_>, key: &[u
     out.bulk(key);
     match args.group {
         Some((group, consumer)) => {
-            if let Some(Value::Stream(s)) = db.get_mut(key, now) {
-                serve_group(
+            let created = match db.get_mut(key, now) {
+                Some(Value::Stream(s)) => serve_group(
                     out, s, group, consumer, start, args.count, args.noack, false, now,
-                );
-            }
+                ),
+                _ => false,
+            };
             ctx.dirty(1);
+            if created {
+                ctx.notify(Events::STREAM, "xgroup-createconsumer", key);
+            }
         }
         None => {
             if let Some(Value::Stream(s)) = db.value(key, now) {
@@ -865,12 +880,12 @@ fn serve_group(
     noack: bool,
     history: bool,
     now: i64,
-) {
+) -> bool {
     let Some(g) = s.groups.get_mut(group) else {
         out.array(0);
-        return;
+        return false;
     };
-    g.touch_consumer(consumer, now);
+    let created = g.touch_consumer(consumer, now);
     if history {
         let ids: Vec<StreamId> = g
             .consumers
@@ -900,7 +915,7 @@ fn serve_group(
                 out.null_array();
             }
         }
-        return;
+        return created;
     }
     let mut ids = Vec::new();
     s.visit(start, StreamId::MAX, false, |e| {
@@ -923,6 +938,7 @@ fn serve_group(
             }
         }
     }
+    created
 }
 
 // ---- XGROUP ----
@@ -1022,6 +1038,7 @@ fn xgroup_create(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     }
     s.groups.insert(name.into(), Group::new(id, entries_read));
     ctx.dirty(1);
+    ctx.notify(Events::STREAM, "xgroup-create", cmd.arg(2));
     ctx.out.ok();
     Ok(())
 }
@@ -1055,6 +1072,7 @@ fn xgroup_setid(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         g.entries_read = entries_read;
     }
     ctx.dirty(1);
+    ctx.notify(Events::STREAM, "xgroup-setid", cmd.arg(2));
     ctx.out.ok();
     Ok(())
 }
@@ -1070,6 +1088,7 @@ fn xgroup_destroy(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         // Blocked `XREADGROUP`s on the group learn it is gone.
         ctx.db().wake(cmd.arg(2));
         ctx.dirty(1);
+        ctx.notify(Events::STREAM, "xgroup-destroy", cmd.arg(2));
     }
     ctx.out.int(i64::from(removed));
     Ok(())
@@ -1087,6 +1106,7 @@ fn xgroup_createconsumer(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     };
     if created {
         ctx.dirty(1);
+        ctx.notify(Events::STREAM, "xgroup-createconsumer", cmd.arg(2));
     }
     ctx.out.int(i64::from(created));
     Ok(())
@@ -1095,15 +1115,20 @@ fn xgroup_createconsumer(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 fn xgroup_delconsumer(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     group_prelude(ctx, cmd, false, true)?;
     let now = ctx.now;
-    let pending = match write_stream(ctx.db(), cmd.arg(2), now)? {
-        Some(s) => s
-            .groups
-            .get_mut(cmd.arg(3))
-            .map(|g| g.delete_consumer(cmd.arg(4)))
-            .unwrap_or(0),
-        None => 0,
+    // (pending entries it had, whether it existed)
+    let (pending, existed) = match write_stream(ctx.db(), cmd.arg(2), now)? {
+        Some(s) => match s.groups.get_mut(cmd.arg(3)) {
+            Some(g) if g.consumers.contains_key(cmd.arg(4)) => {
+                (g.delete_consumer(cmd.arg(4)), true)
+            }
+            _ => (0, false),
+        },
+        None => (0, false),
     };
     ctx.dirty(1);
+    if existed {
+        ctx.notify(Events::STREAM, "xgroup-delconsumer", cmd.arg(2));
+    }
     ctx.out.int(pending as i64);
     Ok(())
 }
@@ -1356,6 +1381,7 @@ fn xclaim(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let mut body = Reply::new(out.is_resp3());
     let mut n = 0usize;
     let mut changes = 0u64;
+    let mut created = false;
     for id in ids {
         let exists = s.contains(id);
         let Some(g) = s.groups.get_mut(group) else {
@@ -1389,7 +1415,7 @@ fn xclaim(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         if !forced && min_idle != 0 && now - p.delivery_time < min_idle {
             continue;
         }
-        g.touch_consumer(consumer, now);
+        created |= g.touch_consumer(consumer, now);
         if forced {
             if let Some(p) = g.pending.get_mut(&id) {
                 p.consumer = consumer.into();
@@ -1420,6 +1446,9 @@ fn xclaim(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     out.array(n);
     out.raw(&body.take());
     ctx.dirty(changes);
+    if created {
+        ctx.notify(Events::STREAM, "xgroup-createconsumer", key);
+    }
     Ok(())
 }
 
@@ -1467,6 +1496,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let mut cursor = start;
     let mut next: Option<StreamId> = None;
     let mut changes = 0u64;
+    let mut created = false;
     loop {
         let candidate = s
             .groups
@@ -1499,7 +1529,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
                 .get(&id)
                 .is_some_and(|p| min_idle == 0 || now - p.delivery_time >= min_idle);
             if idle_ok {
-                g.touch_consumer(consumer, now);
+                created |= g.touch_consumer(consumer, now);
                 g.reassign(id, consumer);
                 if let Some(p) = g.pending.get_mut(&id) {
                     p.delivery_time = now;
@@ -1530,6 +1560,9 @@ fn xautoclaim(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         write_id(out, id);
     }
     ctx.dirty(changes);
+    if created {
+        ctx.notify(Events::STREAM, "xgroup-createconsumer", key);
+    }
     Ok(())
 }
 

@@ -56,12 +56,14 @@ impl Group {
         true
     }
 
-    /// Looks up consumer `name`, creating it if needed, and marks it seen now.
-    pub fn touch_consumer(&mut self, name: &[u8], now: i64) {
-        self.create_consumer(name, now);
+    /// Looks up consumer `name`, creating it if needed, and marks it seen now; true if it
+    /// was created.
+    pub fn touch_consumer(&mut self, name: &[u8], now: i64) -> bool {
+        let created = self.create_consumer(name, now);
         if let Some(c) = self.consumers.get_mut(name) {
             c.seen_time = now;
         }
+        created
     }
 
     /// Deletes consumer `name` and its pending entries; answers how many it had.
