@@ -169,6 +169,17 @@ impl Stream {
 
     /// The first (or last) live entry's ID.
     pub fn edge_id(&self, last: bool) -> Option<StreamId> {
+        if last {
+            // Most often the entry appended last is still there: no decoding.
+            if let Some(id) = self
+                .chunks
+                .values()
+                .next_back()
+                .and_then(|c| c.last_if_live())
+            {
+                return Some(id);
+            }
+        }
         let mut found = None;
         self.visit(StreamId::MIN, StreamId::MAX, last, |e| {
             found = Some(e.id);
@@ -497,6 +508,7 @@ mod tests {
                 }
                 assert_eq!(s.len(), model.len() as u64);
                 assert_eq!(s.edge_id(false), model.keys().next().copied());
+                assert_eq!(s.edge_id(true), model.keys().next_back().copied());
             }
         }
     }

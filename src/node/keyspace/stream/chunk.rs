@@ -24,6 +24,8 @@ pub struct Chunk {
     master: StreamId,
     /// The last ID ever put here, deleted or not (what Redis's `MINID` trimming compares).
     last: StreamId,
+    /// The entry `last` is still here: the stream's last live ID is known without decoding.
+    tail_live: bool,
     /// The master field names: a varint count, then each name.
     fields: Box<[u8]>,
     data: Vec<u8>,
@@ -61,6 +63,7 @@ impl Chunk {
         let mut chunk = Chunk {
             master: id,
             last: id,
+            tail_live: true,
             fields: fields.into_boxed_slice(),
             data: Vec::new(),
             live: 0,
@@ -80,6 +83,12 @@ impl Chunk {
         self.last
     }
 
+    /// The last entry's ID when it is the last one ever put here (None: unknown without
+    /// decoding, because that one was deleted).
+    pub fn last_if_live(&self) -> Option<StreamId> {
+        (self.tail_live && self.live > 0).then_some(self.last)
+    }
+
     /// Entries ever appended, deleted ones included.
     pub fn appended(&self) -> u64 {
         u64::from(self.appended)
@@ -89,7 +98,10 @@ impl Chunk {
     /// (deleted entries are not loaded, but count as Redis counts them).
     pub fn restore_history(&mut self, appended: u64, last: StreamId) {
         self.appended = u32::try_from(appended).unwrap_or(u32::MAX).max(self.live);
-        self.last = self.last.max(last);
+        if last > self.last {
+            self.last = last;
+            self.tail_live = false;
+        }
     }
 
     pub fn live(&self) -> u64 {
@@ -155,6 +167,7 @@ impl Chunk {
         self.live += 1;
         self.appended += 1;
         self.last = id;
+        self.tail_live = true;
         self.entries_lp_bytes = self.entries_lp_bytes.saturating_add(lp);
     }
 
@@ -246,11 +259,32 @@ impl Chunk {
         visit: &mut dyn FnMut(EntryView<'_>) -> bool,
     ) -> bool {
         let master = self.master_fields().unwrap_or_default();
+        if !rev {
+            // One pass from the front: entries before `start` are skipped by their headers,
+            // and the walk stops at the first entry past `end` (XREAD, XRANGE with COUNT).
+            let mut pos = 0;
+            while pos < self.data.len() {
+                let Some((id, next)) = self.read_at(pos, &master, None) else {
+                    break;
+                };
+                if id > end {
+                    break;
+                }
+                if id >= start {
+                    let mut pairs = Vec::with_capacity(master.len());
+                    if self.read_at(pos, &master, Some(&mut pairs)).is_some()
+                        && !visit(EntryView { id, pairs })
+                    {
+                        return false;
+                    }
+                }
+                pos = next;
+            }
+            return true;
+        }
         let mut bounds = self.bounds();
         bounds.retain(|&(id, _, _)| id >= start && id <= end);
-        if rev {
-            bounds.reverse();
-        }
+        bounds.reverse();
         for (_, pos, _) in bounds {
             let mut pairs = Vec::new();
             let Some((id, _)) = self.read_at(pos, &master, Some(&mut pairs)) else {
@@ -270,6 +304,9 @@ impl Chunk {
         };
         self.data.drain(from..to);
         self.live -= 1;
+        if id == self.last {
+            self.tail_live = false;
+        }
         true
     }
 
@@ -281,6 +318,9 @@ impl Chunk {
         for (id, _, to) in self.bounds() {
             if !more(id) {
                 break;
+            }
+            if id == self.last {
+                self.tail_live = false;
             }
             cut = to;
             n += 1;
