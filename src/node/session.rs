@@ -35,6 +35,7 @@ use super::memory::{self, Room};
 use super::reply::Reply;
 use super::server::{unix_ms, Node};
 use super::stats::Outcome;
+use super::tracking;
 
 /// Most commands run under one hold of the lock; the rest of a longer pipeline waits its turn.
 const MAX_BATCH: usize = 512;
@@ -262,9 +263,12 @@ impl Session {
         set_access_clock(now, config.lfu());
         let mut clock = Instant::now();
         let mut ran = 0;
-        while ran < MAX_BATCH && !self.client.close_after_reply {
+        let stop = loop {
+            if ran >= MAX_BATCH || self.client.close_after_reply {
+                break None;
+            }
             let Some(cmd) = self.pending.pop_front() else {
-                break;
+                break None;
             };
             let at = Batch {
                 config,
@@ -274,16 +278,25 @@ impl Session {
             match self.run_one(&mut ks, &node, &cmd, at) {
                 Some(paused @ Stop::Paused { .. }) => {
                     self.pending.push_front(cmd);
-                    return Some(paused);
+                    break Some(paused);
                 }
-                Some(blocked) => return Some(blocked),
+                Some(blocked) => break Some(blocked),
                 None => ran += 1,
             }
+        };
+        // The batch is this client's turn of Redis's event loop: broadcast what it changed.
+        tracking::settle(
+            &mut ks,
+            &node,
+            config,
+            Some((self.client.id, &mut self.out)),
+        );
+        if stop.is_none() {
+            node.stats
+                .commands_processed
+                .fetch_add(ran as u64, Ordering::Relaxed);
         }
-        node.stats
-            .commands_processed
-            .fetch_add(ran as u64, Ordering::Relaxed);
-        None
+        stop
     }
 
     fn run_one(
@@ -672,12 +685,14 @@ impl Session {
         self.client.subscriber || self.client.monitor
     }
 
-    /// Releases what the client held in shared state: watches and subscriptions.
+    /// Releases what the client held in shared state: watches, tracking and subscriptions.
     fn cleanup(&mut self) {
         let mut ks = self.node.keyspace();
         for (db, key, _) in self.client.watched.drain(..) {
             ks.db(db).unwatch(&key);
         }
+        ks.tracking.disable(self.client.id);
+        ks.sync_tracking();
         // Lock order: keyspace, then pub/sub.
         self.node.pubsub.lock().unsubscribe_all(self.client.id);
         self.client.subscriber = false;

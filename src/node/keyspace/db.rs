@@ -250,6 +250,8 @@ struct Store {
     /// Events this database noticed by itself (`new`, `expired`, `keymiss`, `evicted`), for
     /// keyspace notifications.
     journal: Journal,
+    /// Keys a lookup found expired and deleted, for client-side caching (see [`ChangeLog`]).
+    lazily_expired: ChangeLog,
     /// Under an LFU policy, the keys (positions) whose use the running command has counted:
     /// a handler may look a key up more than once (to check its type, then to change it),
     /// and Redis counts one use per lookup it makes, which is one per command.
@@ -319,6 +321,7 @@ impl Store {
             take(occupied, &mut self.order, &mut self.expiring, pos);
             self.expired += 1;
             self.journal.note(Events::EXPIRED, "expired", key);
+            self.lazily_expired.note(key);
         }
         if read {
             self.journal.note_miss(key);
@@ -500,6 +503,24 @@ struct Signals {
     blocked: HashMap<Box<[u8]>, Vec<u64>>,
     /// Keys with waiters that were changed since the waiters were last served.
     ready: Vec<Box<[u8]>>,
+    /// Keys changed, for client-side caching's invalidations.
+    changed: ChangeLog,
+}
+
+/// The keys a database changed, noted only while client tracking is live (see
+/// [`crate::node::tracking`]), so that a write costs one branch otherwise.
+#[derive(Debug, Default)]
+struct ChangeLog {
+    on: bool,
+    keys: Vec<Box<[u8]>>,
+}
+
+impl ChangeLog {
+    fn note(&mut self, key: &[u8]) {
+        if self.on {
+            self.keys.push(key.into());
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -511,6 +532,7 @@ struct Watch {
 impl Signals {
     /// Marks `key` changed: its watchers' transactions will fail, its waiters will be served.
     fn touch(&mut self, key: &[u8]) {
+        self.changed.note(key);
         if !self.watched.is_empty() {
             if let Some(w) = self.watched.get_mut(key) {
                 w.version += 1;
@@ -745,6 +767,10 @@ impl Db {
         // The expired counts and the journals belong to the databases, not to the data.
         std::mem::swap(&mut self.store.expired, &mut other.store.expired);
         std::mem::swap(&mut self.store.journal, &mut other.store.journal);
+        std::mem::swap(
+            &mut self.store.lazily_expired,
+            &mut other.store.lazily_expired,
+        );
         for db in [self, other] {
             db.signals.touch_all();
             let waited: Vec<Box<[u8]>> = db.signals.blocked.keys().cloned().collect();
@@ -801,6 +827,27 @@ impl Db {
     /// Marks `key` changed: its watchers' transactions will fail, its waiters will be served.
     pub fn touch(&mut self, key: &[u8]) {
         self.signals.touch(key);
+    }
+
+    /// Starts or stops noting changed keys for client-side caching.
+    pub fn note_changes(&mut self, on: bool) {
+        self.signals.changed.on = on;
+        self.store.lazily_expired.on = on;
+        if !on {
+            self.signals.changed.keys.clear();
+            self.store.lazily_expired.keys.clear();
+        }
+    }
+
+    /// Whether changed keys are being noted.
+    pub fn notes_changes(&self) -> bool {
+        self.signals.changed.on
+    }
+
+    /// Moves the keys changed since the last call (lazily expired ones first) into `into`.
+    pub fn take_changes(&mut self, into: &mut Vec<Box<[u8]>>) {
+        into.append(&mut self.store.lazily_expired.keys);
+        into.append(&mut self.signals.changed.keys);
     }
 
     /// Starts watching `key`; returns the version to compare at `EXEC`.
