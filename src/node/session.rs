@@ -283,6 +283,9 @@ impl Session {
                 Some(blocked) => break Some(blocked),
                 None => ran += 1,
             }
+            if ks.tracking_live() {
+                self.end_caching(&mut ks, &cmd);
+            }
         };
         // The batch is this client's turn of Redis's event loop: broadcast what it changed.
         tracking::settle(
@@ -482,6 +485,18 @@ impl Session {
             self.after_reply(mark);
         }
         blocked.map(Stop::Blocked)
+    }
+
+    /// `CLIENT CACHING YES|NO` holds for the next command only: any command ends it, run or
+    /// refused, except `CLIENT …` itself and those queued in a transaction (Redis's
+    /// `resetClient`).
+    fn end_caching(&self, ks: &mut Keyspace, cmd: &Command) {
+        if self.client.multi.is_some() || cmd.arg(0).eq_ignore_ascii_case(b"client") {
+            return;
+        }
+        if let Some(c) = ks.tracking.client_mut(self.client.id) {
+            c.caching = false;
+        }
     }
 
     /// Whether `CLIENT PAUSE … WRITE` holds `spec` back: it may write or replicate, or it is

@@ -63,6 +63,13 @@ pub struct TrackingOptions {
     pub prefixes: Vec<Vec<u8>>,
 }
 
+/// Overlapping `BCAST` prefixes: the error, and whether Redis turns tracking on regardless.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrefixConflict {
+    pub error: String,
+    pub enable_anyway: bool,
+}
+
 /// Keys changed under a prefix, each with the client that changed it last (0: none).
 type ChangedKeys = BTreeMap<Box<[u8]>, u64>;
 
@@ -196,25 +203,35 @@ impl Tracking {
         (self.keys.len(), self.items, self.prefixes.len())
     }
 
-    /// The error Redis answers when `prefixes` overlap each other or one the client already has;
-    /// None when they are fine. Redis checks the new prefixes in order: each against the
+    /// The error Redis answers when `prefixes` overlap each other or one the client already has
+    /// (None when they are fine). Redis checks the new prefixes in order: each against the
     /// existing ones, then against the new ones after it.
-    pub fn prefix_conflict(&self, id: u64, prefixes: &[Vec<u8>]) -> Option<String> {
+    ///
+    /// Redis 7.0's check has a flaw this keeps: when two *new* prefixes overlap and the first
+    /// of them is not the first given, it answers the error and still turns tracking on (and
+    /// answers `+OK` too); `PrefixConflict::enable_anyway` says so.
+    pub fn prefix_conflict(&self, id: u64, prefixes: &[Vec<u8>]) -> Option<PrefixConflict> {
         let existing = self.clients.get(&id).map(|c| &c.prefixes);
         for (i, p) in prefixes.iter().enumerate() {
             if let Some(old) = existing.and_then(|e| e.iter().find(|old| overlap(old, p))) {
-                return Some(format!(
-                    "ERR Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client must not overlap.",
-                    String::from_utf8_lossy(p),
-                    String::from_utf8_lossy(old)
-                ));
+                return Some(PrefixConflict {
+                    error: format!(
+                        "ERR Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client must not overlap.",
+                        String::from_utf8_lossy(p),
+                        String::from_utf8_lossy(old)
+                    ),
+                    enable_anyway: false,
+                });
             }
             if let Some(other) = prefixes[i + 1..].iter().find(|q| overlap(p, q)) {
-                return Some(format!(
-                    "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
-                    String::from_utf8_lossy(p),
-                    String::from_utf8_lossy(other)
-                ));
+                return Some(PrefixConflict {
+                    error: format!(
+                        "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
+                        String::from_utf8_lossy(p),
+                        String::from_utf8_lossy(other)
+                    ),
+                    enable_anyway: i > 0,
+                });
             }
         }
         None
@@ -501,6 +518,7 @@ pub fn settle(
     for key in keys {
         ks.tracking.invalidate(&key, modifier, true, &mut delivery);
     }
+    ks.tracking.flush_pending(&mut delivery);
     ks.tracking.broadcast(&mut delivery);
     let max = usize::try_from(config.int("tracking-table-max-keys")).unwrap_or(0);
     ks.tracking.limit(max, &mut delivery);

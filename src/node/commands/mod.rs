@@ -196,6 +196,13 @@ impl<'a> Ctx<'a> {
     /// Hands the keys changed so far to client tracking, which tells the clients that may cache
     /// them (a check of one flag when nobody tracks).
     pub fn invalidate_changed(&mut self) {
+        self.invalidate_changed_as(true);
+    }
+
+    /// [`invalidate_changed`](Self::invalidate_changed); `executing` false for the changes
+    /// made before the command started (keys evicted to make room for it), whose messages to
+    /// the client itself go out at once rather than after its reply, as in Redis.
+    fn invalidate_changed_as(&mut self, executing: bool) {
         if !self.ks.tracking_live() {
             return;
         }
@@ -208,7 +215,7 @@ impl<'a> Ctx<'a> {
             node: self.node,
             config: &self.config,
             current: Some((id, &mut *self.out)),
-            executing: true,
+            executing,
         };
         for key in keys {
             self.ks
@@ -237,8 +244,7 @@ impl<'a> Ctx<'a> {
 
     /// Client tracking's part of a command's end (Redis's `call()`): invalidations for what it
     /// changed; the keys a read-only command read, remembered for a tracking client; and,
-    /// once the command is not inside `EXEC`, the client's own invalidations after its reply
-    /// and the end of a `CLIENT CACHING` given for this command.
+    /// once the command is not inside `EXEC`, the client's own invalidations after its reply.
     fn track_command(&mut self, spec: &CommandSpec, cmd: &Command) {
         self.invalidate_changed();
         let id = self.client.id;
@@ -256,19 +262,14 @@ impl<'a> Ctx<'a> {
                 executing: false,
             };
             self.ks.tracking.flush_pending(&mut delivery);
-            // `CLIENT CACHING` lasts for the next command: kept by `CLIENT …` itself and
-            // while a transaction is queued.
-            if self.client.multi.is_none() && spec.container_name() != Some("client") {
-                if let Some(c) = self.ks.tracking.client_mut(id) {
-                    c.caching = false;
-                }
-            }
         }
         self.ks.sync_tracking();
     }
 
-    /// Keeps the tracking table within `tracking-table-max-keys` before a command runs.
+    /// Before a command runs: invalidations for the keys evicted to make room for it, and the
+    /// tracking table kept within `tracking-table-max-keys`.
     fn limit_tracking(&mut self) {
+        self.invalidate_changed_as(false);
         let max = usize::try_from(self.config.int("tracking-table-max-keys")).unwrap_or(0);
         let mut delivery = Delivery {
             node: self.node,

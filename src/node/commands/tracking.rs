@@ -77,7 +77,11 @@ fn client_tracking(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         }
         if options.bcast {
             if let Some(conflict) = ctx.ks.tracking.prefix_conflict(id, &options.prefixes) {
-                return Err(CmdError::text(conflict));
+                if !conflict.enable_anyway {
+                    return Err(CmdError::text(conflict.error));
+                }
+                // Redis 7.0 answers the error, then goes on as if the check had passed.
+                ctx.out.error(conflict.error.as_bytes());
             }
         }
         let handle = ctx.client.handle.clone();
