@@ -583,10 +583,24 @@ impl Session {
                         return Err(end);
                     }
                 }
+                // Pushes (invalidations, RESP3 pub/sub messages) go out while the command
+                // waits, as Redis writes them to a blocked client.
+                push = self.push_rx.recv() => {
+                    if let Some(push) = push {
+                        if let Err(end) = self.write_push(push).await {
+                            self.unblock(&blocked);
+                            return Err(end);
+                        }
+                    }
+                }
             }
         };
         match outcome {
-            Some(reply) => self.out.raw(&reply),
+            Some(reply) => {
+                // What was pushed before the command was served comes before its reply.
+                self.take_pushes();
+                self.out.raw(&reply);
+            }
             None => {
                 // Timed out; it may have been served at the same moment, so look again under
                 // the lock.

@@ -856,3 +856,51 @@ fn blocked_pops_and_a_resp3_tracker_redirected_to_a_resp2_subscriber() {
     assert_eq!(popped, vec!["*2\r\n$1\r\nq\r\n$1\r\nx\r\n"]);
     assert_eq!(p.drain(c).len(), 1);
 }
+
+#[test]
+fn a_blocked_tracker_gets_its_invalidations_before_the_blocked_reply() {
+    let mut p = Pair::start();
+    let a = p.open(true);
+    let b = p.open(false);
+    p.check(a, &["CLIENT", "TRACKING", "on"]);
+    let pipeline: Vec<u8> = [
+        encode_command(&["GET", "k"]),
+        encode_command(&["BLPOP", "q", "0"]),
+        encode_command(&["PING", SENTINEL]),
+    ]
+    .concat();
+    p.conns[a].ours.send(&pipeline);
+    p.conns[a].redis.send(&pipeline);
+    for (ours, id) in [(true, p.conns[a].ours_id), (false, p.conns[a].redis_id)] {
+        let conn = if ours {
+            &mut p.d.ours_conn
+        } else {
+            &mut p.d.redis_conn
+        };
+        assert_eventually(Duration::from_secs(5), "BLPOP to block", || {
+            let list = conn.request_raw(&["CLIENT", "LIST", "ID", &id.to_string()]);
+            String::from_utf8_lossy(&list).contains("cmd=blpop")
+        });
+    }
+    p.check(b, &["SET", "k", "1"]);
+    p.check(b, &["RPUSH", "q", "x"]);
+    let mut frames = Vec::new();
+    for ours in [true, false] {
+        let conn = if ours {
+            &mut p.conns[a].ours
+        } else {
+            &mut p.conns[a].redis
+        };
+        let mut got = Vec::new();
+        loop {
+            let frame = String::from_utf8_lossy(&conn.read_raw_reply()).into_owned();
+            if frame.ends_with(&format!("{SENTINEL}\r\n")) {
+                break;
+            }
+            got.push(frame);
+        }
+        frames.push(got);
+    }
+    assert_eq!(frames[0], frames[1]);
+    assert_eq!(frames[1][1], invalidate(&["k"]));
+}
