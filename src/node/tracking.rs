@@ -15,7 +15,7 @@
 //! `EXEC`'s whole reply is), as in Redis 7.0.15.
 //!
 //! The table is part of the keyspace and guarded by its lock: the databases note the keys they
-//! change (only while tracking is live, so writes cost one branch otherwise), and the command
+//! change (only while some client tracks, so writes cost one branch otherwise), and the command
 //! path hands those keys to [`Tracking::invalidate`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -179,9 +179,17 @@ fn overlap(a: &[u8], b: &[u8]) -> bool {
 }
 
 impl Tracking {
-    /// Whether writes must be noted: some client tracks, or some key or prefix is still held.
+    /// Whether writes must be noted: some client tracks. While none does, writes cost one
+    /// branch and the keys left in the table are not kept up to date (Redis would drop a key
+    /// from it when it changes): at worst a client that turns tracking on again is sent an
+    /// invalidation for a key it read before, which a cache can always take.
     pub fn is_live(&self) -> bool {
-        !self.clients.is_empty() || !self.keys.is_empty() || !self.prefixes.is_empty()
+        !self.clients.is_empty()
+    }
+
+    /// Whether the table holds any key (a flush empties it even while nobody tracks).
+    pub fn holds_keys(&self) -> bool {
+        !self.keys.is_empty()
     }
 
     /// The tracking settings of client `id`, if it tracks.
@@ -597,7 +605,8 @@ mod tests {
         t.remember(1, [&b"k"[..], &b"k"[..], &b"j"[..]].into_iter());
         assert_eq!(t.totals(), (2, 2, 0));
         t.disable(1);
-        assert!(t.is_live(), "keys stay until they change");
+        assert!(!t.is_live(), "nobody tracks: writes need not be noted");
+        assert!(t.holds_keys(), "keys stay until they change or a flush");
         t.enable(
             &handle,
             TrackingOptions {

@@ -229,7 +229,7 @@ impl<'a> Ctx<'a> {
     /// invalidation, and the tracking table is emptied.
     pub fn invalidate_all(&mut self) {
         self.invalidate_changed();
-        if !self.ks.tracking_live() {
+        if !self.ks.tracking_live() && !self.ks.tracking.holds_keys() {
             return;
         }
         let mut delivery = Delivery {
