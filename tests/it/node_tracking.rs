@@ -698,7 +698,13 @@ fn tracking_table_max_keys_evicts_with_invalidations() {
 
 #[test]
 fn randomized_reads_and_writes_invalidate_as_redis() {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(0x07ac_41e9);
+    for seed in [0x07ac_41e9, 1, 2, 3, 4] {
+        randomized_run(seed);
+    }
+}
+
+fn randomized_run(seed: u64) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut p = Pair::start();
     let reader = p.open(true);
     let noloop = p.open(true);
@@ -709,6 +715,13 @@ fn randomized_reads_and_writes_invalidate_as_redis() {
     p.check(reader, &["CLIENT", "TRACKING", "on"]);
     p.check(noloop, &["CLIENT", "TRACKING", "on", "NOLOOP", "OPTOUT"]);
     p.check(redirected, &["CLIENT", "TRACKING", "on", "REDIRECT", "{3}"]);
+    let bcast = p.open(true);
+    p.check(
+        bcast,
+        &[
+            "CLIENT", "TRACKING", "on", "BCAST", "NOLOOP", "PREFIX", "a", "PREFIX", "c",
+        ],
+    );
     let keys = ["a", "b", "c", "d", "e"];
     let reads: &[&[&str]] = &[
         &["GET", "K"],
@@ -735,7 +748,7 @@ fn randomized_reads_and_writes_invalidate_as_redis() {
         &["UNLINK", "K", "a"],
         &["COPY", "K", "b"],
     ];
-    let clients = [reader, noloop, writer, redirected];
+    let clients = [reader, noloop, writer, redirected, bcast];
     let mut seen = 0;
     for step in 0..400 {
         let who = clients[rng.gen_range(0..clients.len())];
@@ -766,6 +779,10 @@ fn randomized_reads_and_writes_invalidate_as_redis() {
         if step % 97 == 96 {
             batch.push(vec!["FLUSHDB".into()]);
         }
+        if who != writer && rng.gen_bool(0.15) {
+            batch.insert(0, vec!["MULTI".into()]);
+            batch.push(vec!["EXEC".into()]);
+        }
         let batch: Vec<Vec<&str>> = batch
             .iter()
             .map(|c| c.iter().map(String::as_str).collect())
@@ -774,7 +791,7 @@ fn randomized_reads_and_writes_invalidate_as_redis() {
         for frame in p.step(who, &batch) {
             seen += usize::from(frame.contains("invalidate"));
         }
-        for other in [reader, noloop, sub] {
+        for other in [reader, noloop, sub, bcast] {
             for frame in p.drain(other) {
                 seen += usize::from(frame.contains("invalidate"));
             }
