@@ -483,6 +483,7 @@ impl Session {
         self.note_command(spec, ended);
         if blocked.is_none() {
             self.after_reply(mark);
+            tracking::send_own(ks, node, batch.config, self.client.id, &mut self.out);
         }
         blocked.map(Stop::Blocked)
     }
@@ -764,7 +765,8 @@ pub fn serve_ready(ks: &mut Keyspace, node: &Node, now: i64) {
                         .lookup(&waiter.command)
                         .expect("a blocked command was resolved before it blocked");
                     {
-                        let mut ctx = Ctx::new(ks, &mut client, &mut out, node, config, now);
+                        let mut ctx =
+                            Ctx::new(ks, &mut client, &mut out, node, config.clone(), now);
                         ctx.serving_blocked = true;
                         ctx.serving_key = Some(&key);
                         let _ = commands::execute(&mut ctx, spec, &waiter.command);
@@ -773,6 +775,7 @@ pub fn serve_ready(ks: &mut Keyspace, node: &Node, now: i64) {
                         // Still nothing for it: it keeps its place.
                         ks.waiters.put_back(id, waiter);
                     } else {
+                        tracking::send_own(ks, node, &config, waiter.client_id, &mut out);
                         for k in &waiter.keys {
                             ks.db(waiter.db).remove_waiter(k, id);
                         }

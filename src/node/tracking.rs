@@ -502,6 +502,22 @@ impl Tracking {
     }
 }
 
+/// Sends client `id` the invalidations of its own keys that waited for its command's reply
+/// to be written into `out` (and for `CLIENT REPLY OFF|SKIP` to have dropped that reply:
+/// invalidations are pushes, which Redis sends regardless).
+pub fn send_own(ks: &mut Keyspace, node: &Node, config: &NodeConfig, id: u64, out: &mut Reply) {
+    if ks.tracking.pending.is_empty() {
+        return;
+    }
+    let mut delivery = Delivery {
+        node,
+        config,
+        current: Some((id, out)),
+        executing: false,
+    };
+    ks.tracking.flush_pending(&mut delivery);
+}
+
 /// Client tracking's work outside any command: after a client's batch (`current`) or an
 /// expiry cycle. Keys changed with no command to own them (expired, evicted) are invalidated,
 /// `BCAST` clients are sent what changed under their prefixes (Redis does this before the

@@ -921,3 +921,30 @@ fn a_blocked_tracker_gets_its_invalidations_before_the_blocked_reply() {
     assert_eq!(frames[0], frames[1]);
     assert_eq!(frames[1][1], invalidate(&["k"]));
 }
+
+#[test]
+fn invalidations_are_pushed_even_with_replies_off() {
+    let mut p = Pair::start();
+    let a = p.open(true);
+    let b = p.open(false);
+    p.check(a, &["CLIENT", "TRACKING", "on"]);
+    p.check(a, &["GET", "k"]);
+    let bytes: Vec<u8> = [
+        encode_command(&["CLIENT", "REPLY", "OFF"]),
+        encode_command(&["SET", "k", "1"]),
+        encode_command(&["GET", "k"]),
+    ]
+    .concat();
+    p.conns[a].ours.send(&bytes);
+    p.conns[a].redis.send(&bytes);
+    p.check(b, &["SET", "k", "2"]);
+    let frames = p.check(a, &["CLIENT", "REPLY", "ON"]);
+    assert_eq!(
+        frames,
+        vec![
+            invalidate(&["k"]),
+            invalidate(&["k"]),
+            "+OK\r\n".to_string()
+        ]
+    );
+}

@@ -243,8 +243,9 @@ impl<'a> Ctx<'a> {
     }
 
     /// Client tracking's part of a command's end (Redis's `call()`): invalidations for what it
-    /// changed; the keys a read-only command read, remembered for a tracking client; and,
-    /// once the command is not inside `EXEC`, the client's own invalidations after its reply.
+    /// changed, and the keys a read-only command read, remembered for a tracking client. The
+    /// client's own invalidations wait for [`crate::node::tracking::send_own`], after its
+    /// reply (and after `EXEC`'s whole reply).
     fn track_command(&mut self, spec: &CommandSpec, cmd: &Command) {
         self.invalidate_changed();
         let id = self.client.id;
@@ -253,15 +254,6 @@ impl<'a> Ctx<'a> {
             self.ks
                 .tracking
                 .remember(id, keys.iter().map(|&(i, _)| cmd.arg(i)));
-        }
-        if !self.client.in_exec {
-            let mut delivery = Delivery {
-                node: self.node,
-                config: &self.config,
-                current: Some((id, &mut *self.out)),
-                executing: false,
-            };
-            self.ks.tracking.flush_pending(&mut delivery);
         }
         self.ks.sync_tracking();
     }
