@@ -926,6 +926,40 @@ mod tests {
     }
 
     #[test]
+    fn changed_keys_are_noted_only_while_asked() {
+        let taken = |db: &mut Db| {
+            let mut keys = Vec::new();
+            db.take_changes(&mut keys);
+            keys.into_iter().map(|k| k.to_vec()).collect::<Vec<_>>()
+        };
+        let mut db = Db::default();
+        db.set(b"quiet", s("1"), 0);
+        assert!(!db.notes_changes());
+        assert!(taken(&mut db).is_empty());
+        db.note_changes(true);
+        db.set(b"a", s("1"), 0);
+        db.set_with_expiry(b"t", s("1"), Some(10), 0);
+        assert!(db.get(b"a", 0).is_some(), "a read is no change");
+        assert!(db.get_mut(b"missing", 0).is_none(), "nothing to change");
+        db.remove(b"quiet", 0);
+        assert_eq!(
+            taken(&mut db),
+            vec![b"a".to_vec(), b"t".to_vec(), b"quiet".to_vec()]
+        );
+        // Lazy expiry (a read finding the key due) and active expiry both count.
+        assert!(db.get(b"t", 10).is_none());
+        assert_eq!(taken(&mut db), vec![b"t".to_vec()]);
+        db.set_with_expiry(b"u", s("1"), Some(10), 0);
+        taken(&mut db);
+        assert_eq!(db.expire_due(20, 10), 1);
+        db.set(b"a", s("2"), 20);
+        assert_eq!(taken(&mut db), vec![b"u".to_vec(), b"a".to_vec()]);
+        db.note_changes(false);
+        db.set(b"a", s("3"), 20);
+        assert!(taken(&mut db).is_empty());
+    }
+
+    #[test]
     fn set_drops_ttl_and_watch_sees_changes() {
         let mut db = Db::default();
         db.set_with_expiry(b"k", s("v"), Some(1000), 0);
