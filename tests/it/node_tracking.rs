@@ -265,6 +265,10 @@ fn default_mode_invalidates_what_a_client_read() {
     p.check(b, &["LPUSHX", "list", "x"]);
     p.check(b, &["DEL", "nothing"]);
     assert!(p.drain(a).is_empty());
+    // Streams: a range read, then an entry added by another client.
+    p.step(a, &[&["XRANGE", "st", "-", "+"], &["XLEN", "st"]]);
+    p.check(b, &["XADD", "st", "1-1", "f", "v"]);
+    assert_eq!(p.drain(a), vec![invalidate(&["st"])]);
     // A wrong-type read is still remembered.
     p.step(a, &[&["LPUSH", "l", "1"], &["GET", "l"]]);
     p.check(b, &["RPUSH", "l", "2"]);
