@@ -952,3 +952,34 @@ fn invalidations_are_pushed_even_with_replies_off() {
         ]
     );
 }
+
+#[test]
+fn evicted_keys_are_invalidated() {
+    let mut p = Pair::start();
+    let a = p.open(true);
+    let b = p.open(false);
+    let keys = ["e1", "e2", "e3", "e4", "e5"];
+    for k in keys {
+        p.check(b, &["SET", k, "value"]);
+    }
+    p.check(a, &["CLIENT", "TRACKING", "on"]);
+    let reads: Vec<[&str; 2]> = keys.map(|k| ["GET", k]).into();
+    let reads: Vec<&[&str]> = reads.iter().map(|c| &c[..]).collect();
+    p.step(a, &reads);
+    p.d.check(&["CONFIG", "SET", "maxmemory-policy", "allkeys-random"]);
+    p.d.check(&["CONFIG", "SET", "maxmemory", "1"]);
+    // Every key goes to make room (and the write is refused): which order is random, the
+    // set of invalidated keys is not.
+    p.d.both(&["SET", "x", "1"]);
+    p.d.check(&["CONFIG", "SET", "maxmemory", "0"]);
+    let mut got = Vec::new();
+    for ours in [true, false] {
+        let mut frames = p.exchange(a, &[], ours);
+        frames.sort();
+        got.push(frames);
+    }
+    assert_eq!(got[0], got[1]);
+    let mut expected: Vec<String> = keys.iter().map(|k| invalidate(&[k])).collect();
+    expected.sort();
+    assert_eq!(got[1], expected);
+}
