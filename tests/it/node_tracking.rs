@@ -425,11 +425,15 @@ fn bcast_prefixes_noloop_and_batches() {
     assert_eq!(ours, redis);
     let (ours, redis) = p.info_field(a, "flags");
     assert_eq!((ours.as_str(), redis.as_str()), ("tB", "tB"));
+    // A BCAST client that goes away releases its prefixes.
+    p.close(n);
+    let (ours, redis) = p.info_numbers(&["tracking_total_prefixes", "tracking_clients"]);
+    assert_eq!(ours, redis);
+    assert_eq!(redis, vec!["2", "1"]);
     // Adding prefixes while on, then off: the prefixes are released.
     p.check(a, &["CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "z"]);
     p.check(a, &["CLIENT", "TRACKINGINFO"]);
     p.check(a, &["CLIENT", "TRACKING", "off"]);
-    p.check(n, &["CLIENT", "TRACKING", "off"]);
     let (ours, redis) = p.info_numbers(&["tracking_total_prefixes", "tracking_clients"]);
     assert_eq!(ours, redis);
     assert_eq!(redis, vec!["0", "0"]);
