@@ -6,7 +6,8 @@
 //! [`commands::Ctx`] over the [`keyspace`], holding the node's one keyspace lock, so commands
 //! are atomic as in Redis. Replies are written by [`reply::Reply`] in the client's protocol
 //! (RESP2 or RESP3). Blocking commands park in [`blocking`] and are served when their keys
-//! change; [`pubsub`] delivers published messages; [`config`] holds the `redis.conf` directives.
+//! change; [`pubsub`] delivers published messages; [`tracking`] remembers who caches which
+//! keys and sends their invalidations; [`config`] holds the `redis.conf` directives.
 
 pub mod acl;
 pub mod blocking;
@@ -27,6 +28,7 @@ pub mod reply;
 pub mod server;
 pub mod session;
 pub mod stats;
+pub mod tracking;
 
 use std::sync::Arc;
 

@@ -20,6 +20,7 @@ use super::notify;
 use super::pubsub::PubSub;
 use super::session;
 use super::stats::NodeStats;
+use super::tracking;
 
 /// Most keys one active expiry step deletes before letting commands run again.
 const EXPIRE_BUDGET: usize = 200;
@@ -230,6 +231,7 @@ async fn expire_loop(node: Arc<Node>) {
                 if ks.journals_on() {
                     notify::publish_noted(&node, &config, ks.take_noted());
                 }
+                tracking::settle(&mut ks, &node, &config, None);
                 done
             };
             if done < EXPIRE_BUDGET || started.elapsed() > Duration::from_millis(250 / hz) {

@@ -35,6 +35,7 @@ use super::memory::{self, Room};
 use super::reply::Reply;
 use super::server::{unix_ms, Node};
 use super::stats::Outcome;
+use super::tracking;
 
 /// Most commands run under one hold of the lock; the rest of a longer pipeline waits its turn.
 const MAX_BATCH: usize = 512;
@@ -262,9 +263,12 @@ impl Session {
         set_access_clock(now, config.lfu());
         let mut clock = Instant::now();
         let mut ran = 0;
-        while ran < MAX_BATCH && !self.client.close_after_reply {
+        let stop = loop {
+            if ran >= MAX_BATCH || self.client.close_after_reply {
+                break None;
+            }
             let Some(cmd) = self.pending.pop_front() else {
-                break;
+                break None;
             };
             let at = Batch {
                 config,
@@ -274,16 +278,28 @@ impl Session {
             match self.run_one(&mut ks, &node, &cmd, at) {
                 Some(paused @ Stop::Paused { .. }) => {
                     self.pending.push_front(cmd);
-                    return Some(paused);
+                    break Some(paused);
                 }
-                Some(blocked) => return Some(blocked),
+                Some(blocked) => break Some(blocked),
                 None => ran += 1,
             }
+            if ks.tracking_live() {
+                self.end_caching(&mut ks, &cmd);
+            }
+        };
+        // The batch is this client's turn of Redis's event loop: broadcast what it changed.
+        tracking::settle(
+            &mut ks,
+            &node,
+            config,
+            Some((self.client.id, &mut self.out)),
+        );
+        if stop.is_none() {
+            node.stats
+                .commands_processed
+                .fetch_add(ran as u64, Ordering::Relaxed);
         }
-        node.stats
-            .commands_processed
-            .fetch_add(ran as u64, Ordering::Relaxed);
-        None
+        stop
     }
 
     fn run_one(
@@ -467,8 +483,21 @@ impl Session {
         self.note_command(spec, ended);
         if blocked.is_none() {
             self.after_reply(mark);
+            tracking::send_own(ks, node, batch.config, self.client.id, &mut self.out);
         }
         blocked.map(Stop::Blocked)
+    }
+
+    /// `CLIENT CACHING YES|NO` holds for the next command only: any command ends it, run or
+    /// refused, except `CLIENT …` itself and those queued in a transaction (Redis's
+    /// `resetClient`).
+    fn end_caching(&self, ks: &mut Keyspace, cmd: &Command) {
+        if self.client.multi.is_some() || cmd.arg(0).eq_ignore_ascii_case(b"client") {
+            return;
+        }
+        if let Some(c) = ks.tracking.client_mut(self.client.id) {
+            c.caching = false;
+        }
     }
 
     /// Whether `CLIENT PAUSE … WRITE` holds `spec` back: it may write or replicate, or it is
@@ -555,10 +584,24 @@ impl Session {
                         return Err(end);
                     }
                 }
+                // Pushes (invalidations, RESP3 pub/sub messages) go out while the command
+                // waits, as Redis writes them to a blocked client.
+                push = self.push_rx.recv() => {
+                    if let Some(push) = push {
+                        if let Err(end) = self.write_push(push).await {
+                            self.unblock(&blocked);
+                            return Err(end);
+                        }
+                    }
+                }
             }
         };
         match outcome {
-            Some(reply) => self.out.raw(&reply),
+            Some(reply) => {
+                // What was pushed before the command was served comes before its reply.
+                self.take_pushes();
+                self.out.raw(&reply);
+            }
             None => {
                 // Timed out; it may have been served at the same moment, so look again under
                 // the lock.
@@ -672,12 +715,14 @@ impl Session {
         self.client.subscriber || self.client.monitor
     }
 
-    /// Releases what the client held in shared state: watches and subscriptions.
+    /// Releases what the client held in shared state: watches, tracking and subscriptions.
     fn cleanup(&mut self) {
         let mut ks = self.node.keyspace();
         for (db, key, _) in self.client.watched.drain(..) {
             ks.db(db).unwatch(&key);
         }
+        ks.tracking.disable(self.client.id);
+        ks.sync_tracking();
         // Lock order: keyspace, then pub/sub.
         self.node.pubsub.lock().unsubscribe_all(self.client.id);
         self.client.subscriber = false;
@@ -720,7 +765,8 @@ pub fn serve_ready(ks: &mut Keyspace, node: &Node, now: i64) {
                         .lookup(&waiter.command)
                         .expect("a blocked command was resolved before it blocked");
                     {
-                        let mut ctx = Ctx::new(ks, &mut client, &mut out, node, config, now);
+                        let mut ctx =
+                            Ctx::new(ks, &mut client, &mut out, node, config.clone(), now);
                         ctx.serving_blocked = true;
                         ctx.serving_key = Some(&key);
                         let _ = commands::execute(&mut ctx, spec, &waiter.command);
@@ -729,6 +775,7 @@ pub fn serve_ready(ks: &mut Keyspace, node: &Node, now: i64) {
                         // Still nothing for it: it keeps its place.
                         ks.waiters.put_back(id, waiter);
                     } else {
+                        tracking::send_own(ks, node, &config, waiter.client_id, &mut out);
                         for k in &waiter.keys {
                             ks.db(waiter.db).remove_waiter(k, id);
                         }

@@ -20,6 +20,7 @@ mod node_server;
 mod node_sets;
 mod node_streams;
 mod node_strings;
+mod node_tracking;
 mod node_zsets;
 mod proxy_auth;
 mod proxy_backend_auth;

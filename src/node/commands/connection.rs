@@ -14,7 +14,7 @@ pub(super) const COMMANDS: &[(&str, Handler)] = &[
     ("reset", reset),
 ];
 
-/// `RESET`: the connection as new — no transaction, watches, subscriptions or name, database
+/// `RESET`: the connection as new — no transaction, watches, subscriptions, tracking or name, database
 /// 0, RESP2, replies on, and (with a password set) not authenticated.
 fn reset(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
     ctx.client.multi = None;
@@ -27,6 +27,8 @@ fn reset(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
         ctx.node.monitors.remove(ctx.client.id);
         ctx.client.monitor = false;
     }
+    ctx.ks.tracking.disable(ctx.client.id);
+    ctx.ks.sync_tracking();
     ctx.client.db = 0;
     ctx.client.resp3 = false;
     ctx.out.set_resp3(false);

@@ -26,6 +26,7 @@ mod sets;
 mod sort;
 mod streams;
 mod strings;
+mod tracking;
 mod transactions;
 mod zsets;
 
@@ -43,6 +44,7 @@ use super::notify::{self, Events};
 use super::pubsub::{OutputLimit, Publisher};
 use super::reply::Reply;
 use super::server::Node;
+use super::tracking::Delivery;
 
 /// A command's implementation.
 pub type Handler = fn(&mut Ctx<'_>, &Command) -> CmdResult;
@@ -150,6 +152,8 @@ impl<'a> Ctx<'a> {
 
     /// [`notify`](Self::notify) for a key of database `db` (`MOVE`, `COPY … DB`).
     pub fn notify_in(&mut self, db: usize, class: Events, event: &'static str, key: &[u8]) {
+        // Redis invalidates a key as it changes, before the change's event.
+        self.invalidate_changed();
         let events = self.config.notify_events();
         if !events.fires(class) {
             return;
@@ -189,6 +193,86 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Hands the keys changed so far to client tracking, which tells the clients that may cache
+    /// them (a check of one flag when nobody tracks).
+    pub fn invalidate_changed(&mut self) {
+        self.invalidate_changed_as(true);
+    }
+
+    /// [`invalidate_changed`](Self::invalidate_changed); `executing` false for the changes
+    /// made before the command started (keys evicted to make room for it), whose messages to
+    /// the client itself go out at once rather than after its reply, as in Redis.
+    fn invalidate_changed_as(&mut self, executing: bool) {
+        if !self.ks.tracking_live() {
+            return;
+        }
+        let keys = self.ks.take_changes();
+        if keys.is_empty() {
+            return;
+        }
+        let id = self.client.id;
+        let mut delivery = Delivery {
+            node: self.node,
+            config: &self.config,
+            current: Some((id, &mut *self.out)),
+            executing,
+        };
+        for key in keys {
+            self.ks
+                .tracking
+                .invalidate(&key, Some(id), true, &mut delivery);
+        }
+        self.ks.sync_tracking();
+    }
+
+    /// Every key changed at once (`FLUSHDB`, `FLUSHALL`): every tracking client is sent a null
+    /// invalidation, and the tracking table is emptied.
+    pub fn invalidate_all(&mut self) {
+        self.invalidate_changed();
+        if !self.ks.tracking_live() && !self.ks.tracking.holds_keys() {
+            return;
+        }
+        let mut delivery = Delivery {
+            node: self.node,
+            config: &self.config,
+            current: Some((self.client.id, &mut *self.out)),
+            executing: true,
+        };
+        self.ks.tracking.flush(&mut delivery);
+        self.ks.sync_tracking();
+    }
+
+    /// Client tracking's part of a command's end (Redis's `call()`): invalidations for what it
+    /// changed, and the keys a read-only command read, remembered for a tracking client. The
+    /// client's own invalidations wait for [`crate::node::tracking::send_own`], after its
+    /// reply (and after `EXEC`'s whole reply).
+    fn track_command(&mut self, spec: &CommandSpec, cmd: &Command) {
+        self.invalidate_changed();
+        let id = self.client.id;
+        if spec.is_readonly() && !spec.is_pubsub() && self.ks.tracking.client(id).is_some() {
+            let keys = spec.keys_and_flags(cmd);
+            self.ks
+                .tracking
+                .remember(id, keys.iter().map(|&(i, _)| cmd.arg(i)));
+        }
+        self.ks.sync_tracking();
+    }
+
+    /// Before a command runs: invalidations for the keys evicted to make room for it, and the
+    /// tracking table kept within `tracking-table-max-keys`.
+    fn limit_tracking(&mut self) {
+        self.invalidate_changed_as(false);
+        let max = usize::try_from(self.config.int("tracking-table-max-keys")).unwrap_or(0);
+        let mut delivery = Delivery {
+            node: self.node,
+            config: &self.config,
+            current: Some((self.client.id, &mut *self.out)),
+            executing: false,
+        };
+        self.ks.tracking.limit(max, &mut delivery);
+        self.ks.sync_tracking();
+    }
+
     /// Counts a change for `INFO`'s `rdb_changes_since_last_save`.
     pub fn dirty(&mut self, changes: u64) {
         self.ks.stats.dirty += changes;
@@ -213,6 +297,9 @@ pub fn execute(ctx: &mut Ctx<'_>, spec: &CommandSpec, cmd: &Command) -> CmdResul
         let db = ctx.client.db;
         ctx.ks.begin_journals(db, notify::looks_up_as_read(spec));
     }
+    if ctx.ks.tracking_live() {
+        ctx.limit_tracking();
+    }
     let start = ctx.out.len();
     let result = match handler(spec) {
         Some(h) => h(ctx, cmd),
@@ -221,6 +308,9 @@ pub fn execute(ctx: &mut Ctx<'_>, spec: &CommandSpec, cmd: &Command) -> CmdResul
     if let Err(e) = &result {
         ctx.out.truncate(start);
         ctx.out.error(&e.message_bytes());
+    }
+    if ctx.ks.tracking_live() {
+        ctx.track_command(spec, cmd);
     }
     ctx.publish_noted();
     // Shown once, after it ran; not again when a blocked command is served.
@@ -286,6 +376,7 @@ fn modules() -> impl Iterator<Item = &'static [(&'static str, Handler)]> {
         sort::COMMANDS,
         streams::COMMANDS,
         strings::COMMANDS,
+        tracking::COMMANDS,
         transactions::COMMANDS,
         zsets::COMMANDS,
     ]

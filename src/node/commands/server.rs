@@ -81,6 +81,7 @@ fn flushdb(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let n = ctx.db().len() as u64;
     ctx.db().clear();
     ctx.dirty(n);
+    ctx.invalidate_all();
     ctx.out.ok();
     Ok(())
 }
@@ -93,6 +94,7 @@ fn flushall(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         db.clear();
     }
     ctx.dirty(n + 1);
+    ctx.invalidate_all();
     ctx.out.ok();
     Ok(())
 }
@@ -238,7 +240,7 @@ fn write_section(ctx: &mut Ctx<'_>, section: &str, t: &mut String) {
             line("connected_clients", &node.clients.len());
             line("maxclients", &config.int("maxclients"));
             line("blocked_clients", &ctx.ks.waiters.len());
-            line("tracking_clients", &0);
+            line("tracking_clients", &ctx.ks.tracking.client_count());
             line("clients_in_timeout_table", &ctx.ks.waiters.len());
         }
         "memory" => {
@@ -299,6 +301,10 @@ fn write_section(ctx: &mut Ctx<'_>, section: &str, t: &mut String) {
             line("pubsub_channels", &channels);
             line("pubsub_patterns", &patterns);
             line("pubsubshard_channels", &shard_channels);
+            let (keys, items, prefixes) = ctx.ks.tracking.totals();
+            line("tracking_total_keys", &keys);
+            line("tracking_total_items", &items);
+            line("tracking_total_prefixes", &prefixes);
             line(
                 "client_query_buffer_limit_disconnections",
                 &stats
@@ -568,8 +574,9 @@ fn client_line(
     own: Option<&crate::node::client::Client>,
     subs: (usize, usize, usize),
     monitor: bool,
+    tracking: Option<&crate::node::tracking::ClientTracking>,
 ) -> String {
-    client_line_running(h, own, subs, monitor, None)
+    client_line_running(h, own, subs, monitor, None, tracking)
 }
 
 /// A client's `CLIENT LIST` line without its newline, as the ACL log keeps it: `cmd=` names
@@ -586,6 +593,7 @@ pub(crate) fn client_info_for_log(
         subs,
         client.monitor,
         Some(running),
+        None,
     );
     line.pop();
     line
@@ -597,21 +605,37 @@ fn client_line_running(
     subs: (usize, usize, usize),
     monitor: bool,
     running: Option<&'static str>,
+    tracking: Option<&crate::node::tracking::ClientTracking>,
 ) -> String {
     let mut info = h.info.lock().unwrap_or_else(|p| p.into_inner()).clone();
     if let Some(running) = running {
         info.last_command = running;
     }
     let idle = info.last_active.map_or(0, |t| t.elapsed().as_secs());
-    let (flags, multi) = match own {
+    let (base, multi) = match own {
         _ if monitor => ("O", -1),
         Some(c) if c.multi.is_some() => {
             ("x", c.multi.as_ref().map_or(-1, |m| m.queued.len() as i64))
         }
-        _ => ("N", -1),
+        _ => ("", -1),
     };
+    // Redis's letters in its order: tracking (`t`), a broken redirect (`R`), broadcast (`B`).
+    let mut flags = base.to_string();
+    if let Some(t) = tracking {
+        flags.push('t');
+        if t.broken_redirect {
+            flags.push('R');
+        }
+        if t.bcast {
+            flags.push('B');
+        }
+    }
+    if flags.is_empty() {
+        flags.push('N');
+    }
+    let redir = tracking.map_or(-1, |t| t.redirect as i64);
     format!(
-        "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={}\n",
+        "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir={} resp={}\n",
         h.id,
         h.peer,
         h.local,
@@ -626,6 +650,7 @@ fn client_line_running(
         multi,
         if info.last_command.is_empty() { "NULL" } else { &info.last_command },
         String::from_utf8_lossy(info.user_name()),
+        redir,
         info.resp.max(2),
     )
 }
@@ -671,7 +696,8 @@ fn client_list(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         let own = (h.id == ctx.client.id).then_some(&*ctx.client);
         let subs = ctx.node.pubsub.lock().client_counts(h.id);
         let monitor = ctx.node.monitors.contains(h.id);
-        text.push_str(&client_line(&h, own, subs, monitor));
+        let tracking = ctx.ks.tracking.client(h.id);
+        text.push_str(&client_line(&h, own, subs, monitor, tracking));
     }
     ctx.out.verbatim(text.as_bytes());
     Ok(())
@@ -680,7 +706,14 @@ fn client_list(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 fn client_info(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
     let subs = ctx.node.pubsub.lock().client_counts(ctx.client.id);
     let monitor = ctx.client.monitor;
-    let line = client_line(&ctx.client.handle.clone(), Some(ctx.client), subs, monitor);
+    let tracking = ctx.ks.tracking.client(ctx.client.id);
+    let line = client_line(
+        &ctx.client.handle.clone(),
+        Some(ctx.client),
+        subs,
+        monitor,
+        tracking,
+    );
     ctx.out.verbatim(line.as_bytes());
     Ok(())
 }

@@ -250,6 +250,8 @@ struct Store {
     /// Events this database noticed by itself (`new`, `expired`, `keymiss`, `evicted`), for
     /// keyspace notifications.
     journal: Journal,
+    /// Keys a lookup found expired and deleted, for client-side caching (see [`ChangeLog`]).
+    lazily_expired: ChangeLog,
     /// Under an LFU policy, the keys (positions) whose use the running command has counted:
     /// a handler may look a key up more than once (to check its type, then to change it),
     /// and Redis counts one use per lookup it makes, which is one per command.
@@ -319,6 +321,7 @@ impl Store {
             take(occupied, &mut self.order, &mut self.expiring, pos);
             self.expired += 1;
             self.journal.note(Events::EXPIRED, "expired", key);
+            self.lazily_expired.note(key);
         }
         if read {
             self.journal.note_miss(key);
@@ -500,6 +503,24 @@ struct Signals {
     blocked: HashMap<Box<[u8]>, Vec<u64>>,
     /// Keys with waiters that were changed since the waiters were last served.
     ready: Vec<Box<[u8]>>,
+    /// Keys changed, for client-side caching's invalidations.
+    changed: ChangeLog,
+}
+
+/// The keys a database changed, noted only while client tracking is live (see
+/// [`crate::node::tracking`]), so that a write costs one branch otherwise.
+#[derive(Debug, Default)]
+struct ChangeLog {
+    on: bool,
+    keys: Vec<Box<[u8]>>,
+}
+
+impl ChangeLog {
+    fn note(&mut self, key: &[u8]) {
+        if self.on {
+            self.keys.push(key.into());
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -511,6 +532,7 @@ struct Watch {
 impl Signals {
     /// Marks `key` changed: its watchers' transactions will fail, its waiters will be served.
     fn touch(&mut self, key: &[u8]) {
+        self.changed.note(key);
         if !self.watched.is_empty() {
             if let Some(w) = self.watched.get_mut(key) {
                 w.version += 1;
@@ -745,6 +767,10 @@ impl Db {
         // The expired counts and the journals belong to the databases, not to the data.
         std::mem::swap(&mut self.store.expired, &mut other.store.expired);
         std::mem::swap(&mut self.store.journal, &mut other.store.journal);
+        std::mem::swap(
+            &mut self.store.lazily_expired,
+            &mut other.store.lazily_expired,
+        );
         for db in [self, other] {
             db.signals.touch_all();
             let waited: Vec<Box<[u8]>> = db.signals.blocked.keys().cloned().collect();
@@ -801,6 +827,27 @@ impl Db {
     /// Marks `key` changed: its watchers' transactions will fail, its waiters will be served.
     pub fn touch(&mut self, key: &[u8]) {
         self.signals.touch(key);
+    }
+
+    /// Starts or stops noting changed keys for client-side caching.
+    pub fn note_changes(&mut self, on: bool) {
+        self.signals.changed.on = on;
+        self.store.lazily_expired.on = on;
+        if !on {
+            self.signals.changed.keys.clear();
+            self.store.lazily_expired.keys.clear();
+        }
+    }
+
+    /// Whether changed keys are being noted.
+    pub fn notes_changes(&self) -> bool {
+        self.signals.changed.on
+    }
+
+    /// Moves the keys changed since the last call (lazily expired ones first) into `into`.
+    pub fn take_changes(&mut self, into: &mut Vec<Box<[u8]>>) {
+        into.append(&mut self.store.lazily_expired.keys);
+        into.append(&mut self.signals.changed.keys);
     }
 
     /// Starts watching `key`; returns the version to compare at `EXEC`.
@@ -876,6 +923,40 @@ mod tests {
         assert_eq!(db.len(), 1);
         assert_eq!(db.expires_len(), 0);
         assert_eq!(db.take_expired_count(), 3);
+    }
+
+    #[test]
+    fn changed_keys_are_noted_only_while_asked() {
+        let taken = |db: &mut Db| {
+            let mut keys = Vec::new();
+            db.take_changes(&mut keys);
+            keys.into_iter().map(|k| k.to_vec()).collect::<Vec<_>>()
+        };
+        let mut db = Db::default();
+        db.set(b"quiet", s("1"), 0);
+        assert!(!db.notes_changes());
+        assert!(taken(&mut db).is_empty());
+        db.note_changes(true);
+        db.set(b"a", s("1"), 0);
+        db.set_with_expiry(b"t", s("1"), Some(10), 0);
+        assert!(db.get(b"a", 0).is_some(), "a read is no change");
+        assert!(db.get_mut(b"missing", 0).is_none(), "nothing to change");
+        db.remove(b"quiet", 0);
+        assert_eq!(
+            taken(&mut db),
+            vec![b"a".to_vec(), b"t".to_vec(), b"quiet".to_vec()]
+        );
+        // Lazy expiry (a read finding the key due) and active expiry both count.
+        assert!(db.get(b"t", 10).is_none());
+        assert_eq!(taken(&mut db), vec![b"t".to_vec()]);
+        db.set_with_expiry(b"u", s("1"), Some(10), 0);
+        taken(&mut db);
+        assert_eq!(db.expire_due(20, 10), 1);
+        db.set(b"a", s("2"), 20);
+        assert_eq!(taken(&mut db), vec![b"u".to_vec(), b"a".to_vec()]);
+        db.note_changes(false);
+        db.set(b"a", s("3"), 20);
+        assert!(taken(&mut db).is_empty());
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub use value::{Kind, Value};
 
 use crate::node::blocking::Waiters;
 use crate::node::notify::{Events, Noted};
+use crate::node::tracking::Tracking;
 
 /// Counters the keyspace keeps as commands run (`INFO stats`).
 #[derive(Debug, Default, Clone)]
@@ -47,6 +48,8 @@ pub struct Keyspace {
     pause: Option<Pause>,
     /// The notification classes the databases' journals note.
     journaled: Events,
+    /// Client-side caching: who may cache which keys (see [`crate::node::tracking`]).
+    pub tracking: Tracking,
 }
 
 impl Keyspace {
@@ -57,6 +60,7 @@ impl Keyspace {
             stats: KeyspaceStats::default(),
             pause: None,
             journaled: Events::NONE,
+            tracking: Tracking::default(),
         }
     }
 
@@ -171,6 +175,32 @@ impl Keyspace {
             }
         }
         all
+    }
+
+    /// Whether the databases note changed keys for client tracking: the one check a command
+    /// pays when nobody tracks.
+    pub fn tracking_live(&self) -> bool {
+        self.dbs[0].notes_changes()
+    }
+
+    /// Makes the databases note changed keys exactly while tracking is live; call after
+    /// anything that may change that.
+    pub fn sync_tracking(&mut self) {
+        let live = self.tracking.is_live();
+        if live != self.tracking_live() {
+            for db in &mut self.dbs {
+                db.note_changes(live);
+            }
+        }
+    }
+
+    /// The keys every database changed since the last call.
+    pub fn take_changes(&mut self) -> Vec<Box<[u8]>> {
+        let mut keys = Vec::new();
+        for db in &mut self.dbs {
+            db.take_changes(&mut keys);
+        }
+        keys
     }
 
     /// Moves the databases' expired-key counts into the stats.
