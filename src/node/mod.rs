@@ -6,7 +6,7 @@
 //! [`commands::Ctx`] over the [`keyspace`], holding the node's one keyspace lock, so commands
 //! are atomic as in Redis. Replies are written by [`reply::Reply`] in the client's protocol
 //! (RESP2 or RESP3). Blocking commands park in [`blocking`] and are served when their keys
-//! change; [`pubsub`] delivers published messages; [`config`] holds the `redis.conf` directives.
+//! change; [`pubsub`] delivers published messages; [`lua`] runs scripts and functions; [`config`] holds the `redis.conf` directives.
 
 pub mod blocking;
 pub mod client;
@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod glob;
 pub mod keyspace;
+pub mod lua;
 pub mod memory;
 pub mod monitor;
 pub mod number;

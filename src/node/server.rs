@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 use super::client::Clients;
 use super::config::NodeConfig;
 use super::keyspace::Keyspace;
+use super::lua::Scripting;
 use super::monitor::Monitors;
 use super::pubsub::PubSub;
 use super::session;
@@ -43,6 +44,9 @@ pub struct Node {
     /// Bumped by `CLIENT UNPAUSE`: sessions holding a command back for a pause wake on it
     /// (a pause that runs out wakes them by its end time).
     pub unpaused: tokio::sync::watch::Sender<u64>,
+    /// The Lua engine (locked inside the keyspace lock) and the running script, which sessions
+    /// read without the keyspace lock to answer `-BUSY`.
+    pub scripting: Scripting,
     next_client_id: AtomicU64,
 }
 
@@ -60,6 +64,7 @@ impl Node {
             run_id: new_run_id(),
             shutdown,
             unpaused: tokio::sync::watch::Sender::new(0),
+            scripting: Scripting::new(),
             next_client_id: AtomicU64::new(1),
         }
     }

@@ -16,6 +16,7 @@ mod keys;
 mod lists;
 mod pubsub;
 mod scan;
+mod scripting;
 mod server;
 mod sets;
 mod sort;
@@ -155,7 +156,6 @@ pub fn execute(ctx: &mut Ctx<'_>, spec: &CommandSpec, cmd: &Command) -> CmdResul
 fn not_built(spec: &CommandSpec) -> CmdError {
     let name = spec.full_name();
     let family = match spec.container_name().unwrap_or(name) {
-        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "script" => Some("Lua scripting"),
         "fcall" | "fcall_ro" | "function" => Some("functions"),
         _ => None,
     };
@@ -196,6 +196,7 @@ fn modules() -> impl Iterator<Item = &'static [(&'static str, Handler)]> {
         keys::COMMANDS,
         lists::COMMANDS,
         pubsub::COMMANDS,
+        scripting::COMMANDS,
         server::COMMANDS,
         sets::COMMANDS,
         sort::COMMANDS,
