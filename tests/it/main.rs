@@ -11,6 +11,7 @@ mod node_hashes;
 mod node_keys;
 mod node_lists;
 mod node_pubsub;
+mod node_scripting;
 mod node_server;
 mod node_sets;
 mod node_strings;

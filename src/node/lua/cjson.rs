@@ -220,10 +220,20 @@ impl Parser<'_> {
     }
 
     fn unexpected(&self, expected: &str) -> String {
-        let found = if self.i >= self.s.len() {
-            "T_END"
-        } else {
-            "invalid token"
+        let rest = &self.s[self.i.min(self.s.len())..];
+        let found = match rest.first() {
+            None => "T_END",
+            Some(b'{') => "T_OBJ_BEGIN",
+            Some(b'}') => "T_OBJ_END",
+            Some(b'[') => "T_ARR_BEGIN",
+            Some(b']') => "T_ARR_END",
+            Some(b':') => "T_COLON",
+            Some(b',') => "T_COMMA",
+            Some(b'"') => "T_STRING",
+            Some(b'-' | b'0'..=b'9') => "T_NUMBER",
+            _ if rest.starts_with(b"true") || rest.starts_with(b"false") => "T_BOOLEAN",
+            _ if rest.starts_with(b"null") => "T_NULL",
+            _ => "invalid token",
         };
         format!(
             "Expected {expected} but found {found} at character {}",

@@ -30,9 +30,7 @@ pub fn frame_to_lua(lua: &Lua, frame: &Frame, resp3: bool) -> mlua::Result<Value
             let mut text = Vec::with_capacity(e.len() + 1);
             text.push(b'-');
             text.extend_from_slice(e);
-            let t = error_table(lua, &text)?;
-            t.raw_set("ignore_err_stats_update", true)?;
-            Value::Table(t)
+            Value::Table(error_table(lua, &text)?)
         }
         // RESP2's nulls are `false`; RESP3's null is nil.
         Frame::Null if resp3 => Value::Nil,
@@ -158,9 +156,11 @@ fn write_value(out: &mut Reply, value: &Value, script_resp3: bool, depth: usize)
     }
 }
 
-/// C's `(long long)` cast of a double, saturating where C's is undefined.
+/// C's `(long long)` cast of a double as x86-64 does it: out of range or NaN gives the
+/// "integer indefinite" value, `i64::MIN`.
 fn truncate(x: f64) -> i64 {
-    if x.is_nan() {
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if !(-LIMIT..LIMIT).contains(&x) {
         i64::MIN
     } else {
         x as i64

@@ -392,7 +392,7 @@ fn raw_redis(lua: &Lua) -> mlua::Result<Table> {
             let level = match &args[0] {
                 Value::Number(x) => *x as i64,
                 Value::Integer(n) => *n,
-                _ => return fail(lua, "First argument must be a number"),
+                _ => return fail(lua, "First argument must be a number (log level)."),
             };
             if !(0..=3).contains(&level) {
                 return fail(lua, "Invalid debug level.");
@@ -411,7 +411,7 @@ fn raw_redis(lua: &Lua) -> mlua::Result<Table> {
         "set_repl",
         lua.create_function(|lua, args: MultiValue| {
             if args.len() != 1 {
-                return fail(lua, "redis.set_repl() requires one argument.");
+                return fail(lua, "redis.set_repl() requires two arguments.");
             }
             let flags = match &args[0] {
                 Value::Number(x) => *x as i64,
