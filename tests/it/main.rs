@@ -7,6 +7,7 @@ mod dashboards;
 mod harness;
 mod node_basics;
 mod node_dump;
+mod node_functions;
 mod node_hashes;
 mod node_keys;
 mod node_lists;

@@ -11,6 +11,7 @@
 mod bitfield;
 mod connection;
 mod dump;
+mod functions;
 mod hashes;
 mod keys;
 mod lists;
@@ -155,18 +156,9 @@ pub fn execute(ctx: &mut Ctx<'_>, spec: &CommandSpec, cmd: &Command) -> CmdResul
 
 fn not_built(spec: &CommandSpec) -> CmdError {
     let name = spec.full_name();
-    let family = match spec.container_name().unwrap_or(name) {
-        "fcall" | "fcall_ro" | "function" => Some("functions"),
-        _ => None,
-    };
-    match family {
-        Some(family) => CmdError::text(format!(
-            "ERR {family} is not supported by slotgate node yet ('{name}')"
-        )),
-        None => CmdError::text(format!(
-            "ERR '{name}' is not supported by slotgate node yet"
-        )),
-    }
+    CmdError::text(format!(
+        "ERR '{name}' is not supported by slotgate node yet"
+    ))
 }
 
 /// The handler for a resolved command, if the node implements it.
@@ -192,6 +184,7 @@ fn modules() -> impl Iterator<Item = &'static [(&'static str, Handler)]> {
         bitfield::COMMANDS,
         connection::COMMANDS,
         dump::COMMANDS,
+        functions::COMMANDS,
         hashes::COMMANDS,
         keys::COMMANDS,
         lists::COMMANDS,

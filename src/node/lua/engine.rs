@@ -46,6 +46,8 @@ pub struct ScriptEngine {
     pub(crate) hooks: Table,
     /// Compiled `EVAL` scripts by lowercase SHA1.
     pub scripts: HashMap<String, CachedScript>,
+    /// `FUNCTION LOAD`ed libraries, by name.
+    pub libraries: super::library::Libraries,
 }
 
 impl std::fmt::Debug for ScriptEngine {
@@ -94,6 +96,10 @@ impl ScriptEngine {
         for name in ["call", "pcall", "setresp", "acl_check_cmd"] {
             redis.raw_set(name, bridge_function(&lua, &hooks, name)?)?;
         }
+        hooks.raw_set(
+            "register_function",
+            bridge_function(&lua, &hooks, "register_function")?,
+        )?;
         let math: Table = g.raw_get("math")?;
         let random = lua.create_table()?;
         random.raw_set("random", hooks.raw_get::<mlua::Function>("random")?)?;
@@ -141,6 +147,7 @@ impl ScriptEngine {
             lua,
             hooks,
             scripts: HashMap::new(),
+            libraries: Default::default(),
         })
     }
 
@@ -220,6 +227,7 @@ fn bridge_function(lua: &Lua, hooks: &Table, name: &'static str) -> mlua::Result
                 args.push_front(Value::Boolean(true));
                 hooks.raw_get("call")?
             }
+            "register_function" => hooks.raw_get("register")?,
             other => hooks.raw_get(other)?,
         };
         let answer = target.call::<(bool, Value)>(args)?;

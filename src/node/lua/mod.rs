@@ -15,6 +15,7 @@ pub mod busy;
 pub mod cjson;
 pub mod convert;
 pub mod engine;
+pub mod library;
 pub mod rand48;
 pub mod run;
 pub mod shebang;

@@ -60,6 +60,44 @@ visible.loadstring = function(s, name)
   return f, e
 end
 
+-- FUNCTION LOAD runs a library's code with only a smaller `redis` (register_function, log,
+-- the constants) as its globals; its functions, called later, see the full one. Both through one environment
+-- per library, whose lookups depend on whether the library is loading.
+local load_redis = {}
+for _, k in ipairs({'log', 'LOG_DEBUG', 'LOG_VERBOSE', 'LOG_NOTICE', 'LOG_WARNING',
+                    'REDIS_VERSION', 'REDIS_VERSION_NUM', 'setresp'}) do
+  load_redis[k] = redis[k]
+end
+load_redis.register_function = hooks.register_function
+setmetatable(load_redis, {__index = function(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end, __newindex = readonly_error, __metatable = false})
+local loading = setmetatable({}, {__mode = 'k'})
+local library_meta = {
+  __index = function(t, k)
+    local v
+    if loading[t] then
+      if k == 'redis' then v = load_redis end
+    else
+      v = visible[k]
+    end
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = readonly_error,
+  __metatable = false,
+}
+function hooks.new_library_env()
+  local env = setmetatable({}, library_meta)
+  loading[env] = true
+  return env
+end
+function hooks.library_loaded(env)
+  loading[env] = nil
+end
+
 -- A script's globals: the shared read-only ones plus its own KEYS and ARGV (EVAL).
 function hooks.new_env(keys, argv)
   return setmetatable({KEYS = keys, ARGV = argv}, env_meta)
