@@ -202,6 +202,8 @@ async fn expire_loop(node: Arc<Node>) {
             _ = node.shutdown.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_millis(1000 / hz)) => {}
         }
+        // Not while a script runs (it holds the lock; Redis expires nothing meanwhile either).
+        node.scripting.watch.idle().await;
         // Keep going while steps come back full, up to a quarter of the period.
         let started = Instant::now();
         loop {

@@ -398,3 +398,55 @@ fn random_command_sequences_through_scripts() {
         d.check(&["EVAL", &script, "1", &key, &arg]);
     }
 }
+
+/// What one server answers in the busy-script scenario, step by step.
+fn busy_scenario(mut a: crate::harness::RawConn, mut b: crate::harness::RawConn) -> Vec<String> {
+    use crate::harness::assert_eventually;
+    use std::time::Duration;
+    let mut seen = Vec::new();
+    let raw = |conn: &mut crate::harness::RawConn, args: &[&str]| {
+        String::from_utf8_lossy(&conn.request_raw(args)).into_owned()
+    };
+    seen.push(raw(
+        &mut b,
+        &["CONFIG", "SET", "busy-reply-threshold", "100"],
+    ));
+    seen.push(raw(&mut b, &["CONFIG", "GET", "lua-time-limit"]));
+    seen.push(raw(&mut b, &["SCRIPT", "KILL"]));
+    seen.push(raw(&mut b, &["FUNCTION", "KILL"]));
+    // A read-only loop: killable.
+    a.send_command(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"]);
+    let mut busy = String::new();
+    assert_eventually(Duration::from_secs(10), "the node answers BUSY", || {
+        busy = raw(&mut b, &["PING"]);
+        busy.starts_with("-BUSY")
+    });
+    seen.push(busy);
+    seen.push(raw(&mut b, &["GET", "x"]));
+    seen.push(raw(&mut b, &["NOSUCHCOMMAND"]));
+    seen.push(raw(&mut b, &["FUNCTION", "KILL"]));
+    seen.push(raw(&mut b, &["SCRIPT", "KILL"]));
+    seen.push(String::from_utf8_lossy(&a.read_raw_reply()).into_owned());
+    seen.push(raw(&mut b, &["SCRIPT", "KILL"]));
+    seen.push(raw(&mut a, &["PING"]));
+    // A loop that wrote first: not killable.
+    a.send_command(&["EVAL", "redis.call('SET', 'x', '1') while true do end", "0"]);
+    let mut busy = String::new();
+    assert_eventually(Duration::from_secs(10), "the node answers BUSY", || {
+        busy = raw(&mut b, &["PING"]);
+        busy.starts_with("-BUSY")
+    });
+    seen.push(busy);
+    seen.push(raw(&mut b, &["SCRIPT", "KILL"]));
+    seen
+}
+
+/// A long script: other clients get -BUSY past busy-reply-threshold, SCRIPT KILL stops a
+/// script that has not written (its caller gets the kill error), and refuses one that has.
+#[test]
+fn busy_scripts_answer_busy_and_can_be_killed() {
+    let d = Differential::start();
+    let ours = busy_scenario(d.ours.raw(), d.ours.raw());
+    let theirs = busy_scenario(d.redis.raw(), d.redis.raw());
+    assert_eq!(ours, theirs);
+}

@@ -14,9 +14,15 @@
 //!   kill) without the lock; under the threshold it waits, as Redis's clients do;
 //! - the Lua state's instruction-count hook polls [`ScriptWatch::kill_requested`] and raises
 //!   an error that ends the script.
+//!
+//! With `io-threads 1` every session shares one runtime thread, so a script must not run on
+//! it: a session hands a script command to a blocking thread ([`ScriptWatch::dispatch`]
+//! counts it in flight) and awaits it. While a script command is in flight, other sessions
+//! never block on the keyspace lock: they wait for the flight to end ([`ScriptWatch::landed`])
+//! or for the threshold to pass, then answer `-BUSY` themselves.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The running script, if any.
@@ -25,6 +31,23 @@ pub struct ScriptWatch {
     running: Mutex<Option<Running>>,
     /// Set by a successful kill; read by the Lua hook without taking the lock.
     kill: AtomicBool,
+    /// Script commands handed to blocking threads and not finished.
+    in_flight: AtomicUsize,
+    /// Woken when a script command in flight finishes.
+    landed: tokio::sync::Notify,
+}
+
+/// Counts a script command in flight until dropped.
+#[derive(Debug)]
+pub struct FlightGuard {
+    watch: Arc<ScriptWatch>,
+}
+
+impl Drop for FlightGuard {
+    fn drop(&mut self) {
+        self.watch.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.watch.landed.notify_waiters();
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +90,38 @@ impl Drop for RunGuard<'_> {
 }
 
 impl ScriptWatch {
+    /// A script command is about to run on a blocking thread.
+    pub fn dispatch(self: &Arc<Self>) -> FlightGuard {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        FlightGuard {
+            watch: self.clone(),
+        }
+    }
+
+    /// Completes once no script command is in flight: what must take the keyspace lock from
+    /// the runtime thread (active expiry, a leaving client's cleanup) waits for this rather
+    /// than block the thread every session shares.
+    pub async fn idle(&self) {
+        loop {
+            let landed = self.landed();
+            if !self.in_flight() {
+                return;
+            }
+            landed.await;
+        }
+    }
+
+    /// Whether a script command runs (or is about to) on a blocking thread.
+    pub fn in_flight(&self) -> bool {
+        self.in_flight.load(Ordering::SeqCst) > 0
+    }
+
+    /// Completes when a script command in flight finishes (create it before checking
+    /// [`in_flight`](Self::in_flight), so that no finish is missed).
+    pub fn landed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.landed.notified()
+    }
+
     /// Marks a script as running from now on.
     pub fn start(&self, eval: bool, name: &[u8], command: Vec<Vec<u8>>) -> RunGuard<'_> {
         self.kill.store(false, Ordering::SeqCst);
