@@ -441,6 +441,48 @@ fn busy_scenario(mut a: crate::harness::RawConn, mut b: crate::harness::RawConn)
     seen
 }
 
+/// The same with a function: `FUNCTION KILL` stops it, `SCRIPT KILL` is refused.
+fn busy_function_scenario(
+    mut a: crate::harness::RawConn,
+    mut b: crate::harness::RawConn,
+) -> Vec<String> {
+    use crate::harness::assert_eventually;
+    use std::time::Duration;
+    let mut seen = Vec::new();
+    let raw = |conn: &mut crate::harness::RawConn, args: &[&str]| {
+        String::from_utf8_lossy(&conn.request_raw(args)).into_owned()
+    };
+    seen.push(raw(&mut b, &["CONFIG", "SET", "lua-time-limit", "100"]));
+    seen.push(raw(
+        &mut b,
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=spin\nredis.register_function{function_name='spin', callback=function() while true do end end, flags={'no-writes'}}",
+        ],
+    ));
+    a.send_command(&["FCALL_RO", "spin", "0"]);
+    let mut busy = String::new();
+    assert_eventually(Duration::from_secs(10), "the node answers BUSY", || {
+        busy = raw(&mut b, &["PING"]);
+        busy.starts_with("-BUSY")
+    });
+    seen.push(busy);
+    seen.push(raw(&mut b, &["SCRIPT", "KILL"]));
+    seen.push(raw(&mut b, &["FUNCTION", "KILL"]));
+    seen.push(String::from_utf8_lossy(&a.read_raw_reply()).into_owned());
+    seen.push(raw(&mut a, &["FCALL", "nosuch", "0"]));
+    seen
+}
+
+#[test]
+fn busy_functions_answer_busy_and_can_be_killed() {
+    let d = Differential::start();
+    let ours = busy_function_scenario(d.ours.raw(), d.ours.raw());
+    let theirs = busy_function_scenario(d.redis.raw(), d.redis.raw());
+    assert_eq!(ours, theirs);
+}
+
 /// A long script: other clients get -BUSY past busy-reply-threshold, SCRIPT KILL stops a
 /// script that has not written (its caller gets the kill error), and refuses one that has.
 #[test]
@@ -449,4 +491,27 @@ fn busy_scripts_answer_busy_and_can_be_killed() {
     let ours = busy_scenario(d.ours.raw(), d.ours.raw());
     let theirs = busy_scenario(d.redis.raw(), d.redis.raw());
     assert_eq!(ours, theirs);
+}
+
+/// `INFO memory` reports the Lua state and the cached scripts, as Redis's fields.
+#[test]
+fn info_reports_lua_memory_and_cached_scripts() {
+    let mut d = Differential::start();
+    let field = |info: &[u8], name: &str| -> Option<u64> {
+        String::from_utf8_lossy(info).lines().find_map(|l| {
+            l.strip_prefix(&format!("{name}:"))
+                .map(|v| v.trim().parse().unwrap())
+        })
+    };
+    d.check(&["SCRIPT", "FLUSH"]);
+    d.check(&["EVAL", "return 1", "0"]);
+    d.check(&["SCRIPT", "LOAD", "return 2"]);
+    let (ours, theirs) = d.both(&["INFO", "memory"]);
+    assert_eq!(field(&ours, "number_of_cached_scripts"), Some(2));
+    assert_eq!(field(&theirs, "number_of_cached_scripts"), Some(2));
+    assert!(field(&ours, "used_memory_lua").unwrap() > 0);
+    assert_eq!(field(&ours, "used_memory_scripts"), Some(16));
+    d.check(&["SCRIPT", "FLUSH"]);
+    let (ours, _) = d.both(&["INFO", "memory"]);
+    assert_eq!(field(&ours, "number_of_cached_scripts"), Some(0));
 }

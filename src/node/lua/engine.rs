@@ -175,6 +175,13 @@ impl ScriptEngine {
         self.lua.used_memory()
     }
 
+    /// Bytes of script and library source the node keeps (`INFO`'s `used_memory_scripts`).
+    pub fn scripts_bytes(&self) -> usize {
+        let scripts: usize = self.scripts.values().map(|s| s.body.len()).sum();
+        let libraries: usize = self.libraries.iter().map(|l| l.code.len()).sum();
+        scripts + libraries
+    }
+
     /// Forgets every cached script (`SCRIPT FLUSH`) and collects their memory.
     pub fn flush_scripts(&mut self) {
         self.scripts.clear();
