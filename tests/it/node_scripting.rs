@@ -328,6 +328,17 @@ fn libraries_answer_like_redis() {
         "return select('#', 1, 2, 3)",
         "local f = loadstring('return 1 + 1') return f()",
         "local f = loadstring('y = 1') return {pcall(f)}",
+        "return cmsgpack.pack(1, -1, 200, -200, 70000, -70000, 5000000000, -5000000000, 1.5, 0.1, true, false, nil, 'abc', string.rep('x', 40), string.rep('y', 300))",
+        "return cmsgpack.pack({1,2,3}, {a=1}, {}, {[1]=1,[3]=3})",
+        "return {cmsgpack.unpack(cmsgpack.pack(1, 'a', {1,2,{3}}, {k='v'}, 2.5, -7))}",
+        "return cmsgpack.unpack('\\193')",
+        "return cmsgpack.unpack('\\205')",
+        "return cmsgpack.unpack(1)",
+        "return cmsgpack.pack()",
+        "return cmsgpack.pack(1/0, -1/0)",
+        "return {cmsgpack.unpack(cmsgpack.pack(0.1, 3.25, 1e300))}",
+        "local t = {} for i=1,20 do t[i]=i end return cmsgpack.pack(t)",
+        "local t = {} local c = t for i=1,20 do c[1] = {} c = c[1] end return cmsgpack.pack(t)",
     ] {
         d.check(&["EVAL", script, "0"]);
     }

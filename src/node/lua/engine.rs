@@ -14,6 +14,7 @@ use mlua::{HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmSt
 use super::bit;
 use super::busy::ScriptWatch;
 use super::cjson;
+use super::cmsgpack;
 use super::convert::error_table;
 use super::rand48::Rand48;
 use super::shebang::ScriptFlags;
@@ -108,6 +109,7 @@ impl ScriptEngine {
         for (name, raw) in [
             ("bit", bit::raw_table(&lua)?),
             ("cjson", cjson::raw_table(&lua)?),
+            ("cmsgpack", cmsgpack::raw_table(&lua)?),
         ] {
             let lib = lua.create_table()?;
             install(&lua, &hooks, &lib, &raw)?;
@@ -209,8 +211,19 @@ fn install(lua: &Lua, hooks: &Table, into: &Table, raw: &Table) -> mlua::Result<
             Value::Function(f) => {
                 let hooks = hooks.clone();
                 Value::Function(lua.create_function(move |lua, args: MultiValue| {
-                    let answer = f.call::<(bool, Value)>(args)?;
-                    settle(lua, &hooks, answer)
+                    // A third answer `true`: the value is a table of results (with `n`) to
+                    // return as several values.
+                    let (ok, value, spread) = f.call::<(bool, Value, Option<bool>)>(args)?;
+                    let value = settle(lua, &hooks, (ok, value))?;
+                    match (spread, value) {
+                        (Some(true), Value::Table(t)) => {
+                            let n: usize = t.raw_get("n")?;
+                            (1..=n)
+                                .map(|i| t.raw_get::<Value>(i))
+                                .collect::<mlua::Result<MultiValue>>()
+                        }
+                        (_, value) => Ok(MultiValue::from_iter([value])),
+                    }
                 })?)
             }
             other => other,

@@ -6,13 +6,15 @@
 //! - [`convert`]: Redis's RESP ⇄ Lua conversion rules;
 //! - [`shebang`]: `#!lua flags=…` script flags;
 //! - [`busy`]: the running script as other sessions see it (`-BUSY`, `SCRIPT KILL`);
-//! - [`rand48`], [`bit`], [`cjson`]: the libraries Redis bundles, rewritten in Rust.
+//! - [`rand48`], [`bit`], [`cjson`], [`cmsgpack`]: the libraries Redis bundles, rewritten in
+//!   Rust.
 //!
 //! The handlers live in `commands/scripting.rs` and `commands/functions.rs`.
 
 pub mod bit;
 pub mod busy;
 pub mod cjson;
+pub mod cmsgpack;
 pub mod convert;
 pub mod engine;
 pub mod library;
