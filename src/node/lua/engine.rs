@@ -18,6 +18,7 @@ use super::cmsgpack;
 use super::convert::error_table;
 use super::rand48::Rand48;
 use super::shebang::ScriptFlags;
+use super::struct_lib;
 
 /// Most bytes the Lua state may hold (compiled scripts, libraries and what scripts build).
 pub const MEMORY_LIMIT: usize = 1024 * 1024 * 1024;
@@ -110,6 +111,7 @@ impl ScriptEngine {
             ("bit", bit::raw_table(&lua)?),
             ("cjson", cjson::raw_table(&lua)?),
             ("cmsgpack", cmsgpack::raw_table(&lua)?),
+            ("struct", struct_lib::raw_table(&lua)?),
         ] {
             let lib = lua.create_table()?;
             install(&lua, &hooks, &lib, &raw)?;

@@ -6,8 +6,8 @@
 //! - [`convert`]: Redis's RESP ⇄ Lua conversion rules;
 //! - [`shebang`]: `#!lua flags=…` script flags;
 //! - [`busy`]: the running script as other sessions see it (`-BUSY`, `SCRIPT KILL`);
-//! - [`rand48`], [`bit`], [`cjson`], [`cmsgpack`]: the libraries Redis bundles, rewritten in
-//!   Rust.
+//! - [`rand48`], [`bit`], [`cjson`], [`cmsgpack`], [`struct_lib`]: the libraries Redis
+//!   bundles, rewritten in Rust.
 //!
 //! The handlers live in `commands/scripting.rs` and `commands/functions.rs`.
 
@@ -21,6 +21,7 @@ pub mod library;
 pub mod rand48;
 pub mod run;
 pub mod shebang;
+pub mod struct_lib;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
