@@ -96,6 +96,7 @@ fn load_errors_match_redis() {
         "#!lua name=c\nerror('at load')",
         "#!lua name=c\nsyntax error",
         "#!lua name=c\nx = 1",
+        "#!lua name=spin\nwhile true do end",
     ] {
         d.check(&["FUNCTION", "LOAD", code]);
     }
@@ -182,7 +183,15 @@ fn payloads_cross_between_servers() {
     );
     d.check(&["FCALL", "echo", "1", "k2", "b"]);
     d.check(&["FUNCTION", "STATS"]);
-    // A payload holding libraries both already have: APPEND refuses, REPLACE accepts.
-    d.check(&[b"FUNCTION".as_slice(), b"RESTORE", &from_redis, b"APPEND"]);
+    // A payload holding libraries both already have: APPEND refuses (naming whichever
+    // library redis-server's hash order meets first), REPLACE accepts.
+    let (ours, theirs) = d.both(&[b"FUNCTION".as_slice(), b"RESTORE", &from_redis, b"APPEND"]);
+    for reply in [ours, theirs] {
+        let text = String::from_utf8_lossy(&reply).into_owned();
+        assert!(
+            text.starts_with("-ERR Library ") && text.ends_with(" already exists\r\n"),
+            "{text}"
+        );
+    }
     d.check(&[b"FUNCTION".as_slice(), b"RESTORE", &from_redis, b"REPLACE"]);
 }

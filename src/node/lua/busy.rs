@@ -31,6 +31,8 @@ pub struct ScriptWatch {
     running: Mutex<Option<Running>>,
     /// Set by a successful kill; read by the Lua hook without taking the lock.
     kill: AtomicBool,
+    /// When a `FUNCTION LOAD` in progress must give up (Redis allows a library's code 500 ms).
+    load_deadline: Mutex<Option<Instant>>,
     /// Script commands handed to blocking threads and not finished.
     in_flight: AtomicUsize,
     /// Woken when a script command in flight finishes.
@@ -145,6 +147,19 @@ impl ScriptWatch {
     /// Whether the running script should stop now.
     pub fn kill_requested(&self) -> bool {
         self.kill.load(Ordering::Relaxed)
+    }
+
+    /// A library's code starts running (`None`: it finished); it may run until `deadline`.
+    pub fn set_load_deadline(&self, deadline: Option<Instant>) {
+        *self.load_deadline.lock().unwrap_or_else(|p| p.into_inner()) = deadline;
+    }
+
+    /// Whether a library's code has run past its time.
+    pub fn load_timed_out(&self) -> bool {
+        self.load_deadline
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|d| Instant::now() >= d)
     }
 
     /// How long the running script has run, if one runs.

@@ -46,6 +46,8 @@ pub struct ScriptEngine {
     pub(crate) lua: Lua,
     /// The sandbox's hidden table: `call`, `run`, `new_env`, `handler`, `globals`.
     pub(crate) hooks: Table,
+    /// Polled by the instruction hook; also times library loads.
+    pub(crate) watch: Arc<ScriptWatch>,
     /// Compiled `EVAL` scripts by lowercase SHA1.
     pub scripts: HashMap<String, CachedScript>,
     /// `FUNCTION LOAD`ed libraries, by name.
@@ -137,10 +139,12 @@ impl ScriptEngine {
         lua.load(include_str!("prelude.lua"))
             .set_name(INTERNAL_CHUNK)
             .call::<()>((g, hooks.clone()))?;
+        let hook_watch = watch.clone();
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
             move |_, _| {
-                if watch.kill_requested() {
+                let watch = &hook_watch;
+                if watch.kill_requested() || watch.load_timed_out() {
                     Err(mlua::Error::runtime("Script killed by user"))
                 } else {
                     Ok(VmState::Continue)
@@ -150,6 +154,7 @@ impl ScriptEngine {
         Ok(ScriptEngine {
             lua,
             hooks,
+            watch,
             scripts: HashMap::new(),
             libraries: Default::default(),
         })
@@ -309,6 +314,8 @@ fn error_handler(lua: &Lua, hooks: Table, watch: Arc<ScriptWatch>) -> mlua::Resu
             other => {
                 let text = if watch.kill_requested() {
                     "ERR Script killed by user with SCRIPT KILL...".to_string()
+                } else if watch.load_timed_out() {
+                    "ERR FUNCTION LOAD timeout".to_string()
                 } else {
                     format!("ERR {}", value_text(&other))
                 };

@@ -8,12 +8,16 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use mlua::{Lua, MultiValue, Table, Value};
 
 use super::convert::error_table;
 use super::engine::{lua_error_text, ScriptEngine};
 use super::shebang::ScriptFlags;
+
+/// How long a library's code may run at load (Redis's `LOAD_TIMEOUT_MS`).
+const LOAD_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// One function a library registered.
 #[derive(Debug, Clone)]
@@ -208,7 +212,10 @@ impl ScriptEngine {
             let env: Table = new_env.call(())?;
             chunk.set_environment(env.clone())?;
             let runner: mlua::Function = hooks.raw_get("run")?;
+            self.watch
+                .set_load_deadline(Some(Instant::now() + LOAD_TIMEOUT));
             let result = runner.call::<(bool, Value)>((chunk.clone(), Value::Nil, Value::Nil));
+            self.watch.set_load_deadline(None);
             let loaded: mlua::Function = hooks.raw_get("library_loaded")?;
             loaded.call::<()>(env)?;
             result
