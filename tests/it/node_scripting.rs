@@ -552,3 +552,25 @@ fn info_reports_lua_memory_and_cached_scripts() {
     let (ours, _) = d.both(&["INFO", "memory"]);
     assert_eq!(field(&ours, "number_of_cached_scripts"), Some(0));
 }
+
+/// Scripts queued in a transaction run inside `EXEC` like any command.
+#[test]
+fn scripts_run_inside_transactions() {
+    let mut d = Differential::start();
+    d.check_all(&[
+        &["MULTI"],
+        &["EVAL", "return redis.call('INCR', KEYS[1])", "1", "counter"],
+        &["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"],
+        &["FCALL", "nosuch", "0"],
+        &["EVAL", "return redis.call('nosuch')", "0"],
+        &["EXEC"],
+        &["GET", "counter"],
+    ]);
+    d.check_pipeline(&[
+        &["EVAL", "return 1", "0"],
+        &["SET", "a", "1"],
+        &["EVAL", "return redis.call('GET', 'a')", "0"],
+        &["EVAL", "return redis.call('INCR', 'a')", "0"],
+        &["GET", "a"],
+    ]);
+}

@@ -87,6 +87,7 @@ fn fcall_generic(ctx: &mut Ctx<'_>, cmd: &Command, ro: bool) -> CmdResult {
         args: argv.to_vec(),
         read_only: ro || flags.no_writes,
         allow_oom: flags.allow_oom,
+        command: cmd.args().map(<[u8]>::to_vec).collect(),
     };
     run_script(&mut engine, ctx, run)
 }

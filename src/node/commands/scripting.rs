@@ -138,6 +138,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, cmd: &Command, by_sha: bool, ro: bool) -> Cmd
         args: argv.to_vec(),
         read_only: ro || flags.no_writes,
         allow_oom: !flags.compat && flags.allow_oom,
+        command: Vec::new(),
     };
     run_script(&mut engine, ctx, run)
 }

@@ -36,6 +36,8 @@ pub struct Run<'r> {
     /// `*_RO` or a `no-writes` script: write commands are refused.
     pub read_only: bool,
     pub allow_oom: bool,
+    /// The calling command's arguments, as `FUNCTION STATS` shows a running function.
+    pub command: Vec<Vec<u8>>,
 }
 
 /// What the bridge functions share during a run.
