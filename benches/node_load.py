@@ -23,6 +23,7 @@ Python 3.11, standard library only; shares its process and measurement helpers w
 from __future__ import annotations
 
 import argparse
+import hashlib
 import shutil
 import signal
 import statistics
@@ -46,7 +47,26 @@ from load import (  # noqa: E402  (load.py sits beside this file)
     write_keys,
 )
 
-TESTS = "set,get,incr,lpush,lpop,sadd,hset,zadd,mset"
+TESTS = "set,get,incr,lpush,lpop,sadd,hset,zadd,mset,xadd,xread,pfadd,geoadd,evalsha"
+
+# A small script for the EVALSHA line: one write, as scripts usually are.
+SCRIPT = "return redis.call('incr', KEYS[1])"
+
+# Lines that are not redis-benchmark -t tests: (setup commands run once with redis-cli, the
+# command redis-benchmark sends; __rand_int__ is replaced by redis-benchmark, per -r).
+CUSTOM = {
+    "xadd": ([], ["XADD", "bench:stream", "*", "field", "__rand_int__"]),
+    "xread": (
+        [["XADD", "bench:read", "*", "field", str(i)] for i in range(100)],
+        ["XREAD", "COUNT", "10", "STREAMS", "bench:read", "0"],
+    ),
+    "pfadd": ([], ["PFADD", "bench:hll", "element:__rand_int__"]),
+    "geoadd": ([], ["GEOADD", "bench:geo", "13.361389", "38.115556", "member:__rand_int__"]),
+    "evalsha": (
+        [["SCRIPT", "LOAD", SCRIPT]],
+        ["EVALSHA", hashlib.sha1(SCRIPT.encode()).hexdigest(), "1", "bench:counter"],
+    ),
+}
 
 
 def parse_args() -> argparse.Namespace:
@@ -96,11 +116,24 @@ def requests(args: argparse.Namespace, pipeline: int) -> int:
     return args.requests * max(1, pipeline // 4)
 
 
+def prepare(port: int, test: str) -> str | None:
+    """Runs a custom line's setup and its command once; the error text if the server refuses
+    it (a command not built), so that no line measures how fast errors come back."""
+    if test not in CUSTOM:
+        return None
+    setup, command = CUSTOM[test]
+    for step in setup:
+        redis_cli(port, *step)
+    reply = redis_cli(port, *[part.replace("__rand_int__", "0") for part in command]).strip()
+    return reply if reply.startswith(("ERR", "NOSCRIPT", "WRONGTYPE")) else None
+
+
 def benchmark(args: argparse.Namespace, port: int, test: str, pipeline: int) -> float:
+    what = CUSTOM[test][1] if test in CUSTOM else ["-t", test]
     command = [
         "redis-benchmark", "-h", "127.0.0.1", "-p", str(port),
         "-c", str(args.clients), "-d", str(args.data_size), "-r", str(args.keyspace),
-        "-P", str(pipeline), "-n", str(requests(args, pipeline)), "-t", test, "--csv",
+        "-P", str(pipeline), "-n", str(requests(args, pipeline)), "--csv", *what,
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     if result.returncode != 0:
@@ -111,6 +144,14 @@ def benchmark(args: argparse.Namespace, port: int, test: str, pipeline: int) -> 
 def measure_throughput(args: argparse.Namespace, servers: dict[str, tuple[int, int]]) -> list[list[str]]:
     lines = []
     for test in (t.strip() for t in args.tests.split(",") if t.strip()):
+        refused = {name: prepare(port, test) for name, (_, port) in servers.items()}
+        if any(refused.values()):
+            for name, error in refused.items():
+                if error:
+                    print(f"  {test}: {name} refuses it ({error}); line skipped", file=sys.stderr)
+            lines.append([test.upper(), "-", "refused" if refused["slotgate"] else "-",
+                          "refused" if refused["redis"] else "-", "-", "-", "-"])
+            continue
         for pipeline in (int(p) for p in args.pipelines.split(",")):
             ops: dict[str, list[float]] = {"slotgate": [], "redis": []}
             cpu: dict[str, list[float]] = {"slotgate": [], "redis": []}

@@ -35,6 +35,10 @@ pub struct BlockRequest {
     /// None: wait forever (`timeout 0`).
     pub timeout: Option<Duration>,
     pub on_timeout: TimeoutReply,
+    /// The command to run again when a key is ready, if not the one that blocked: `XREAD`
+    /// waits for entries after the last ID at the time it blocked, so its `$` is replaced by
+    /// that ID.
+    pub rewritten: Option<Command>,
 }
 
 /// A client waiting on keys of one database.

@@ -11,6 +11,7 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::acl::User;
 use crate::resp::Command;
 
 /// A session's own state; only its session touches it (and commands run on its behalf).
@@ -22,6 +23,11 @@ pub struct Client {
     /// Protocol 3 after `HELLO 3`.
     pub resp3: bool,
     pub authenticated: bool,
+    /// The user the client runs as (`default` until `AUTH`), as of `acl_generation`.
+    pub user: Arc<User>,
+    /// The [`Acl::generation`](super::acl::Acl::generation) `user` was read at: when the
+    /// users change, the session reads its user again before the next command.
+    pub acl_generation: u64,
     /// `MULTI` was called: commands are queued until `EXEC`/`DISCARD`.
     pub multi: Option<Multi>,
     /// True while `EXEC` runs the queue: blocking commands must not block.
@@ -40,12 +46,19 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Client {
+    pub fn new(
+        handle: Arc<ClientHandle>,
+        authenticated: bool,
+        user: Arc<User>,
+        acl_generation: u64,
+    ) -> Client {
         Client {
             id: handle.id,
             db: 0,
             resp3: false,
             authenticated,
+            user,
+            acl_generation,
             multi: None,
             in_exec: false,
             watched: Vec::new(),
@@ -71,7 +84,18 @@ impl Client {
             pending_push_bytes: AtomicUsize::new(0),
             info: Mutex::new(ClientInfo::default()),
         };
-        Client::new(Arc::new(handle), true)
+        static DEFAULT: std::sync::LazyLock<Arc<User>> =
+            std::sync::LazyLock::new(|| Arc::new(User::new_default()));
+        Client::new(Arc::new(handle), true, DEFAULT.clone(), 0)
+    }
+
+    /// Runs as `user` from now on (`AUTH`, `HELLO … AUTH`, `RESET`), and shows it in
+    /// `CLIENT LIST`.
+    pub fn set_user(&mut self, user: Arc<User>) {
+        let mut info = self.handle.info.lock().unwrap_or_else(|p| p.into_inner());
+        info.user = (user.name != b"default").then(|| user.name.clone());
+        drop(info);
+        self.user = user;
     }
 }
 
@@ -129,6 +153,15 @@ pub struct ClientInfo {
     pub resp: u8,
     pub lib_name: Option<String>,
     pub lib_ver: Option<String>,
+    /// The client's user when not `default`.
+    pub user: Option<Vec<u8>>,
+}
+
+impl ClientInfo {
+    /// The name of the client's user.
+    pub fn user_name(&self) -> &[u8] {
+        self.user.as_deref().unwrap_or(b"default")
+    }
 }
 
 /// Every connected client, by id. The lock is held only to add, remove or look up a handle.

@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 use thiserror::Error;
 
 use super::keyspace::LfuSettings;
+use super::notify::Events;
 
 /// How a directive's value reads and is shown by `CONFIG GET`.
 #[derive(Debug, Clone, Copy)]
@@ -400,6 +401,10 @@ pub struct NodeConfig {
     file: Option<PathBuf>,
     /// What is read for every request, kept apart so that no name is looked up for it.
     hot: Hot,
+    /// `notify-keyspace-events` as set, with classes its shown value may omit.
+    notify: Events,
+    /// `user <name> <rules…>` directives, in order: the users the node starts with.
+    users: Vec<Vec<String>>,
 }
 
 /// Directive values read on every request, derived once per change.
@@ -412,6 +417,8 @@ struct Hot {
     slowlog_log_slower_than: i64,
     maxmemory: i64,
     lfu: Option<LfuSettings>,
+    latency_monitor_threshold: i64,
+    latency_tracking: bool,
 }
 
 /// The client classes `client-output-buffer-limit` sets limits for.
@@ -433,6 +440,8 @@ impl Default for NodeConfig {
             values,
             file: None,
             hot: Hot::default(),
+            notify: Events::NONE,
+            users: Vec::new(),
         };
         config.derive();
         config
@@ -506,6 +515,9 @@ impl NodeConfig {
         if name == "daemonize" && words.get(1).is_some_and(|v| v.eq_ignore_ascii_case("yes")) {
             return Err("slotgate node does not daemonize: run it under a supervisor (systemd, docker) instead".into());
         }
+        if name == "user" {
+            return self.add_user(&words[1..]);
+        }
         let index = directive_index(&name).ok_or("Bad directive or wrong number of arguments")?;
         let value = words[1..].join(" ");
         if words.len() < 2
@@ -517,9 +529,59 @@ impl NodeConfig {
             return Err("Bad directive or wrong number of arguments".into());
         }
         self.values[index] = canonical(&DIRECTIVES[index], &value)?;
+        self.note_raw(index, &value);
         self.numbers[index] = self.values[index].parse().ok();
         self.derive();
         Ok(())
+    }
+
+    /// A `user` directive: checked now (a bad rule fails the configuration), applied when
+    /// the node starts. Unknown command names pass here, as in Redis.
+    fn add_user(&mut self, words: &[String]) -> Result<(), String> {
+        use super::acl::{user, RuleError, User};
+        let Some(name) = words.first() else {
+            return Err("Bad directive or wrong number of arguments".into());
+        };
+        if self.users.iter().any(|u| u[0] == *name) {
+            return Err(format!(
+                "Error in user declaration '{name}': {}",
+                RuleError::DuplicateUser
+            ));
+        }
+        let args: Vec<&[u8]> = words[1..].iter().map(|w| w.as_bytes()).collect();
+        let rules = user::merge_selector_args(&args).map_err(|at| {
+            format!(
+                "Unmatched parenthesis in acl selector starting at '{}'.",
+                words[at + 1]
+            )
+        })?;
+        let mut probe = User::new(name.as_bytes(), false);
+        for rule in &rules {
+            match probe.apply(rule, false) {
+                Ok(()) | Err(RuleError::UnknownName) => {}
+                Err(e) => {
+                    return Err(format!(
+                        "Error in user declaration '{}': {e}",
+                        String::from_utf8_lossy(rule)
+                    ))
+                }
+            }
+        }
+        self.users.push(words.to_vec());
+        Ok(())
+    }
+
+    /// The `user` directives, each as its words (the name first, then the rules).
+    pub fn users(&self) -> &[Vec<String>] {
+        &self.users
+    }
+
+    /// Keeps what a directive's shown value loses: `notify-keyspace-events` shows `A` for
+    /// `An` (Redis's own display drops the `n`), but the `n` class stays on.
+    fn note_raw(&mut self, index: usize, raw: &str) {
+        if DIRECTIVES[index].name == "notify-keyspace-events" {
+            self.notify = Events::parse(raw);
+        }
     }
 
     /// Recomputes what is parsed from the values once per change.
@@ -541,6 +603,8 @@ impl NodeConfig {
             client_query_buffer_limit: self.usize("client-query-buffer-limit"),
             slowlog_log_slower_than: self.int("slowlog-log-slower-than"),
             maxmemory: self.int("maxmemory"),
+            latency_monitor_threshold: self.int("latency-monitor-threshold"),
+            latency_tracking: self.get("latency-tracking") == "yes",
             lfu: self
                 .get("maxmemory-policy")
                 .ends_with("-lfu")
@@ -554,6 +618,21 @@ impl NodeConfig {
     /// Under an LFU `maxmemory-policy`, how keys count their uses; None otherwise.
     pub fn lfu(&self) -> Option<LfuSettings> {
         self.hot.lfu
+    }
+
+    /// `latency-monitor-threshold` in milliseconds (0: the latency monitor is off).
+    pub fn latency_monitor_threshold(&self) -> i64 {
+        self.hot.latency_monitor_threshold
+    }
+
+    /// `latency-tracking`: per-command latency histograms are kept.
+    pub fn latency_tracking(&self) -> bool {
+        self.hot.latency_tracking
+    }
+
+    /// `notify-keyspace-events`, parsed.
+    pub fn notify_events(&self) -> Events {
+        self.notify
     }
 
     /// `timeout`: seconds a client may stay idle (0: for ever).
@@ -602,9 +681,10 @@ impl NodeConfig {
         for (&(name, value), &index) in pairs.iter().zip(&indices) {
             values.push(canonical(&DIRECTIVES[index], value).map_err(|why| failed(name, &why))?);
         }
-        for (index, value) in indices.into_iter().zip(values) {
+        for ((index, value), &(_, raw)) in indices.into_iter().zip(values).zip(pairs) {
             self.numbers[index] = value.parse().ok();
             self.values[index] = value;
+            self.note_raw(index, raw);
         }
         self.derive();
         Ok(())
@@ -678,16 +758,37 @@ impl NodeConfig {
     /// `CONFIG REWRITE`: rewrites the config file in place. Comments and unknown lines stay;
     /// each directive's first line gets its current value, its later lines go; changed
     /// directives the file lacks are appended.
-    pub fn rewrite(&self) -> Result<(), String> {
+    ///
+    /// `users` are the ACL users as `user …` lines: they replace the file's `user` lines
+    /// (at the first one, else at the end). With an `aclfile` the users live there and the
+    /// file's `user` lines go, as in Redis.
+    pub fn rewrite(&self, users: &[String]) -> Result<(), String> {
         let path = self
             .file
             .as_deref()
             .ok_or("The server is running without a config file")?;
         let old = std::fs::read_to_string(path).unwrap_or_default();
+        let users: &[String] = if self.get("aclfile").is_empty() {
+            users
+        } else {
+            &[]
+        };
+        let mut users_written = false;
         let mut seen = vec![false; DIRECTIVES.len()];
         let mut out = String::new();
         for line in old.lines() {
             let trimmed = line.trim();
+            let first = trimmed.split_whitespace().next().unwrap_or("");
+            if first.eq_ignore_ascii_case("user") {
+                if !users_written {
+                    for u in users {
+                        out += u;
+                        out.push('\n');
+                    }
+                    users_written = true;
+                }
+                continue;
+            }
             let index = (!trimmed.starts_with('#'))
                 .then(|| split_args(trimmed))
                 .flatten()
@@ -717,6 +818,15 @@ impl NodeConfig {
                 header = true;
             }
             out += &format!("{} {}\n", d.name, quote_value(v));
+        }
+        if !users_written && !users.is_empty() {
+            if !header {
+                out += "# Generated by CONFIG REWRITE\n";
+            }
+            for u in users {
+                out += u;
+                out.push('\n');
+            }
         }
         let tmp = path.with_extension("rewrite.tmp");
         std::fs::write(&tmp, out)
@@ -1215,7 +1325,7 @@ mod tests {
         let mut c = NodeConfig::load(Some(&path), &[]).unwrap();
         c.set_many(&[("timeout", "9"), ("maxmemory", "2mb")])
             .unwrap();
-        c.rewrite().unwrap();
+        c.rewrite(&[]).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
             text,
@@ -1224,6 +1334,52 @@ mod tests {
         let again = NodeConfig::load(Some(&path), &[]).unwrap();
         assert_eq!(again.get("maxmemory"), "2097152");
         let _ = std::fs::remove_dir_all(&dir);
-        assert!(NodeConfig::default().rewrite().is_err());
+        assert!(NodeConfig::default().rewrite(&[]).is_err());
+    }
+
+    #[test]
+    fn rewrite_writes_the_acl_users_in_place_of_user_lines() {
+        let dir =
+            std::env::temp_dir().join(format!("slotgate-rewrite-users-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("n.conf");
+        std::fs::write(&path, "port 7000\nuser old on nopass\nuser old2 on\n").unwrap();
+        let c = NodeConfig::load(Some(&path), &[]).unwrap();
+        assert_eq!(c.users().len(), 2);
+        let users = [
+            "user a on".to_string(),
+            "user default on nopass ~* &* +@all".to_string(),
+        ];
+        c.rewrite(&users).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "port 7000\nuser a on\nuser default on nopass ~* &* +@all\n"
+        );
+        std::fs::write(&path, "port 7000\n").unwrap();
+        c.rewrite(&users).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "port 7000\n# Generated by CONFIG REWRITE\nuser a on\nuser default on nopass ~* &* +@all\n"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn user_directives_are_checked_when_read() {
+        let mut c = NodeConfig::default();
+        c.apply_text("user alice on >pw +nosuchcommand ~*\n", "x.conf")
+            .unwrap();
+        let err = c.apply_text("user bob on %Z~a\n", "x.conf").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("Error in user declaration '%Z~a': Syntax error"),
+            "{err}"
+        );
+        let err = c.apply_text("user alice on\n", "x.conf").unwrap_err();
+        assert!(err.to_string().contains("Duplicate user"), "{err}");
+        let err = c.apply_text("user carol (~a\n", "x.conf").unwrap_err();
+        assert!(err.to_string().contains("Unmatched parenthesis"), "{err}");
+        assert!(c.apply_text("user\n", "x.conf").is_err());
+        assert_eq!(c.users().len(), 1);
     }
 }

@@ -47,6 +47,45 @@ pub fn entry_bytes(key: &[u8], entry: &Entry) -> u64 {
         Value::Hash(v) => 64 + v.len() as u64 * ELEMENT_BYTES * 2,
         Value::Set(v) => 64 + v.len() as u64 * ELEMENT_BYTES,
         Value::ZSet(v) => 64 + v.len() as u64 * ELEMENT_BYTES * 2,
+        Value::Stream(v) => 64 + v.heap_bytes() as u64,
+    };
+    let expiry = if entry.expire_at().is_some() { 32 } else { 0 };
+    KEY_OVERHEAD + key.len() as u64 + value + expiry
+}
+
+/// `MEMORY USAGE`: the bytes of one key and its value, looking at the first `samples`
+/// elements of a collection (None: all of them) and counting the rest at their average, as
+/// Redis's `objectComputeSize` does.
+pub fn key_usage(key: &[u8], entry: &Entry, samples: Option<usize>) -> u64 {
+    fn sampled<I: Iterator<Item = u64>>(items: I, len: usize, samples: Option<usize>) -> u64 {
+        let take = samples.unwrap_or(usize::MAX).max(1);
+        let (mut n, mut sum) = (0u64, 0u64);
+        for bytes in items.take(take) {
+            n += 1;
+            sum += bytes;
+        }
+        if n as usize >= len {
+            sum
+        } else {
+            sum.checked_div(n).unwrap_or(0) * len as u64
+        }
+    }
+    let value = match &entry.value {
+        Value::Str(s) => 16 + s.len() as u64,
+        Value::List(v) => 64 + sampled(v.iter().map(|e| 16 + e.len() as u64), v.len(), samples),
+        Value::Hash(v) => {
+            64 + sampled(
+                v.iter().map(|(f, x)| 32 + (f.len() + x.len()) as u64),
+                v.len(),
+                samples,
+            )
+        }
+        Value::Set(v) => 64 + sampled(v.iter().map(|m| 32 + m.len() as u64), v.len(), samples),
+        Value::ZSet(v) => {
+            64 + sampled(v.iter().map(|(m, _)| 48 + m.len() as u64), v.len(), samples)
+        }
+        // A stream's chunks are already packed: their bytes are counted whole, not sampled.
+        Value::Stream(v) => 64 + v.heap_bytes() as u64,
     };
     let expiry = if entry.expire_at().is_some() { 32 } else { 0 };
     KEY_OVERHEAD + key.len() as u64 + value + expiry
@@ -76,6 +115,22 @@ pub fn used_memory(ks: &Keyspace) -> u64 {
     BASE_BYTES + ks.dbs().iter().map(db_bytes).sum::<u64>()
 }
 
+/// Records `used` as the peak if it is one; the peak so far.
+pub fn note_peak(node: &Node, used: u64) -> u64 {
+    node.stats
+        .memory_peak
+        .fetch_max(used, Ordering::Relaxed)
+        .max(used)
+}
+
+/// The process's resident set size, from /proc/self/statm (0 where that is missing).
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
 /// The first key at or after `pos`, wrapping around.
 fn random_entry(db: &Db, pos: u64) -> Option<(&[u8], &Entry)> {
     db.range_from(pos)
@@ -102,6 +157,7 @@ pub fn make_room(ks: &mut Keyspace, node: &Node, config: &NodeConfig, now: i64) 
         return Room::Enough;
     }
     let used = used_memory(ks);
+    note_peak(node, used);
     if used <= max {
         return Room::Enough;
     }
@@ -119,7 +175,7 @@ pub fn make_room(ks: &mut Keyspace, node: &Node, config: &NodeConfig, now: i64) 
         else {
             return Room::OutOfMemory;
         };
-        ks.db(db_index).remove(&key, now);
+        ks.db(db_index).evict(&key);
         evicted += 1;
         node.stats.evicted_keys.fetch_add(1, Ordering::Relaxed);
         if bytes >= to_free {
@@ -201,6 +257,7 @@ mod tests {
             ks.db(0).set(
                 format!("key:{i}").as_bytes(),
                 Value::Str(Str::from_bytes(&[b'x'; 100])),
+                0,
             );
         }
         let used = used_memory(&ks) - BASE_BYTES;

@@ -8,6 +8,7 @@
 //! (RESP2 or RESP3). Blocking commands park in [`blocking`] and are served when their keys
 //! change; [`pubsub`] delivers published messages; [`lua`] runs scripts and functions; [`config`] holds the `redis.conf` directives.
 
+pub mod acl;
 pub mod blocking;
 pub mod client;
 pub mod commands;
@@ -15,9 +16,11 @@ pub mod config;
 pub mod error;
 pub mod glob;
 pub mod keyspace;
+pub mod latency;
 pub mod lua;
 pub mod memory;
 pub mod monitor;
+pub mod notify;
 pub mod number;
 pub mod pubsub;
 pub mod rdb;
@@ -38,6 +41,7 @@ pub const REDIS_VERSION: &str = "7.0.15";
 
 /// Runs a node until `shutdown` is cancelled (or `SHUTDOWN` is called).
 pub async fn run(config: NodeConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let node = Arc::new(Node::new(config, shutdown));
+    let acl = acl::Acl::from_config(&config).map_err(|e| anyhow::anyhow!("ACL: {e}"))?;
+    let node = Arc::new(Node::new(config, acl, shutdown));
     server::run(node).await
 }

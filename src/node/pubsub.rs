@@ -74,6 +74,16 @@ pub struct Publisher<'a> {
     pub out: &'a mut Reply,
 }
 
+impl Publisher<'_> {
+    /// The same publisher for one more delivery.
+    pub fn reborrow(&mut self) -> Publisher<'_> {
+        Publisher {
+            id: self.id,
+            out: &mut *self.out,
+        }
+    }
+}
+
 /// One subscribed client.
 #[derive(Debug)]
 struct Subscriber {
@@ -256,14 +266,15 @@ impl Registry {
     }
 
     /// Delivers `payload` on `channel` to its subscribers and, unless `sharded`, to the
-    /// subscribers of every matching pattern; returns how many deliveries were made (a client
+    /// subscribers of every matching pattern (`publisher`, if subscribed, gets its copy in its
+    /// reply; None when the node itself publishes); returns how many deliveries were made (a client
     /// on the channel and on a matching pattern counts, and receives, twice).
     pub fn publish(
         &mut self,
         channel: &[u8],
         payload: &[u8],
         sharded: bool,
-        mut publisher: Publisher<'_>,
+        mut publisher: Option<Publisher<'_>>,
         limit: OutputLimit,
     ) -> usize {
         let now = Instant::now();
@@ -362,11 +373,11 @@ impl<F: Fn(&mut BytesMut)> Frames<F> {
 fn deliver<F: Fn(&mut BytesMut)>(
     sub: &mut Subscriber,
     frames: &mut Frames<F>,
-    publisher: &mut Publisher<'_>,
+    publisher: &mut Option<Publisher<'_>>,
     limit: OutputLimit,
     now: Instant,
 ) {
-    if sub.handle.id == publisher.id {
+    if let Some(publisher) = publisher.as_mut().filter(|p| p.id == sub.handle.id) {
         let frame = frames.get(publisher.out.is_resp3());
         publisher.out.raw(&frame);
         return;
@@ -448,10 +459,10 @@ mod tests {
             channel.as_bytes(),
             msg.as_bytes(),
             sharded,
-            Publisher {
+            Some(Publisher {
                 id: 0,
                 out: &mut out,
-            },
+            }),
             NO_LIMIT,
         );
         (n, out.take().to_vec())
@@ -521,10 +532,10 @@ mod tests {
             b"c",
             b"m",
             false,
-            Publisher {
+            Some(Publisher {
                 id: 7,
                 out: &mut out,
-            },
+            }),
             NO_LIMIT,
         );
         assert_eq!(n, 1);
@@ -551,10 +562,10 @@ mod tests {
                 b"c",
                 &[b'x'; 40],
                 false,
-                Publisher {
+                Some(Publisher {
                     id: 0,
                     out: &mut out,
-                },
+                }),
                 limit,
             )
         };

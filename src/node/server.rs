@@ -1,7 +1,7 @@
 //! The node's shared state and its listener.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -10,11 +10,14 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::acl::Acl;
 use super::client::Clients;
 use super::config::NodeConfig;
 use super::keyspace::Keyspace;
+use super::latency::LatencyMonitor;
 use super::lua::Scripting;
 use super::monitor::Monitors;
+use super::notify;
 use super::pubsub::PubSub;
 use super::session;
 use super::stats::NodeStats;
@@ -29,12 +32,16 @@ const EXPIRE_BUDGET: usize = 200;
 pub struct Node {
     keyspace: Mutex<Keyspace>,
     pub config: ArcSwap<NodeConfig>,
+    /// The ACL users; its lock is taken inside the keyspace lock, never the other way round.
+    pub acl: Acl,
     pub clients: Clients,
     /// Channel, pattern and shard channel subscriptions; its lock is taken inside the keyspace
     /// lock, never the other way round.
     pub pubsub: PubSub,
     /// The clients in `MONITOR` mode.
     pub monitors: Monitors,
+    /// `LATENCY`'s events.
+    pub latency: LatencyMonitor,
     pub stats: NodeStats,
     pub started: Instant,
     /// 40 hex characters, new at every start (`INFO server` `run_id`).
@@ -47,24 +54,30 @@ pub struct Node {
     /// The Lua engine (locked inside the keyspace lock) and the running script, which sessions
     /// read without the keyspace lock to answer `-BUSY`.
     pub scripting: Scripting,
+    /// Whether the active expiry cycle runs (`DEBUG SET-ACTIVE-EXPIRE`): off, keys expire
+    /// only when found by a command.
+    pub active_expire: AtomicBool,
     next_client_id: AtomicU64,
 }
 
 impl Node {
-    pub fn new(config: NodeConfig, shutdown: CancellationToken) -> Node {
+    pub fn new(config: NodeConfig, acl: Acl, shutdown: CancellationToken) -> Node {
         let databases = config.usize("databases");
         Node {
             keyspace: Mutex::new(Keyspace::new(databases)),
             config: ArcSwap::from_pointee(config),
+            acl,
             clients: Clients::default(),
             pubsub: PubSub::default(),
             monitors: Monitors::default(),
+            latency: LatencyMonitor::default(),
             stats: NodeStats::default(),
             started: Instant::now(),
             run_id: new_run_id(),
             shutdown,
             unpaused: tokio::sync::watch::Sender::new(0),
             scripting: Scripting::new(),
+            active_expire: AtomicBool::new(true),
             next_client_id: AtomicU64::new(1),
         }
     }
@@ -144,12 +157,10 @@ fn listen_addrs(bind: &str, port: u16) -> Vec<SocketAddr> {
 /// Redis 7.0's answer to a connection that protected mode turns away.
 const PROTECTED_MODE_DENIED: &str = "DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.";
 
-/// Protected mode (on by default, as in Redis): with no password for the default user, only
+/// Protected mode (on by default, as in Redis): while the default user has `nopass`, only
 /// loopback clients are served, whatever the node is bound to.
-fn admits(config: &NodeConfig, peer: IpAddr) -> bool {
-    !config.bool("protected-mode")
-        || !config.get("requirepass").is_empty()
-        || peer.to_canonical().is_loopback()
+fn admits(config: &NodeConfig, default_nopass: bool, peer: IpAddr) -> bool {
+    !config.bool("protected-mode") || !default_nopass || peer.to_canonical().is_loopback()
 }
 
 async fn accept_loop(node: Arc<Node>, listener: TcpListener, tracker: TaskTracker) {
@@ -173,7 +184,8 @@ async fn accept_loop(node: Arc<Node>, listener: TcpListener, tracker: TaskTracke
                     tracker.spawn(session::refuse(stream, "ERR max number of clients reached"));
                     continue;
                 }
-                if !admits(&node.config.load(), peer.ip()) {
+                let default_nopass = node.acl.default_user().nopass;
+                if !admits(&node.config.load(), default_nopass, peer.ip()) {
                     node.stats
                         .rejected_connections
                         .fetch_add(1, Ordering::Relaxed);
@@ -204,10 +216,29 @@ async fn expire_loop(node: Arc<Node>) {
         }
         // Not while a script runs (it holds the lock; Redis expires nothing meanwhile either).
         node.scripting.watch.idle().await;
+        if !node.active_expire.load(Ordering::Relaxed) {
+            continue;
+        }
         // Keep going while steps come back full, up to a quarter of the period.
         let started = Instant::now();
         loop {
-            let done = node.keyspace().expire_cycle(unix_ms(), EXPIRE_BUDGET);
+            let config = node.config.load();
+            let done = {
+                let mut ks = node.keyspace();
+                ks.set_notify(config.notify_events());
+                let cycle = Instant::now();
+                let done = ks.expire_cycle(unix_ms(), EXPIRE_BUDGET);
+                node.latency.add_if_needed(
+                    "expire-cycle",
+                    cycle.elapsed().as_millis() as u64,
+                    config.latency_monitor_threshold(),
+                    unix_ms() / 1000,
+                );
+                if ks.journals_on() {
+                    notify::publish_noted(&node, &config, ks.take_noted());
+                }
+                done
+            };
             if done < EXPIRE_BUDGET || started.elapsed() > Duration::from_millis(250 / hz) {
                 break;
             }
@@ -225,14 +256,13 @@ mod tests {
         let mut config = NodeConfig::default();
         let remote: IpAddr = "192.0.2.7".parse().unwrap();
         for local in ["127.0.0.1", "127.3.2.1", "::1", "::ffff:127.0.0.1"] {
-            assert!(admits(&config, local.parse().unwrap()), "{local}");
+            assert!(admits(&config, true, local.parse().unwrap()), "{local}");
         }
-        assert!(!admits(&config, remote));
-        assert!(!admits(&config, "::ffff:192.0.2.7".parse().unwrap()));
-        config.set("requirepass", "secret").unwrap();
-        assert!(admits(&config, remote));
-        config.set("requirepass", "").unwrap();
+        assert!(!admits(&config, true, remote));
+        assert!(!admits(&config, true, "::ffff:192.0.2.7".parse().unwrap()));
+        // A password for the default user.
+        assert!(admits(&config, false, remote));
         config.set("protected-mode", "no").unwrap();
-        assert!(admits(&config, remote));
+        assert!(admits(&config, true, remote));
     }
 }

@@ -29,6 +29,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use crate::command::{table, CommandSpec};
 use crate::resp::{Command, Limits, ProtocolError, RequestParser};
 
+use super::acl::Context as AclContext;
 use super::blocking::{TimeoutReply, Waiter};
 use super::client::{Client, ClientHandle, ClientInfo, ReplyMode};
 use super::commands::{self, write_timeout_reply, Ctx};
@@ -71,7 +72,9 @@ pub async fn serve(node: Arc<Node>, stream: TcpStream, peer: SocketAddr) {
     });
     node.clients.insert(handle.clone());
     let config = node.config.load_full();
-    let authenticated = config.get("requirepass").is_empty();
+    let acl_generation = node.acl.generation();
+    let user = node.acl.default_user();
+    let authenticated = node.acl.default_open();
     let limits = Limits {
         max_bulk_len: config.usize("proto-max-bulk-len"),
         ..Limits::default()
@@ -80,7 +83,7 @@ pub async fn serve(node: Arc<Node>, stream: TcpStream, peer: SocketAddr) {
     parser.set_unauthenticated(!authenticated);
     let mut session = Session {
         node: node.clone(),
-        client: Client::new(handle.clone(), authenticated),
+        client: Client::new(handle.clone(), authenticated, user, acl_generation),
         stream,
         input: BytesMut::with_capacity(READ_CHUNK),
         parser,
@@ -163,6 +166,10 @@ impl Session {
     async fn run(&mut self) -> Result<(), End> {
         loop {
             while !self.pending.is_empty() {
+                // Killed (`CLIENT KILL`, its user deleted) while its commands waited.
+                if self.client.handle.kill.is_cancelled() {
+                    return Err(End::Closed);
+                }
                 if self.script_gate().await? || self.run_script_command().await? {
                     self.flush().await?;
                     if self.client.close_after_reply {
@@ -252,6 +259,9 @@ impl Session {
         let mut config = self.node.config.load_full();
         let stop = self.run_commands(&mut config);
         self.config = config;
+        // Redis's tighter bounds hold until the client has authenticated.
+        let unauthenticated = !self.client.authenticated && !self.node.acl.default_open();
+        self.parser.set_unauthenticated(unauthenticated);
         stop
     }
 
@@ -325,10 +335,43 @@ impl Session {
             self.after_reply(mark);
             return None;
         }
-        if !self.client.authenticated && !allowed_before_auth(spec) {
+        if !self.client.authenticated && !node.acl.default_open() && !allowed_before_auth(spec) {
+            if let Some(multi) = &mut self.client.multi {
+                multi.aborted = true;
+            }
             self.out.error(&CmdError::NoAuth.message_bytes());
             self.after_reply(mark);
             return None;
+        }
+        node.acl.refresh(&mut self.client);
+        if !self.client.user.unrestricted() {
+            if let Err(denial) = self.client.user.check(spec, cmd) {
+                let context = match self.client.multi {
+                    Some(ref mut multi) => {
+                        multi.aborted = true;
+                        AclContext::Multi
+                    }
+                    None => AclContext::Toplevel,
+                };
+                let refused = commands::Refused {
+                    spec,
+                    cmd,
+                    denial,
+                    context,
+                    running: None,
+                };
+                commands::log_acl_denial(node, &self.client, batch.config, refused);
+                let text = commands::acl_denial_text(spec, denial);
+                node.stats.record(
+                    spec,
+                    Duration::ZERO,
+                    Outcome::Rejected(text.as_bytes()),
+                    false,
+                );
+                self.out.error(text.as_bytes());
+                self.after_reply(mark);
+                return None;
+            }
         }
         if self.client.subscriber && !self.client.resp3 && !allowed_while_subscribed(spec) {
             if let Some(multi) = &mut self.client.multi {
@@ -352,7 +395,7 @@ impl Session {
             }
             let text = b"OOM command not allowed when used memory > 'maxmemory'.";
             node.stats
-                .record(spec, Duration::ZERO, Outcome::Rejected(text));
+                .record(spec, Duration::ZERO, Outcome::Rejected(text), false);
             self.out.error(text);
             self.after_reply(mark);
             return None;
@@ -393,11 +436,23 @@ impl Session {
         let ended = Instant::now();
         let took = ended.saturating_duration_since(*batch.clock);
         *batch.clock = ended;
+        let tracking = batch.config.latency_tracking();
         match &result {
-            Ok(()) => node.stats.record(spec, took, Outcome::Ok),
+            Ok(()) => node.stats.record(spec, took, Outcome::Ok, tracking),
             Err(e) => node
                 .stats
-                .record(spec, took, Outcome::Failed(&e.message_bytes())),
+                .record(spec, took, Outcome::Failed(&e.message_bytes()), tracking),
+        }
+        let threshold = batch.config.latency_monitor_threshold();
+        if threshold > 0 {
+            let event = if spec.is_fast() {
+                "fast-command"
+            } else {
+                "command"
+            };
+            let ms = took.as_millis().min(u128::from(u64::MAX)) as u64;
+            node.latency
+                .add_if_needed(event, ms, threshold, unix_ms() / 1000);
         }
         if !spec.flags().contains(crate::command::Flags::SKIP_SLOWLOG) {
             self.slowlog(node, batch.config, cmd, took);
@@ -408,7 +463,7 @@ impl Session {
                 client_id: self.client.id,
                 db: self.client.db,
                 keys: request.keys.clone(),
-                command: cmd.clone(),
+                command: request.rewritten.unwrap_or_else(|| cmd.clone()),
                 resp3: self.client.resp3,
                 on_timeout: request.on_timeout,
                 reply: tx,
@@ -516,6 +571,11 @@ impl Session {
         let Ok(spec) = table().lookup(front) else {
             return Ok(false);
         };
+        // A user with ACL restrictions goes through the ordinary path, which checks them.
+        self.node.acl.refresh(&mut self.client);
+        if !self.client.user.unrestricted() {
+            return Ok(false);
+        }
         let Some(cmd) = self.pending.pop_front() else {
             return Ok(false);
         };
@@ -544,11 +604,13 @@ impl Session {
                 result
             };
             let took = started.elapsed();
+            let tracking = config.latency_tracking();
             match &result {
-                Ok(()) => node.stats.record(spec, took, Outcome::Ok),
-                Err(e) => node
-                    .stats
-                    .record(spec, took, Outcome::Failed(&e.message_bytes())),
+                Ok(()) => node.stats.record(spec, took, Outcome::Ok, tracking),
+                Err(e) => {
+                    node.stats
+                        .record(spec, took, Outcome::Failed(&e.message_bytes()), tracking)
+                }
             }
             serve_ready(&mut ks, &node, now);
             node.stats

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use super::latency::{self, CommandHistogram};
 use crate::command::{table, CommandSpec};
 use crate::resp::Command;
 
@@ -34,6 +35,8 @@ pub struct NodeStats {
     pub client_output_limit_disconnections: AtomicU64,
     /// Clients closed for exceeding `client-query-buffer-limit`.
     pub client_query_buffer_limit_disconnections: AtomicU64,
+    /// The highest `used_memory` seen (`used_memory_peak`, `MEMORY STATS`).
+    pub memory_peak: AtomicU64,
     calls: Mutex<CallStats>,
 }
 
@@ -79,6 +82,8 @@ pub struct CallStats {
     pub total_error_replies: u64,
     pub slowlog: VecDeque<SlowlogEntry>,
     pub next_slowlog_id: u64,
+    /// Latency histograms by command id, made on a command's first call (`latency-tracking`).
+    histograms: Vec<Option<Box<CommandHistogram>>>,
 }
 
 impl CallStats {
@@ -88,6 +93,16 @@ impl CallStats {
             .iter_all()
             .filter_map(|spec| Some((spec, *self.commands.get(spec.id())?)))
             .filter(|(_, s)| s.calls > 0 || s.rejected_calls > 0 || s.failed_calls > 0)
+    }
+
+    /// Every command's latency histogram, by full name, in table order.
+    pub fn histograms(
+        &self,
+    ) -> impl Iterator<Item = (&'static CommandSpec, &CommandHistogram)> + '_ {
+        table().iter_all().filter_map(|spec| {
+            let h = self.histograms.get(spec.id())?.as_deref()?;
+            Some((spec, h))
+        })
     }
 
     fn count_error(&mut self, text: &[u8]) {
@@ -112,11 +127,21 @@ impl NodeStats {
         self.calls().count_error(text);
     }
 
-    /// Counts one command: its call and time, or its failure or rejection.
-    pub fn record(&self, spec: &CommandSpec, took: Duration, outcome: Outcome<'_>) {
+    /// Counts one command: its call and time, or its failure or rejection; with `tracking`
+    /// (`latency-tracking`), its time goes into its latency histogram too.
+    pub fn record(&self, spec: &CommandSpec, took: Duration, outcome: Outcome<'_>, tracking: bool) {
         let mut calls = self.calls();
         if calls.commands.is_empty() {
             calls.commands = vec![CommandStat::default(); table().len_all()];
+        }
+        if tracking && !matches!(outcome, Outcome::Rejected(_)) {
+            if calls.histograms.is_empty() {
+                calls.histograms = vec![None; table().len_all()];
+            }
+            if let Some(slot) = calls.histograms.get_mut(spec.id()) {
+                let h = slot.get_or_insert_with(|| Box::new(latency::new_histogram()));
+                latency::record(h, took.as_nanos().min(u128::from(u64::MAX)) as u64);
+            }
         }
         let Some(stat) = calls.commands.get_mut(spec.id()) else {
             return;
@@ -183,6 +208,7 @@ impl NodeStats {
         }
         let mut calls = self.calls();
         calls.commands.clear();
+        calls.histograms.clear();
         calls.errors.clear();
         calls.total_error_replies = 0;
     }
@@ -232,14 +258,20 @@ mod tests {
     fn commandstats_count_calls_failures_and_rejections() {
         let stats = NodeStats::default();
         let get = table().get(b"get").unwrap();
-        stats.record(get, Duration::from_micros(5), Outcome::Ok);
+        stats.record(get, Duration::from_micros(5), Outcome::Ok, true);
         stats.record(
             get,
             Duration::from_micros(5),
             Outcome::Failed(b"WRONGTYPE x"),
+            true,
         );
-        stats.record(get, Duration::ZERO, Outcome::Rejected(b"OOM y"));
+        stats.record(get, Duration::ZERO, Outcome::Rejected(b"OOM y"), true);
         let calls = stats.calls();
+        let histograms: Vec<_> = calls
+            .histograms()
+            .map(|(s, h)| (s.full_name(), h.len()))
+            .collect();
+        assert_eq!(histograms, vec![("get", 2)], "rejections are not timed");
         let (spec, s) = calls.commands().next().unwrap();
         assert_eq!(spec.full_name(), "get");
         assert_eq!(

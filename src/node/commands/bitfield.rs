@@ -6,6 +6,7 @@ use super::{Ctx, Handler};
 use crate::node::error::{CmdError, CmdResult};
 use crate::node::keyspace::string::Str;
 use crate::node::keyspace::Value;
+use crate::node::notify::Events;
 use crate::resp::{parse_i64, Command};
 
 pub(super) const COMMANDS: &[(&str, Handler)] =
@@ -110,6 +111,9 @@ fn run(ctx: &mut Ctx<'_>, cmd: &Command, read_only: bool) -> CmdResult {
         replies.push(reply);
     }
     ctx.dirty(changes);
+    if changes > 0 {
+        ctx.notify(Events::STRING, "setbit", key);
+    }
     ctx.out.array(replies.len());
     for r in replies {
         match r {

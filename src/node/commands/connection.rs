@@ -31,7 +31,9 @@ fn reset(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
     ctx.client.resp3 = false;
     ctx.out.set_resp3(false);
     ctx.client.reply_mode = crate::node::client::ReplyMode::On;
-    ctx.client.authenticated = ctx.config.get("requirepass").is_empty();
+    ctx.client.authenticated = ctx.node.acl.default_open();
+    ctx.client.acl_generation = ctx.node.acl.generation();
+    ctx.client.set_user(ctx.node.acl.default_user());
     ctx.client
         .handle
         .info
@@ -81,31 +83,17 @@ fn select(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     Ok(())
 }
 
-/// Checks a username and password against `requirepass` (the `default` user).
-fn check_password(ctx: &mut Ctx<'_>, user: Option<&[u8]>, pass: &[u8]) -> CmdResult {
-    let config = ctx.node.config.load();
-    let required = config.get("requirepass");
-    if user.is_none() && required.is_empty() {
-        return Err(CmdError::text(
-            "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
-        ));
-    }
-    let user_ok = user.is_none_or(|u| u == b"default");
-    // With no requirepass the default user has `nopass`: any password is accepted.
-    if user_ok && (required.is_empty() || required.as_bytes() == pass) {
-        ctx.client.authenticated = true;
-        Ok(())
-    } else {
-        Err(CmdError::text(
-            "WRONGPASS invalid username-password pair or user is disabled.",
-        ))
-    }
-}
-
 fn auth(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     match cmd.argc() {
-        2 => check_password(ctx, None, cmd.arg(1))?,
-        3 => check_password(ctx, Some(cmd.arg(1)), cmd.arg(2))?,
+        2 => {
+            if ctx.node.acl.default_user().nopass {
+                return Err(CmdError::text(
+                    "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+                ));
+            }
+            super::acl::authenticate(ctx, cmd, b"default", cmd.arg(1))?;
+        }
+        3 => super::acl::authenticate(ctx, cmd, cmd.arg(1), cmd.arg(2))?,
         _ => return Err(CmdError::Syntax),
     }
     ctx.out.ok();
@@ -131,7 +119,9 @@ fn hello(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         let opt = cmd.arg(i);
         let more = cmd.argc() - i - 1;
         if opt.eq_ignore_ascii_case(b"AUTH") && more >= 2 {
-            check_password(ctx, Some(cmd.arg(i + 1)), cmd.arg(i + 2))?;
+            // Redis 7.0 logs in as it parses: a bad SETNAME after it leaves the client
+            // logged in.
+            super::acl::authenticate(ctx, cmd, cmd.arg(i + 1), cmd.arg(i + 2))?;
             i += 3;
         } else if opt.eq_ignore_ascii_case(b"SETNAME") && more >= 1 {
             setname = Some(cmd.arg(i + 1).to_vec());
@@ -143,9 +133,9 @@ fn hello(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             )));
         }
     }
-    if !ctx.client.authenticated {
+    if !ctx.client.authenticated && !ctx.node.acl.default_open() {
         return Err(CmdError::text(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
         ));
     }
     if let Some(name) = setname {

@@ -10,9 +10,11 @@ use crate::node::error::{CmdError, CmdResult};
 use crate::node::keyspace::hash::{Hash, HashLimits};
 use crate::node::keyspace::list::List;
 use crate::node::keyspace::set::Set;
+use crate::node::keyspace::stream::Stream;
 use crate::node::keyspace::string::Str;
 use crate::node::keyspace::zset::{ZSet, ZSetLimits};
 use crate::node::keyspace::Value;
+use crate::node::notify::Events;
 use crate::node::rdb::{dump_payload, restore_payload, RdbObject};
 use crate::resp::{parse_i64, Command};
 
@@ -108,13 +110,15 @@ fn restore(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         // Already expired: Redis answers OK and leaves no key (deleting the old one).
         if deleted {
             ctx.dirty(1);
+            ctx.notify(Events::GENERIC, "del", key);
         }
         ctx.out.ok();
         return Ok(());
     }
-    ctx.db().set_with_expiry(key, value, expire_at);
+    ctx.db().set_with_expiry(key, value, expire_at, now);
     ctx.db().restore_use(key, options.idle, options.freq);
     ctx.dirty(1);
+    ctx.notify(Events::GENERIC, "restore", key);
     ctx.out.ok();
     Ok(())
 }
@@ -139,6 +143,7 @@ fn to_rdb(value: &Value) -> Result<RdbObject, CmdError> {
                 _ => RdbObject::ZSet(pairs),
             })
         }
+        Value::Stream(s) => Ok(RdbObject::Stream(Box::new(s.to_rdb()))),
     }
 }
 
@@ -157,6 +162,9 @@ fn from_rdb(obj: RdbObject, config: &NodeConfig) -> Result<Value, CmdError> {
         RdbObject::Hash(pairs) | RdbObject::HashListpack(pairs) => Ok(Value::Hash(Box::new(
             Hash::from_pairs(pairs, &HashLimits::from_config(config)),
         ))),
+        RdbObject::Stream(rdb) => Stream::from_rdb(*rdb)
+            .map(|s| Value::Stream(Box::new(s)))
+            .map_err(|_| CmdError::text("ERR Bad data format")),
         RdbObject::ZSet(pairs) | RdbObject::ZSetListpack(pairs) => {
             Ok(Value::ZSet(Box::new(ZSet::from_pairs(
                 pairs,

@@ -6,6 +6,7 @@ use crate::node::error::{CmdError, CmdResult};
 use crate::node::glob;
 use crate::node::keyspace::hash::{Hash, HashLimits};
 use crate::node::keyspace::{Db, Value};
+use crate::node::notify::Events;
 use crate::node::number::LongDouble;
 use crate::resp::{parse_i64, Command};
 
@@ -61,6 +62,7 @@ fn set_pairs(ctx: &mut Ctx<'_>, cmd: &Command, name: &str) -> Result<usize, CmdE
         }
     }
     ctx.dirty(1);
+    ctx.notify(Events::HASH, "hset", cmd.arg(1));
     Ok(added)
 }
 
@@ -85,6 +87,7 @@ fn hsetnx(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     }
     write(ctx.db(), cmd.arg(1), now)?.insert(cmd.arg(2), cmd.arg(3), &limits);
     ctx.dirty(1);
+    ctx.notify(Events::HASH, "hset", cmd.arg(1));
     ctx.out.int(1);
     Ok(())
 }
@@ -122,7 +125,10 @@ fn hdel(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     }
     let hash = write(ctx.db(), key, now)?;
     let removed = cmd.args().skip(2).filter(|f| hash.remove(f)).count();
-    ctx.db().remove_if_empty(key);
+    if removed > 0 {
+        ctx.notify(Events::HASH, "hdel", key);
+        ctx.remove_if_empty(key);
+    }
     ctx.dirty(removed as u64);
     ctx.out.int(removed as i64);
     Ok(())
@@ -206,6 +212,7 @@ fn hincrby(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let text = itoa::Buffer::new().format(new).to_string();
     write(ctx.db(), cmd.arg(1), now)?.insert(cmd.arg(2), text.as_bytes(), &limits);
     ctx.dirty(1);
+    ctx.notify(Events::HASH, "hincrby", cmd.arg(1));
     ctx.out.int(new);
     Ok(())
 }
@@ -233,6 +240,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let limits = limits(ctx);
     write(ctx.db(), cmd.arg(1), now)?.insert(cmd.arg(2), text.as_bytes(), &limits);
     ctx.dirty(1);
+    ctx.notify(Events::HASH, "hincrbyfloat", cmd.arg(1));
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

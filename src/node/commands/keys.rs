@@ -5,6 +5,7 @@ use super::{Ctx, Handler};
 use crate::node::error::{CmdError, CmdResult};
 use crate::node::glob;
 use crate::node::keyspace::{Kind, Value};
+use crate::node::notify::Events;
 use crate::resp::{parse_i64, Command};
 
 pub(super) const COMMANDS: &[(&str, Handler)] = &[
@@ -41,6 +42,7 @@ fn del(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let mut n = 0;
     for key in cmd.args().skip(1) {
         if ctx.db().remove(key, now).is_some() {
+            ctx.notify(Events::GENERIC, "del", key);
             n += 1;
         }
     }
@@ -181,6 +183,9 @@ fn set_expiry(ctx: &mut Ctx<'_>, cmd: &Command, kind: ExpireKind) -> CmdResult {
     }
     ctx.db().set_expire(key, Some(at), now);
     ctx.dirty(1);
+    // A time already past deletes the key.
+    let event = if at <= now { "del" } else { "expire" };
+    ctx.notify(Events::GENERIC, event, key);
     ctx.out.int(1);
     Ok(())
 }
@@ -232,6 +237,7 @@ fn persist(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     if had {
         ctx.db().set_expire(cmd.arg(1), None, now);
         ctx.dirty(1);
+        ctx.notify(Events::GENERIC, "persist", cmd.arg(1));
     }
     ctx.out.int(i64::from(had));
     Ok(())
@@ -370,8 +376,12 @@ fn move_key(ctx: &mut Ctx<'_>, cmd: &Command, nx: bool) -> CmdResult {
     }
     let entry = ctx.db().remove_entry(src).expect("checked live above");
     let at = entry.expire_at();
-    ctx.db().set_with_expiry(dst, entry.value, at);
+    // Redis deletes an existing destination and adds the key anew.
+    ctx.db().remove_entry(dst);
+    ctx.db().set_with_expiry(dst, entry.value, at, now);
     ctx.dirty(1);
+    ctx.notify(Events::GENERIC, "rename_from", src);
+    ctx.notify(Events::GENERIC, "rename_to", dst);
     if nx {
         ctx.out.int(1);
     } else {
@@ -419,13 +429,16 @@ fn copy(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         return Ok(());
     };
     let target = ctx.ks.db(target_db);
-    if target.contains(dst, now) && !replace {
+    if target.contains_for_write(dst, now) && !replace {
         ctx.out.int(0);
         return Ok(());
     }
     let at = entry.expire_at();
-    target.set_with_expiry(dst, entry.value, at);
+    // Redis deletes the old value and adds the copy as a new key.
+    target.remove_entry(dst);
+    target.set_with_expiry(dst, entry.value, at, now);
     ctx.dirty(1);
+    ctx.notify_in(target_db, Events::GENERIC, "copy_to", dst);
     ctx.out.int(1);
     Ok(())
 }
@@ -452,8 +465,10 @@ fn move_(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let (from, to) = ctx.ks.two_dbs(source, target);
     let entry = from.remove_entry(key).expect("checked live above");
     let at = entry.expire_at();
-    to.set_with_expiry(key, entry.value, at);
+    to.set_with_expiry(key, entry.value, at, now);
     ctx.dirty(1);
+    ctx.notify_in(source, Events::GENERIC, "move_from", key);
+    ctx.notify_in(target, Events::GENERIC, "move_to", key);
     ctx.out.int(1);
     Ok(())
 }

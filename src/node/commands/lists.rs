@@ -9,6 +9,7 @@ use crate::node::blocking::{parse_timeout, TimeoutReply};
 use crate::node::error::{CmdError, CmdResult};
 use crate::node::keyspace::list::List;
 use crate::node::keyspace::{Db, Value};
+use crate::node::notify::Events;
 use crate::node::reply::Reply;
 use crate::resp::Command;
 
@@ -139,6 +140,22 @@ fn pop_end(list: &mut List, end: End) -> Option<Vec<u8>> {
     }
 }
 
+/// The event a pop from `end` publishes.
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
+    }
+}
+
+/// The event a push onto `end` publishes.
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    }
+}
+
 fn push_end(list: &mut List, end: End, item: &[u8]) {
     match end {
         End::Left => list.push_front(item),
@@ -182,6 +199,7 @@ fn push(ctx: &mut Ctx<'_>, cmd: &Command, end: End, only_existing: bool) -> CmdR
     }
     let len = list.len();
     ctx.dirty(cmd.argc() as u64 - 2);
+    ctx.notify(Events::LIST, push_event(end), key);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -228,8 +246,9 @@ fn pop(ctx: &mut Ctx<'_>, cmd: &Command, end: End) -> CmdResult {
             Some(item) => out.bulk(&item),
             None => out.null(),
         }
-        db.remove_if_empty(key);
         ctx.dirty(1);
+        ctx.notify(Events::LIST, pop_event(end), key);
+        ctx.remove_if_empty(key);
         return Ok(());
     };
     if count == 0 {
@@ -240,10 +259,13 @@ fn pop(ctx: &mut Ctx<'_>, cmd: &Command, end: End) -> CmdResult {
     let (db, out) = ctx.db_out();
     pop_into_reply(db, out, key, end, n, now)?;
     ctx.dirty(n as u64);
+    ctx.notify(Events::LIST, pop_event(end), key);
+    ctx.remove_if_empty(key);
     Ok(())
 }
 
-/// Pops `n` (≤ length) elements of the list at `key` and writes them as an array.
+/// Pops `n` (≤ length) elements of the list at `key` and writes them as an array; the caller
+/// publishes the event and deletes the key if it is left empty.
 fn pop_into_reply(
     db: &mut Db,
     out: &mut Reply,
@@ -260,7 +282,6 @@ fn pop_into_reply(
             None => break,
         }
     }
-    db.remove_if_empty(key);
     Ok(())
 }
 
@@ -444,6 +465,7 @@ fn lset(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     };
     write_list(ctx.db(), key, now)?.set(i, cmd.arg(3));
     ctx.dirty(1);
+    ctx.notify(Events::LIST, "lset", key);
     ctx.out.ok();
     Ok(())
 }
@@ -474,6 +496,7 @@ fn linsert(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     list.insert(position + usize::from(after), cmd.arg(4));
     let len = list.len();
     ctx.dirty(1);
+    ctx.notify(Events::LIST, "linsert", key);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -511,8 +534,9 @@ fn lrem(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         seen += 1;
         seen <= skip || seen > skip + limit
     });
-    ctx.db().remove_if_empty(key);
     ctx.dirty(limit as u64);
+    ctx.notify(Events::LIST, "lrem", key);
+    ctx.remove_if_empty(key);
     ctx.out.int(limit as i64);
     Ok(())
 }
@@ -537,8 +561,9 @@ fn ltrim(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             len
         }
     };
-    ctx.db().remove_if_empty(key);
     ctx.dirty(removed as u64);
+    ctx.notify(Events::LIST, "ltrim", key);
+    ctx.remove_if_empty(key);
     ctx.out.ok();
     Ok(())
 }
@@ -575,9 +600,12 @@ fn move_one(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) -> Cm
         .get_or_insert_with(dst, now, new_list(fill))
         .as_list_mut()?;
     push_end(list, to, &item);
-    db.remove_if_empty(src);
     out.bulk(&item);
     ctx.dirty(2);
+    // Redis's order: the push, then the pop, then the emptied source's deletion.
+    ctx.notify(Events::LIST, push_event(to), dst);
+    ctx.notify(Events::LIST, pop_event(from), src);
+    ctx.remove_if_empty(src);
     Ok(())
 }
 
@@ -648,6 +676,8 @@ fn mpop_first(
         out.bulk(key);
         pop_into_reply(db, out, key, end, n, now)?;
         ctx.dirty(n as u64);
+        ctx.notify(Events::LIST, pop_event(end), key);
+        ctx.remove_if_empty(key);
         return Ok(true);
     }
     Ok(false)
@@ -673,11 +703,12 @@ fn pop_first(ctx: &mut Ctx<'_>, keys: &[Vec<u8>], end: End) -> Result<bool, CmdE
         let Some(item) = pop_end(write_list(db, key, now)?, end) else {
             continue;
         };
-        db.remove_if_empty(key);
         out.array(2);
         out.bulk(key);
         out.bulk(&item);
         ctx.dirty(1);
+        ctx.notify(Events::LIST, pop_event(end), key);
+        ctx.remove_if_empty(key);
         return Ok(true);
     }
     Ok(false)

@@ -8,19 +8,25 @@
 //! Each module lists its handlers in a `COMMANDS` table by full name (`get`, `client|list`); a
 //! command the table knows but no module handles answers a clear error saying so.
 
+mod acl;
 mod bitfield;
 mod connection;
 mod dump;
 mod functions;
+mod geo;
 mod hashes;
+mod hyperloglog;
 mod keys;
+mod latency;
 mod lists;
+mod memory;
 mod pubsub;
 mod scan;
 mod scripting;
 mod server;
 mod sets;
 mod sort;
+mod streams;
 mod strings;
 mod transactions;
 mod zsets;
@@ -35,6 +41,8 @@ use super::client::Client;
 use super::config::{ClientClass, NodeConfig};
 use super::error::{CmdError, CmdResult};
 use super::keyspace::{Db, Keyspace};
+use super::notify::{self, Events};
+use super::pubsub::{OutputLimit, Publisher};
 use super::reply::Reply;
 use super::server::Node;
 
@@ -116,7 +124,71 @@ impl<'a> Ctx<'a> {
             keys,
             timeout,
             on_timeout,
+            rewritten: None,
         });
+    }
+
+    /// As [`block_on`](Self::block_on), but runs `rewritten` instead of the blocked command
+    /// when a key becomes ready.
+    pub fn block_on_as(
+        &mut self,
+        keys: Vec<Vec<u8>>,
+        timeout: Option<std::time::Duration>,
+        on_timeout: TimeoutReply,
+        rewritten: Command,
+    ) {
+        self.block_on(keys, timeout, on_timeout);
+        if let Some(block) = &mut self.block {
+            block.rewritten = Some(rewritten);
+        }
+    }
+
+    /// Publishes a keyspace notification for `key` of the selected database, if `class` is
+    /// on (see [`crate::node::notify`]). Call it once per event, where Redis does, in its order.
+    pub fn notify(&mut self, class: Events, event: &'static str, key: &[u8]) {
+        let db = self.client.db;
+        self.notify_in(db, class, event, key);
+    }
+
+    /// [`notify`](Self::notify) for a key of database `db` (`MOVE`, `COPY … DB`).
+    pub fn notify_in(&mut self, db: usize, class: Events, event: &'static str, key: &[u8]) {
+        let events = self.config.notify_events();
+        if !events.fires(class) {
+            return;
+        }
+        self.publish_noted();
+        self.publish_event(events, db, event, key);
+    }
+
+    /// Publishes what the databases noted by themselves (a `new` key, an `expired` one, …):
+    /// before the command's next event, and when it ends.
+    fn publish_noted(&mut self) {
+        if !self.ks.journals_on() {
+            return;
+        }
+        let events = self.config.notify_events();
+        for (db, noted) in self.ks.take_noted() {
+            if events.fires(noted.class) {
+                self.publish_event(events, db, noted.event, &noted.key);
+            }
+        }
+    }
+
+    fn publish_event(&mut self, events: Events, db: usize, event: &str, key: &[u8]) {
+        let limit = OutputLimit::from_config(&self.config);
+        let publisher = Publisher {
+            id: self.client.id,
+            out: &mut *self.out,
+        };
+        notify::publish(self.node, events, limit, db, event, key, Some(publisher));
+    }
+
+    /// Deletes `key` if a pop or a remove emptied its collection, with the `del` event Redis
+    /// publishes then.
+    pub fn remove_if_empty(&mut self, key: &[u8]) {
+        if self.db().remove_if_empty(key) {
+            self.notify(Events::GENERIC, "del", key);
+        }
     }
 
     /// Counts a change for `INFO`'s `rdb_changes_since_last_save`.
@@ -124,6 +196,8 @@ impl<'a> Ctx<'a> {
         self.ks.stats.dirty += changes;
     }
 }
+
+pub use acl::{denial_text as acl_denial_text, log_denial as log_acl_denial, Refused};
 
 /// What a blocked command answers when its time is up.
 pub fn write_timeout_reply(out: &mut Reply, on_timeout: TimeoutReply) {
@@ -136,6 +210,11 @@ pub fn write_timeout_reply(out: &mut Reply, on_timeout: TimeoutReply) {
 /// Runs `cmd` (already resolved to `spec`) and writes its reply or error.
 pub fn execute(ctx: &mut Ctx<'_>, spec: &CommandSpec, cmd: &Command) -> CmdResult {
     super::keyspace::begin_command();
+    ctx.ks.set_notify(ctx.config.notify_events());
+    if ctx.ks.journals_on() {
+        let db = ctx.client.db;
+        ctx.ks.begin_journals(db, notify::looks_up_as_read(spec));
+    }
     let start = ctx.out.len();
     let result = match handler(spec) {
         Some(h) => h(ctx, cmd),
@@ -145,6 +224,7 @@ pub fn execute(ctx: &mut Ctx<'_>, spec: &CommandSpec, cmd: &Command) -> CmdResul
         ctx.out.truncate(start);
         ctx.out.error(&e.message_bytes());
     }
+    ctx.publish_noted();
     // Shown once, after it ran; not again when a blocked command is served.
     if ctx.node.monitors.is_active() && !ctx.serving_blocked {
         let (hard, _, _) = ctx.config.output_buffer_limit(ClientClass::Replica);
@@ -181,18 +261,24 @@ fn dispatch() -> &'static Vec<Option<Handler>> {
 
 fn modules() -> impl Iterator<Item = &'static [(&'static str, Handler)]> {
     [
+        acl::COMMANDS,
         bitfield::COMMANDS,
         connection::COMMANDS,
         dump::COMMANDS,
         functions::COMMANDS,
+        geo::COMMANDS,
         hashes::COMMANDS,
+        hyperloglog::COMMANDS,
         keys::COMMANDS,
+        latency::COMMANDS,
         lists::COMMANDS,
+        memory::COMMANDS,
         pubsub::COMMANDS,
         scripting::COMMANDS,
         server::COMMANDS,
         sets::COMMANDS,
         sort::COMMANDS,
+        streams::COMMANDS,
         strings::COMMANDS,
         transactions::COMMANDS,
         zsets::COMMANDS,

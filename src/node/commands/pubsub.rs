@@ -143,10 +143,10 @@ fn deliver(ctx: &mut Ctx<'_>, cmd: &Command, sharded: bool) -> CmdResult {
         cmd.arg(1),
         cmd.arg(2),
         sharded,
-        Publisher {
+        Some(Publisher {
             id: ctx.client.id,
             out: &mut *ctx.out,
-        },
+        }),
         limit,
     );
     ctx.out.int(receivers as i64);

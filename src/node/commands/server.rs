@@ -11,6 +11,7 @@ use crate::node::client::ReplyMode;
 use crate::node::error::{CmdError, CmdResult};
 use crate::node::glob;
 use crate::node::keyspace::PauseKind;
+use crate::node::latency;
 use crate::node::memory;
 use crate::resp::{parse_i64, Command};
 
@@ -172,6 +173,7 @@ fn info(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         "modules",
         "commandstats",
         "errorstats",
+        "latencystats",
         "cluster",
         "keyspace",
     ] {
@@ -241,9 +243,12 @@ fn write_section(ctx: &mut Ctx<'_>, section: &str, t: &mut String) {
         }
         "memory" => {
             let used = memory::used_memory(ctx.ks);
-            let rss = rss_bytes();
+            let peak = memory::note_peak(node, used);
+            let rss = memory::rss_bytes();
             line("used_memory", &used);
             line("used_memory_human", &human(used));
+            line("used_memory_peak", &peak);
+            line("used_memory_peak_human", &human(peak));
             line("used_memory_rss", &rss);
             line("used_memory_rss_human", &human(rss));
             // One Lua state serves scripts and functions (Redis 7.0 has one each).
@@ -360,6 +365,31 @@ fn write_section(ctx: &mut Ctx<'_>, section: &str, t: &mut String) {
                 let _ = write!(t, "errorstat_{code}:count={n}\r\n");
             }
         }
+        "latencystats" => {
+            let percentiles: Vec<f64> = config
+                .get("latency-tracking-info-percentiles")
+                .split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .collect();
+            let calls = stats.calls();
+            for (spec, h) in calls.histograms() {
+                let values: Vec<String> = percentiles
+                    .iter()
+                    .map(|&p| {
+                        // Redis prints the percentile with "%f" and trims the zeros.
+                        let name = format!("{p:.6}");
+                        let name = name.trim_end_matches('0').trim_end_matches('.');
+                        format!("p{name}={:.3}", latency::percentile_usec(h, p))
+                    })
+                    .collect();
+                let _ = write!(
+                    t,
+                    "latency_percentiles_usec_{}:{}\r\n",
+                    spec.full_name(),
+                    values.join(",")
+                );
+            }
+        }
         "cluster" => line("cluster_enabled", &0),
         "keyspace" => {
             let now = ctx.now;
@@ -394,13 +424,6 @@ fn human(bytes: u64) -> String {
 }
 
 /// The process's resident set, from /proc (0 where there is none).
-fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096)
-}
-
 /// User and system CPU seconds of the process, from /proc/self/stat.
 fn cpu_seconds() -> (f64, f64) {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
@@ -471,6 +494,15 @@ fn config_set(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let mut next = (**ctx.node.config.load()).clone();
     next.set_many(&pairs)
         .map_err(|e| CmdError::text(format!("ERR {e}")))?;
+    if pairs
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("requirepass"))
+    {
+        // `requirepass` is the default user's password, as in Redis.
+        let mut acl = ctx.node.acl.lock();
+        acl.set_default_password(next.get("requirepass"));
+        ctx.node.acl.committed(&acl);
+    }
     let next = std::sync::Arc::new(next);
     ctx.node.config.store(next.clone());
     // The commands behind this one (in the pipeline, in the transaction) see the change.
@@ -490,8 +522,15 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
 
 fn config_rewrite(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
     let config = ctx.node.config.load();
+    let users: Vec<String> = ctx
+        .node
+        .acl
+        .lock()
+        .users()
+        .map(|u| String::from_utf8_lossy(&u.line()).into_owned())
+        .collect();
     config
-        .rewrite()
+        .rewrite(&users)
         .map_err(|e| CmdError::text(format!("ERR {e}")))?;
     ctx.out.ok();
     Ok(())
@@ -544,7 +583,39 @@ fn client_line(
     subs: (usize, usize, usize),
     monitor: bool,
 ) -> String {
-    let info = h.info.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    client_line_running(h, own, subs, monitor, None)
+}
+
+/// A client's `CLIENT LIST` line without its newline, as the ACL log keeps it: `cmd=` names
+/// the command being refused.
+pub(crate) fn client_info_for_log(
+    node: &crate::node::Node,
+    client: &crate::node::client::Client,
+    running: &'static str,
+) -> String {
+    let subs = node.pubsub.lock().client_counts(client.id);
+    let mut line = client_line_running(
+        &client.handle,
+        Some(client),
+        subs,
+        client.monitor,
+        Some(running),
+    );
+    line.pop();
+    line
+}
+
+fn client_line_running(
+    h: &crate::node::client::ClientHandle,
+    own: Option<&crate::node::client::Client>,
+    subs: (usize, usize, usize),
+    monitor: bool,
+    running: Option<&'static str>,
+) -> String {
+    let mut info = h.info.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(running) = running {
+        info.last_command = running;
+    }
     let idle = info.last_active.map_or(0, |t| t.elapsed().as_secs());
     let (flags, multi) = match own {
         _ if monitor => ("O", -1),
@@ -554,7 +625,7 @@ fn client_line(
         _ => ("N", -1),
     };
     format!(
-        "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={}\n",
+        "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={}\n",
         h.id,
         h.peer,
         h.local,
@@ -568,6 +639,7 @@ fn client_line(
         subs.2,
         multi,
         if info.last_command.is_empty() { "NULL" } else { &info.last_command },
+        String::from_utf8_lossy(info.user_name()),
         info.resp.max(2),
     )
 }
@@ -719,6 +791,7 @@ fn client_kill(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         return Err(CmdError::Syntax);
     }
     let (mut id, mut addr, mut laddr, mut skipme) = (None, None, None, true);
+    let mut user: Option<Vec<u8>> = None;
     for pair in (2..cmd.argc()).step_by(2) {
         let value = cmd.arg(pair + 1);
         match cmd.arg(pair).to_ascii_uppercase().as_slice() {
@@ -739,7 +812,16 @@ fn client_kill(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
                     _ => return Err(CmdError::Syntax),
                 }
             }
-            b"TYPE" | b"USER" | b"MAXAGE" => {}
+            b"USER" => {
+                if ctx.node.acl.user(value).is_none() {
+                    return Err(CmdError::text(format!(
+                        "ERR No such user '{}'",
+                        String::from_utf8_lossy(value)
+                    )));
+                }
+                user = Some(value.to_vec());
+            }
+            b"TYPE" | b"MAXAGE" => {}
             _ => return Err(CmdError::Syntax),
         }
     }
@@ -749,6 +831,9 @@ fn client_kill(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             || addr.as_ref().is_some_and(|a| *a != h.peer.to_string())
             || laddr.as_ref().is_some_and(|a| *a != h.local.to_string())
             || (skipme && h.id == ctx.client.id)
+            || user.as_ref().is_some_and(|u| {
+                h.info.lock().unwrap_or_else(|p| p.into_inner()).user_name() != u.as_slice()
+            })
         {
             continue;
         }
@@ -983,7 +1068,6 @@ fn slowlog_reset(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
 
 // ------------------------------------------------------------------------ DEBUG, SHUTDOWN
 
-/// `DEBUG SLEEP seconds`, `DEBUG OBJECT key`, `DEBUG SET-ACTIVE-EXPIRE 0|1`; others refused.
 /// `MONITOR`: from now on the client is shown every command the node runs (see
 /// [`crate::node::monitor`]). A second `MONITOR` is ignored without a reply, as in Redis.
 fn monitor(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
@@ -1008,6 +1092,7 @@ fn module_list(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
     Ok(())
 }
 
+/// `DEBUG SLEEP seconds`, `DEBUG OBJECT key`, `DEBUG SET-ACTIVE-EXPIRE 0|1`; others refused.
 fn debug(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let sub = cmd.arg(1).to_ascii_uppercase();
     match (sub.as_slice(), cmd.argc()) {
@@ -1033,6 +1118,13 @@ fn debug(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
                 "Value at:0x0 refcount:1 encoding:{encoding} serializedlength:0 lru:0 lru_seconds_idle:0"
             );
             ctx.out.simple(text.as_bytes());
+            Ok(())
+        }
+        (b"SET-ACTIVE-EXPIRE", 3) => {
+            // Redis reads the flag with atoi: anything but a non-zero number turns it off.
+            let on = parse_i64(cmd.arg(2)).is_some_and(|n| n != 0);
+            ctx.node.active_expire.store(on, Ordering::Relaxed);
+            ctx.out.ok();
             Ok(())
         }
         _ => Err(CmdError::text(format!(

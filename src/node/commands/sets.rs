@@ -10,6 +10,7 @@ use crate::node::error::{CmdError, CmdResult};
 use crate::node::glob;
 use crate::node::keyspace::set::Set;
 use crate::node::keyspace::{Db, Value};
+use crate::node::notify::Events;
 use crate::resp::{parse_i64, Command};
 
 pub(super) const COMMANDS: &[(&str, Handler)] = &[
@@ -52,8 +53,10 @@ fn sadd(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         .get_or_insert_with(cmd.arg(1), now, || Value::Set(Box::default()))
         .as_set_mut()?;
     let added = cmd.args().skip(2).filter(|m| set.insert(m, max)).count();
-    ctx.db().remove_if_empty(cmd.arg(1));
     ctx.dirty(added as u64);
+    if added > 0 {
+        ctx.notify(Events::SET, "sadd", cmd.arg(1));
+    }
     ctx.out.int(added as i64);
     Ok(())
 }
@@ -70,7 +73,10 @@ fn srem(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         .expect("read above")
         .as_set_mut()?;
     let removed = cmd.args().skip(2).filter(|m| set.remove(m)).count();
-    ctx.db().remove_if_empty(cmd.arg(1));
+    if removed > 0 {
+        ctx.notify(Events::SET, "srem", cmd.arg(1));
+        ctx.remove_if_empty(cmd.arg(1));
+    }
     ctx.dirty(removed as u64);
     ctx.out.int(removed as i64);
     Ok(())
@@ -154,7 +160,8 @@ fn spop(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         for m in &picked {
             set.remove(m);
         }
-        ctx.db().remove_if_empty(key);
+        ctx.notify(Events::SET, "spop", key);
+        ctx.remove_if_empty(key);
         ctx.dirty(n as u64);
     }
     match count {
@@ -236,12 +243,17 @@ fn smove(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             .expect("read above")
             .as_set_mut()?
             .remove(member);
-        ctx.db().remove_if_empty(src);
-        ctx.db()
+        ctx.notify(Events::SET, "srem", src);
+        ctx.remove_if_empty(src);
+        let added = ctx
+            .db()
             .get_or_insert_with(dst, now, || Value::Set(Box::default()))
             .as_set_mut()?
             .insert(member, max);
         ctx.dirty(1);
+        if added {
+            ctx.notify(Events::SET, "sadd", dst);
+        }
     }
     ctx.out.int(1);
     Ok(())
@@ -330,10 +342,18 @@ fn store_combined(ctx: &mut Ctx<'_>, cmd: &Command, op: Op) -> CmdResult {
     let now = ctx.now;
     let n = members.len();
     if n == 0 {
-        ctx.db().remove(dest, now);
+        if ctx.db().remove(dest, now).is_some() {
+            ctx.notify(Events::GENERIC, "del", dest);
+        }
     } else {
         let set = Set::from_members(members, max_intset(ctx));
-        ctx.db().set(dest, Value::Set(Box::new(set)));
+        ctx.db().set(dest, Value::Set(Box::new(set)), now);
+        let event = match op {
+            Op::Inter => "sinterstore",
+            Op::Union => "sunionstore",
+            Op::Diff => "sdiffstore",
+        };
+        ctx.notify(Events::SET, event, dest);
     }
     ctx.dirty(1);
     ctx.out.int(n as i64);

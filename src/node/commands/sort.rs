@@ -4,6 +4,7 @@ use super::{Ctx, Handler};
 use crate::node::error::{CmdError, CmdResult};
 use crate::node::keyspace::list::List;
 use crate::node::keyspace::{Db, Kind, Value};
+use crate::node::notify::Events;
 use crate::resp::{parse_i64, Command};
 
 pub(super) const COMMANDS: &[(&str, Handler)] = &[("sort", sort), ("sort_ro", sort_ro)];
@@ -14,7 +15,7 @@ fn elements_of(value: &Value) -> Result<Vec<Vec<u8>>, CmdError> {
         Value::List(l) => Ok(l.iter().map(<[u8]>::to_vec).collect()),
         Value::Set(s) => Ok(s.iter().map(|m| m.into_owned()).collect()),
         Value::ZSet(z) => Ok(z.iter().map(|(m, _)| m.to_vec()).collect()),
-        Value::Str(_) | Value::Hash(_) => Err(CmdError::WrongType),
+        Value::Str(_) | Value::Hash(_) | Value::Stream(_) => Err(CmdError::WrongType),
     }
 }
 
@@ -130,10 +131,12 @@ fn sort_generic(ctx: &mut Ctx<'_>, cmd: &Command, readonly: bool) -> CmdResult {
                 let fill = ctx.config.int("list-max-listpack-size");
                 let list =
                     List::from_items(fill, output.into_iter().map(Option::unwrap_or_default));
-                ctx.db().set(&dest, Value::List(Box::new(list)));
+                ctx.db().set(&dest, Value::List(Box::new(list)), now);
                 ctx.dirty(n as u64);
+                ctx.notify(Events::LIST, "sortstore", &dest);
             } else if ctx.db().remove(&dest, now).is_some() {
                 ctx.dirty(1);
+                ctx.notify(Events::GENERIC, "del", &dest);
             }
             ctx.out.int(n as i64);
         }
@@ -346,13 +349,14 @@ mod tests {
     fn patterns_read_strings_and_hash_fields() {
         use crate::node::keyspace::hash::Hash;
         let mut db = Db::default();
-        db.set(b"w_a", Value::Str(Str::from_bytes(b"5")));
+        db.set(b"w_a", Value::Str(Str::from_bytes(b"5")), 0);
         db.set(
             b"h_a",
             Value::Hash(Box::new(Hash::from_pairs(
                 [(&b"f"[..], &b"7"[..])],
                 &Default::default(),
             ))),
+            0,
         );
         assert_eq!(
             lookup_by_pattern(&mut db, 0, b"#", b"a"),

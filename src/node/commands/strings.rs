@@ -4,6 +4,7 @@ use super::{Ctx, Handler};
 use crate::node::error::{CmdError, CmdResult};
 use crate::node::keyspace::string::Str;
 use crate::node::keyspace::{Db, Value};
+use crate::node::notify::Events;
 use crate::node::number::LongDouble;
 use crate::resp::{parse_i64, Command};
 
@@ -184,9 +185,13 @@ fn set(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         if o.keep_ttl {
             ctx.db().set_keep_ttl(key, value, now);
         } else {
-            ctx.db().set_with_expiry(key, value, expire_at);
+            ctx.db().set_with_expiry(key, value, expire_at, now);
         }
         ctx.dirty(1);
+        ctx.notify(Events::STRING, "set", key);
+        if expire_at.is_some() {
+            ctx.notify(Events::GENERIC, "expire", key);
+        }
     }
     match (o.get, old) {
         (true, Some(old)) => ctx.out.bulk(&old),
@@ -203,8 +208,9 @@ fn setnx(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         ctx.out.int(0);
     } else {
         ctx.db()
-            .set(cmd.arg(1), Value::Str(Str::from_bytes(cmd.arg(2))));
+            .set(cmd.arg(1), Value::Str(Str::from_bytes(cmd.arg(2))), now);
         ctx.dirty(1);
+        ctx.notify(Events::STRING, "set", cmd.arg(1));
         ctx.out.int(1);
     }
     Ok(())
@@ -225,22 +231,28 @@ fn set_with_ttl_arg(
     unit: fn(i64) -> ExpireArg,
 ) -> CmdResult {
     let n = parse_i64(cmd.arg(2)).ok_or(CmdError::NotInteger)?;
-    let at = unit(n).resolve(ctx.now, name)?;
+    let now = ctx.now;
+    let at = unit(n).resolve(now, name)?;
     ctx.db().set_with_expiry(
         cmd.arg(1),
         Value::Str(Str::from_bytes(cmd.arg(3))),
         Some(at),
+        now,
     );
     ctx.dirty(1);
+    ctx.notify(Events::STRING, "set", cmd.arg(1));
+    ctx.notify(Events::GENERIC, "expire", cmd.arg(1));
     ctx.out.ok();
     Ok(())
 }
 
 fn getset(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let old = read_bytes(ctx, cmd.arg(1))?;
+    let now = ctx.now;
     ctx.db()
-        .set(cmd.arg(1), Value::Str(Str::from_bytes(cmd.arg(2))));
+        .set(cmd.arg(1), Value::Str(Str::from_bytes(cmd.arg(2))), now);
     ctx.dirty(1);
+    ctx.notify(Events::STRING, "set", cmd.arg(1));
     match old {
         Some(old) => ctx.out.bulk(&old),
         None => ctx.out.null(),
@@ -256,6 +268,7 @@ fn getdel(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             let now = ctx.now;
             ctx.db().remove(cmd.arg(1), now);
             ctx.dirty(1);
+            ctx.notify(Events::GENERIC, "del", cmd.arg(1));
             ctx.out.bulk(&old);
         }
         None => ctx.out.null(),
@@ -298,9 +311,13 @@ fn getex(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     if let Some(at) = at {
         ctx.db().set_expire(key, Some(at), now);
         ctx.dirty(1);
+        // A time already past deletes the key.
+        let event = if at <= now { "del" } else { "expire" };
+        ctx.notify(Events::GENERIC, event, key);
     } else if persist && ctx.db().expire_at(key, now).is_some() {
         ctx.db().set_expire(key, None, now);
         ctx.dirty(1);
+        ctx.notify(Events::GENERIC, "persist", key);
     }
     ctx.out.bulk(&value);
     Ok(())
@@ -350,9 +367,11 @@ fn msetnx(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 }
 
 fn set_pairs(ctx: &mut Ctx<'_>, cmd: &Command) {
+    let now = ctx.now;
     for i in (1..cmd.argc()).step_by(2) {
         ctx.db()
-            .set(cmd.arg(i), Value::Str(Str::from_bytes(cmd.arg(i + 1))));
+            .set(cmd.arg(i), Value::Str(Str::from_bytes(cmd.arg(i + 1))), now);
+        ctx.notify(Events::STRING, "set", cmd.arg(i));
     }
     ctx.dirty((cmd.argc() as u64 - 1) / 2);
 }
@@ -378,6 +397,7 @@ fn append(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         }
     };
     ctx.dirty(1);
+    ctx.notify(Events::STRING, "append", key);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -428,11 +448,12 @@ fn add_to(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
     let new = match changed {
         Some(result) => result?,
         None => {
-            ctx.db().set(key, Value::Str(Str::from_int(by)));
+            ctx.db().set(key, Value::Str(Str::from_int(by)), now);
             by
         }
     };
     ctx.dirty(1);
+    ctx.notify(Events::STRING, "incrby", key);
     ctx.out.int(new);
     Ok(())
 }
@@ -457,6 +478,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     ctx.db()
         .set_keep_ttl(key, Value::Str(Str::from_bytes(text.as_bytes())), now);
     ctx.dirty(1);
+    ctx.notify(Events::STRING, "incrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }
@@ -515,6 +537,7 @@ fn setrange(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     data[offset..offset + patch.len()].copy_from_slice(patch);
     let len = data.len();
     ctx.dirty(1);
+    ctx.notify(Events::STRING, "setrange", key);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -544,7 +567,8 @@ fn setbit(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         .get_or_insert_with(key, now, || Value::Str(Str::from_bytes(b"")));
     let data = value.as_str_mut()?.make_mut();
     let byte = offset / 8;
-    if data.len() <= byte {
+    let grew = data.len() <= byte;
+    if grew {
         data.resize(byte + 1, 0);
     }
     let mask = 0x80u8 >> (offset % 8);
@@ -554,7 +578,11 @@ fn setbit(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     } else {
         data[byte] &= !mask;
     }
-    ctx.dirty(1);
+    // Redis 7.0 counts (and publishes) only a string created, grown, or changed.
+    if grew || old != on {
+        ctx.dirty(1);
+        ctx.notify(Events::STRING, "setbit", key);
+    }
     ctx.out.int(i64::from(old));
     Ok(())
 }
@@ -677,11 +705,14 @@ fn bitop(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let dest = cmd.arg(2);
     let now = ctx.now;
     if result.is_empty() {
-        ctx.db().remove(dest, now);
+        if ctx.db().remove(dest, now).is_some() {
+            ctx.notify(Events::GENERIC, "del", dest);
+        }
     } else {
         let mut value = Str::from_bytes(b"");
         *value.make_mut() = result;
-        ctx.db().set(dest, Value::Str(value));
+        ctx.db().set(dest, Value::Str(value), now);
+        ctx.notify(Events::STRING, "set", dest);
     }
     ctx.dirty(1);
     ctx.out.int(len as i64);

@@ -51,6 +51,28 @@ fn exec(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
     for queued in &multi.queued {
         match table().lookup(queued) {
             Ok(spec) => {
+                // Checked again: the user's rights may have changed since it was queued
+                // (even by a command of this transaction).
+                ctx.node.acl.refresh(ctx.client);
+                if !ctx.client.user.unrestricted() {
+                    if let Err(denial) = ctx.client.user.check(spec, queued) {
+                        // Logged as Redis sees the client then: in its transaction, running
+                        // EXEC.
+                        ctx.client.multi = Some(Multi::default());
+                        let refused = super::acl::Refused {
+                            spec,
+                            cmd: queued,
+                            denial,
+                            context: crate::node::acl::Context::Multi,
+                            running: Some("exec"),
+                        };
+                        super::acl::log_denial(ctx.node, ctx.client, &ctx.config, refused);
+                        ctx.client.multi = None;
+                        ctx.out
+                            .error(super::acl::exec_denial_text(denial).as_bytes());
+                        continue;
+                    }
+                }
                 let _ = execute(ctx, spec, queued);
             }
             Err(e) => ctx.out.error(&e.message_bytes()),

@@ -17,6 +17,7 @@ use crate::node::glob;
 use crate::node::keyspace::set::Set;
 use crate::node::keyspace::zset::{LexBound, LexRange, ScoreRange, ZSet, ZSetLimits};
 use crate::node::keyspace::{Db, Value};
+use crate::node::notify::Events;
 use crate::node::number::strtod;
 use crate::node::reply::{format_double, Reply};
 use crate::resp::{parse_i64, Command};
@@ -68,7 +69,7 @@ const MAX_RANDOM_PICKS: u64 = 1 << 24;
 
 /// A score or other double argument, as Redis's `getDoubleFromObject` reads it: no leading
 /// space, no NaN, no overflow to infinity or underflow to zero.
-fn parse_double(arg: &[u8]) -> Option<f64> {
+pub(super) fn parse_double(arg: &[u8]) -> Option<f64> {
     if arg.is_empty() || arg[0].is_ascii_whitespace() || arg[0] == 0x0b {
         return None;
     }
@@ -159,7 +160,7 @@ fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())
 }
 
-fn limits(ctx: &Ctx<'_>) -> ZSetLimits {
+pub(super) fn limits(ctx: &Ctx<'_>) -> ZSetLimits {
     let config = &ctx.config;
     ZSetLimits {
         entries: config.usize("zset-max-listpack-entries"),
@@ -171,7 +172,7 @@ fn limits(ctx: &Ctx<'_>) -> ZSetLimits {
 // Keyspace access
 
 /// The live sorted set at `key`, or `WRONGTYPE`.
-fn read<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a ZSet>, CmdError> {
+pub(super) fn read<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a ZSet>, CmdError> {
     match db.value(key, now) {
         Some(v) => Ok(Some(v.as_zset()?)),
         None => Ok(None),
@@ -180,11 +181,11 @@ fn read<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a ZSet>, Cm
 
 /// The value at `key` without expiring anything: callers expire first with `Db::get`, so
 /// several values can be borrowed at once.
-fn peek<'a>(db: &'a Db, key: &[u8]) -> Option<&'a Value> {
+pub(super) fn peek<'a>(db: &'a Db, key: &[u8]) -> Option<&'a Value> {
     db.peek(key).map(|e| &e.value)
 }
 
-fn count_lookup(ctx: &mut Ctx<'_>, found: bool) {
+pub(super) fn count_lookup(ctx: &mut Ctx<'_>, found: bool) {
     if found {
         ctx.ks.stats.hits += 1;
     } else {
@@ -221,14 +222,15 @@ fn write_members<'a>(
 // ---------------------------------------------------------------------------------------------
 // ZADD, ZINCRBY, ZREM
 
+/// ZADD's options (also GEOADD's NX, XX and CH).
 #[derive(Default)]
-struct AddFlags {
-    nx: bool,
-    xx: bool,
-    gt: bool,
-    lt: bool,
-    ch: bool,
-    incr: bool,
+pub(super) struct AddFlags {
+    pub nx: bool,
+    pub xx: bool,
+    pub gt: bool,
+    pub lt: bool,
+    pub ch: bool,
+    pub incr: bool,
 }
 
 fn zadd(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
@@ -294,7 +296,12 @@ fn zincrby(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 }
 
 /// ZADD's work once its arguments are checked (Redis's `zsetAdd` per pair).
-fn add(ctx: &mut Ctx<'_>, key: &[u8], flags: &AddFlags, pairs: &[(f64, &[u8])]) -> CmdResult {
+pub(super) fn add(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    flags: &AddFlags,
+    pairs: &[(f64, &[u8])],
+) -> CmdResult {
     let now = ctx.now;
     let limits = limits(ctx);
     let db = ctx.db();
@@ -357,6 +364,10 @@ fn add(ctx: &mut Ctx<'_>, key: &[u8], flags: &AddFlags, pairs: &[(f64, &[u8])]) 
     }
     db.remove_if_empty(key);
     ctx.dirty(added + updated);
+    if added + updated > 0 {
+        let event = if flags.incr { "zincr" } else { "zadd" };
+        ctx.notify(Events::ZSET, event, key);
+    }
     if flags.incr {
         if processed > 0 {
             ctx.out.double(last);
@@ -387,8 +398,11 @@ fn zrem(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             }
         }
     }
-    db.remove_if_empty(key);
     ctx.dirty(removed);
+    if removed > 0 {
+        ctx.notify(Events::ZSET, "zrem", key);
+        ctx.remove_if_empty(key);
+    }
     ctx.out.int(removed as i64);
     Ok(())
 }
@@ -672,21 +686,24 @@ fn zrangestore(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let result = read(db, cmd.arg(2), now)?
         .map(|z| ZSet::from_pairs(q.select(z), limits))
         .unwrap_or_default();
-    store(ctx, cmd.arg(1), result);
+    store(ctx, cmd.arg(1), result, "zrangestore");
     Ok(())
 }
 
-/// Stores a computed set at `dst` (deleting `dst` when it is empty) and answers its size.
-fn store(ctx: &mut Ctx<'_>, dst: &[u8], result: ZSet) {
+/// Stores a computed set at `dst` (deleting `dst` when it is empty) and answers its size;
+/// `event` is what the store publishes.
+fn store(ctx: &mut Ctx<'_>, dst: &[u8], result: ZSet, event: &'static str) {
     let now = ctx.now;
     let n = result.len();
     if n == 0 {
         if ctx.db().remove(dst, now).is_some() {
             ctx.dirty(1);
+            ctx.notify(Events::GENERIC, "del", dst);
         }
     } else {
-        ctx.db().set(dst, Value::ZSet(Box::new(result)));
+        ctx.db().set(dst, Value::ZSet(Box::new(result)), now);
         ctx.dirty(1);
+        ctx.notify(Events::ZSET, event, dst);
     }
     ctx.out.int(n as i64);
 }
@@ -713,6 +730,11 @@ fn zremrangebylex(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 fn remove_range(ctx: &mut Ctx<'_>, cmd: &Command, spec: RangeSpec) -> CmdResult {
     let now = ctx.now;
     let key = cmd.arg(1);
+    let event = match spec {
+        RangeSpec::Rank(..) => "zremrangebyrank",
+        RangeSpec::Score(_) => "zremrangebyscore",
+        RangeSpec::Lex(_) => "zremrangebylex",
+    };
     let q = RangeQuery {
         spec,
         rev: false,
@@ -732,7 +754,8 @@ fn remove_range(ctx: &mut Ctx<'_>, cmd: &Command, spec: RangeSpec) -> CmdResult 
                 z.remove(m);
             }
         }
-        db.remove_if_empty(key);
+        ctx.notify(Events::ZSET, event, key);
+        ctx.remove_if_empty(key);
     }
     ctx.dirty(doomed.len() as u64);
     ctx.out.int(doomed.len() as i64);
@@ -782,8 +805,11 @@ fn pop_from_keys(
             }
         }
     }
-    db.remove_if_empty(key);
     ctx.dirty(popped.len() as u64);
+    if !popped.is_empty() {
+        ctx.notify(Events::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+    }
+    ctx.remove_if_empty(key);
     let out = &mut *ctx.out;
     match (shape.emit_key, shape.nested) {
         (false, false) => out.array(popped.len() * 2),
@@ -1211,7 +1237,14 @@ fn set_op(
         return Ok(());
     }
     match dst {
-        Some(dst) => store(ctx, dst, result),
+        Some(dst) => {
+            let event = match op {
+                SetOp::Union => "zunionstore",
+                SetOp::Inter => "zinterstore",
+                SetOp::Diff => "zdiffstore",
+            };
+            store(ctx, dst, result, event)
+        }
         None => {
             let out = &mut *ctx.out;
             write_members(out, result.iter(), args.withscores);

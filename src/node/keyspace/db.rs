@@ -15,6 +15,7 @@ use smallvec::SmallVec;
 
 use super::key::{position, Slotted};
 use super::value::Value;
+use crate::node::notify::{Events, Journal};
 
 /// A stored value, its expiry and when it was last used.
 #[derive(Debug, Clone)]
@@ -246,6 +247,9 @@ struct Store {
     expired: u64,
     /// Expired keys read as missing but stay (clients are paused).
     hold_expired: bool,
+    /// Events this database noticed by itself (`new`, `expired`, `keymiss`, `evicted`), for
+    /// keyspace notifications.
+    journal: Journal,
     /// Under an LFU policy, the keys (positions) whose use the running command has counted:
     /// a handler may look a key up more than once (to check its type, then to change it),
     /// and Redis counts one use per lookup it makes, which is one per command.
@@ -292,12 +296,16 @@ impl Store {
 
     /// The entry of `key` if it is live; one that has expired is deleted first.
     /// `used`: the lookup counts as a use of the key (its LRU stamp moves to now).
-    fn live_mut(&mut self, key: &[u8], now: i64, used: bool) -> Option<&mut Entry> {
+    /// `read`: a read lookup, whose miss is a `keymiss` event (Redis's `lookupKeyRead`).
+    fn live_mut(&mut self, key: &[u8], now: i64, used: bool, read: bool) -> Option<&mut Entry> {
         let pos = position(key);
         let found = self
             .table
             .find_entry(table_hash(pos), |it| &it.key[..] == key);
         let Ok(occupied) = found else {
+            if read {
+                self.journal.note_miss(key);
+            }
             return None;
         };
         if !is_due(&occupied.get().entry, now) {
@@ -310,6 +318,10 @@ impl Store {
         if !self.hold_expired {
             take(occupied, &mut self.order, &mut self.expiring, pos);
             self.expired += 1;
+            self.journal.note(Events::EXPIRED, "expired", key);
+        }
+        if read {
+            self.journal.note_miss(key);
         }
         None
     }
@@ -335,10 +347,13 @@ impl Store {
                     item.entry.set_expire_at(None);
                     item.entry.value = make();
                     self.expired += 1;
+                    self.journal.note(Events::EXPIRED, "expired", key);
+                    self.journal.note(Events::NEW, "new", key);
                 }
                 &mut item.entry
             }
             Slot::Vacant(vacant) => {
+                self.journal.note(Events::NEW, "new", key);
                 self.order.insert(pos);
                 let item = Item {
                     key: ItemKey::from_slice(key),
@@ -368,6 +383,8 @@ impl Store {
                 let due = is_due(&item.entry, now);
                 let live = if due {
                     self.expired += 1;
+                    self.journal.note(Events::EXPIRED, "expired", key);
+                    self.journal.note(Events::NEW, "new", key);
                     None
                 } else {
                     item.entry.expire_at()
@@ -396,6 +413,7 @@ impl Store {
                 return;
             }
             Slot::Vacant(vacant) => {
+                self.journal.note(Events::NEW, "new", key);
                 self.order.insert(pos);
                 let item = Item {
                     key: ItemKey::from_slice(key),
@@ -506,6 +524,14 @@ impl Signals {
         }
     }
 
+    /// Puts `key` on the ready list if someone waits on it, without counting a change for
+    /// `WATCH` (Redis's `signalKeyAsReady` without `signalModifiedKey`).
+    fn wake(&mut self, key: &[u8]) {
+        if self.blocked.contains_key(key) && !self.ready.iter().any(|k| &**k == key) {
+            self.ready.push(key.into());
+        }
+    }
+
     fn touch_all(&mut self) {
         for w in self.watched.values_mut() {
             w.version += 1;
@@ -530,13 +556,13 @@ impl Db {
     /// The live entry of `key`, deleting it first if it has expired. Reading does not count as a
     /// change: use [`get_mut`](Self::get_mut) to change the value.
     pub fn get(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
-        self.store.live_mut(key, now, true).map(|e| &*e)
+        self.store.live_mut(key, now, true, true).map(|e| &*e)
     }
 
     /// The live entry of `key` without counting a use of it (`OBJECT`, `TYPE`, `EXISTS`,
     /// `TTL`: Redis's `LOOKUP_NOTOUCH`).
     pub fn get_untouched(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
-        self.store.live_mut(key, now, false).map(|e| &*e)
+        self.store.live_mut(key, now, false, true).map(|e| &*e)
     }
 
     /// The entry of `key` as stored, expired or not, without deleting anything: for reading
@@ -555,12 +581,33 @@ impl Db {
         self.get(key, now).is_some()
     }
 
+    /// Whether `key` is live, looked up as a write looks (a miss is no `keymiss` event).
+    pub fn contains_for_write(&mut self, key: &[u8], now: i64) -> bool {
+        self.store.live_mut(key, now, true, false).is_some()
+    }
+
     /// The live value of `key`, to change: the key counts as modified (`WATCH`, blocked
     /// clients). A handler that empties a collection must [`remove`](Self::remove) the key.
     pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Value> {
-        let entry = self.store.live_mut(key, now, true)?;
+        let entry = self.store.live_mut(key, now, true, false)?;
         self.signals.touch(key);
         Some(&mut entry.value)
+    }
+
+    /// The live value of `key`, to change without counting it as modified, for the changes
+    /// Redis makes without signalling the key (a string turned `raw` in place, an HLL that
+    /// changed encoding or was found unchanged). [`touch`](Self::touch) it if the change is
+    /// one that `WATCH` must see.
+    pub fn get_mut_unsignalled(&mut self, key: &[u8], now: i64) -> Option<&mut Value> {
+        self.store
+            .live_mut(key, now, true, false)
+            .map(|e| &mut e.value)
+    }
+
+    /// Wakes the clients blocked on `key` without a change for `WATCH` (`XGROUP DESTROY`
+    /// wakes `XREADGROUP` waiters to tell them their group is gone).
+    pub fn wake(&mut self, key: &[u8]) {
+        self.signals.wake(key);
     }
 
     /// Runs `change` on the live value of `key` (None: no live key). The key counts as modified
@@ -571,7 +618,7 @@ impl Db {
         now: i64,
         change: impl FnOnce(&mut Value) -> Result<R, E>,
     ) -> Option<Result<R, E>> {
-        let entry = self.store.live_mut(key, now, true)?;
+        let entry = self.store.live_mut(key, now, true, false)?;
         let result = change(&mut entry.value);
         if result.is_ok() {
             self.signals.touch(key);
@@ -591,8 +638,8 @@ impl Db {
     }
 
     /// Stores `value` under `key`, dropping any expiry (`SET`'s rule).
-    pub fn set(&mut self, key: &[u8], value: Value) {
-        self.set_with_expiry(key, value, None);
+    pub fn set(&mut self, key: &[u8], value: Value, now: i64) {
+        self.set_with_expiry(key, value, None, now);
     }
 
     /// Stores `value` under `key` keeping the key's expiry, if it is live (`SET … KEEPTTL`).
@@ -601,17 +648,29 @@ impl Db {
         self.store.store(key, value, now, |live| live);
     }
 
-    /// Stores `value` under `key` with this expiry.
-    pub fn set_with_expiry(&mut self, key: &[u8], value: Value, expire_at: Option<i64>) {
+    /// Stores `value` under `key` with this expiry. An old entry whose time was up at `now`
+    /// expires first (its use count is not carried over, and the key is new again).
+    pub fn set_with_expiry(&mut self, key: &[u8], value: Value, expire_at: Option<i64>, now: i64) {
         self.signals.touch(key);
-        // The old entry is replaced whether or not it had expired: no clock needed.
-        self.store.store(key, value, i64::MIN, |_| expire_at);
+        self.store.store(key, value, now, |_| expire_at);
     }
 
     /// Deletes `key`, returning its value if it was live.
     pub fn remove(&mut self, key: &[u8], now: i64) -> Option<Value> {
-        self.store.live_mut(key, now, true)?;
+        self.store.live_mut(key, now, true, false)?;
         self.remove_entry(key).map(|e| e.value)
+    }
+
+    /// Deletes `key` to make room under `maxmemory` (an `evicted` event).
+    pub fn evict(&mut self, key: &[u8]) {
+        if self.remove_entry(key).is_some() {
+            self.store.journal.note(Events::EVICTED, "evicted", key);
+        }
+    }
+
+    /// The events this database noticed by itself, for keyspace notifications.
+    pub fn journal(&mut self) -> &mut Journal {
+        &mut self.store.journal
     }
 
     /// Deletes `key` and returns its entry, live or not.
@@ -629,8 +688,9 @@ impl Db {
         }
     }
 
-    /// Deletes `key` if its value is an empty collection (after a pop or a remove).
-    pub fn remove_if_empty(&mut self, key: &[u8]) {
+    /// Deletes `key` if its value is an empty collection (after a pop or a remove); whether it
+    /// did.
+    pub fn remove_if_empty(&mut self, key: &[u8]) -> bool {
         let empty = self
             .store
             .find(key)
@@ -638,6 +698,7 @@ impl Db {
         if empty {
             self.remove_entry(key);
         }
+        empty
     }
 
     /// The expiry of a live `key` (None: no key, or no expiry; see [`get`](Self::get)).
@@ -648,7 +709,7 @@ impl Db {
     /// Sets or clears a live key's expiry; false if there is no such key. An expiry at or
     /// before `now` deletes the key, as Redis does.
     pub fn set_expire(&mut self, key: &[u8], at: Option<i64>, now: i64) -> bool {
-        let Some(entry) = self.store.live_mut(key, now, true) else {
+        let Some(entry) = self.store.live_mut(key, now, true, false) else {
             return false;
         };
         if matches!(at, Some(at) if at <= now) {
@@ -681,8 +742,9 @@ impl Db {
     /// are; both sides' watchers see a change and both sides' waiters are woken.
     pub fn swap_data(&mut self, other: &mut Db) {
         std::mem::swap(&mut self.store, &mut other.store);
-        // The expired counts belong to the databases, not to the data.
+        // The expired counts and the journals belong to the databases, not to the data.
         std::mem::swap(&mut self.store.expired, &mut other.store.expired);
+        std::mem::swap(&mut self.store.journal, &mut other.store.journal);
         for db in [self, other] {
             db.signals.touch_all();
             let waited: Vec<Box<[u8]>> = db.signals.blocked.keys().cloned().collect();
@@ -719,6 +781,7 @@ impl Db {
             let key = slotted.key().to_vec();
             self.remove_entry(&key);
             self.store.expired += 1;
+            self.store.journal.note(Events::EXPIRED, "expired", &key);
             n += 1;
         }
         n
@@ -800,14 +863,14 @@ mod tests {
     #[test]
     fn expiry_is_lazy_and_active() {
         let mut db = Db::default();
-        db.set(b"a", s("1"));
-        db.set(b"b", s("2"));
+        db.set(b"a", s("1"), 0);
+        db.set(b"b", s("2"), 0);
         assert!(db.set_expire(b"a", Some(100), 50));
         assert_eq!(db.expire_at(b"a", 50), Some(100));
         assert!(db.get(b"a", 100).is_none(), "expired at its time");
         assert_eq!(db.len(), 1);
-        db.set_with_expiry(b"c", s("3"), Some(10));
-        db.set_with_expiry(b"d", s("4"), Some(20));
+        db.set_with_expiry(b"c", s("3"), Some(10), 0);
+        db.set_with_expiry(b"d", s("4"), Some(20), 0);
         assert_eq!(db.expire_due(15, 10), 1);
         assert_eq!(db.expire_due(25, 10), 1);
         assert_eq!(db.len(), 1);
@@ -818,9 +881,9 @@ mod tests {
     #[test]
     fn set_drops_ttl_and_watch_sees_changes() {
         let mut db = Db::default();
-        db.set_with_expiry(b"k", s("v"), Some(1000));
+        db.set_with_expiry(b"k", s("v"), Some(1000), 0);
         let v = db.watch(b"k");
-        db.set(b"k", s("w"));
+        db.set(b"k", s("w"), 0);
         assert_eq!(db.expire_at(b"k", 0), None);
         assert_ne!(db.watch_version(b"k"), v);
         assert_eq!(db.expires_len(), 0);
@@ -830,7 +893,7 @@ mod tests {
     fn range_from_walks_in_position_order() {
         let mut db = Db::default();
         for i in 0..100 {
-            db.set(format!("k{i}").as_bytes(), s("x"));
+            db.set(format!("k{i}").as_bytes(), s("x"), 0);
         }
         let all: Vec<u64> = db.iter().map(|(k, _)| k.pos()).collect();
         assert!(all.windows(2).all(|w| w[0] <= w[1]));
@@ -849,7 +912,7 @@ mod tests {
     fn removals_keep_the_position_index_in_step() {
         let mut db = Db::default();
         for i in 0..1000 {
-            db.set(format!("k{i}").as_bytes(), s("x"));
+            db.set(format!("k{i}").as_bytes(), s("x"), 0);
         }
         for i in (0..1000).step_by(2) {
             assert!(db.remove(format!("k{i}").as_bytes(), 0).is_some());
@@ -863,12 +926,12 @@ mod tests {
     #[test]
     fn expired_entries_are_replaced_not_revived() {
         let mut db = Db::default();
-        db.set_with_expiry(b"k", s("old"), Some(10));
+        db.set_with_expiry(b"k", s("old"), Some(10), 0);
         // KEEPTTL on an expired key: the expiry went with the old value.
         db.set_keep_ttl(b"k", s("new"), 20);
         assert_eq!(db.expire_at(b"k", 20), None);
         assert_eq!(db.expires_len(), 0);
-        db.set_with_expiry(b"h", s("old"), Some(10));
+        db.set_with_expiry(b"h", s("old"), Some(10), 0);
         let v = db.get_or_insert_with(b"h", 20, || s("fresh"));
         assert!(matches!(v, Value::Str(_)));
         assert_eq!(db.expire_at(b"h", 20), None);
@@ -879,7 +942,7 @@ mod tests {
     #[test]
     fn refused_changes_do_not_disturb_watchers() {
         let mut db = Db::default();
-        db.set(b"k", s("v"));
+        db.set(b"k", s("v"), 0);
         let v = db.watch(b"k");
         let refused = db.try_modify(b"k", 0, |_| Err::<(), ()>(()));
         assert_eq!(refused, Some(Err(())));
@@ -893,7 +956,7 @@ mod tests {
     fn uses_move_the_lru_stamp_and_looks_do_not() {
         let mut db = Db::default();
         set_access_clock(1_000_000, None);
-        db.set(b"k", s("v"));
+        db.set(b"k", s("v"), 0);
         set_access_clock(1_100_000, None);
         assert_eq!(db.get_untouched(b"k", 0).unwrap().idle_seconds(), 100);
         assert_eq!(db.peek(b"k").unwrap().idle_seconds(), 100);
@@ -904,7 +967,7 @@ mod tests {
     #[test]
     fn an_expiry_at_the_epoch_is_kept_as_past() {
         let mut db = Db::default();
-        db.set_with_expiry(b"k", s("v"), Some(0));
+        db.set_with_expiry(b"k", s("v"), Some(0), 0);
         assert!(db.peek(b"k").unwrap().expire_at().is_some_and(|at| at < 0));
         assert!(db.get(b"k", 1).is_none());
         assert_eq!(db.expires_len(), 0);

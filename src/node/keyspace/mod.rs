@@ -7,11 +7,15 @@
 //! will replay the same commands against the same methods.
 
 mod db;
+pub mod geo_shape;
+pub mod geohash;
 pub mod hash;
+pub mod hyperloglog;
 pub mod key;
 pub mod list;
 pub mod pause;
 pub mod set;
+pub mod stream;
 pub mod string;
 mod value;
 pub mod zset;
@@ -21,6 +25,7 @@ pub use pause::{Pause, PauseKind};
 pub use value::{Kind, Value};
 
 use crate::node::blocking::Waiters;
+use crate::node::notify::{Events, Noted};
 
 /// Counters the keyspace keeps as commands run (`INFO stats`).
 #[derive(Debug, Default, Clone)]
@@ -40,6 +45,8 @@ pub struct Keyspace {
     pub stats: KeyspaceStats,
     /// The `CLIENT PAUSE` in force, if any.
     pause: Option<Pause>,
+    /// The notification classes the databases' journals note.
+    journaled: Events,
 }
 
 impl Keyspace {
@@ -49,6 +56,7 @@ impl Keyspace {
             waiters: Waiters::default(),
             stats: KeyspaceStats::default(),
             pause: None,
+            journaled: Events::NONE,
         }
     }
 
@@ -127,6 +135,42 @@ impl Keyspace {
         }
         self.collect_expired();
         done
+    }
+
+    /// Which notification classes the databases note by themselves (`new`, `expired`,
+    /// `keymiss`, `evicted`), from `notify-keyspace-events`; cheap when unchanged.
+    pub fn set_notify(&mut self, events: Events) {
+        let journaled = events.journaled();
+        if journaled != self.journaled {
+            self.journaled = journaled;
+            for db in &mut self.dbs {
+                db.journal().set_classes(journaled);
+            }
+        }
+    }
+
+    /// A command starts on database `selected`: only its lookups there can be reads that note
+    /// `keymiss` (and only if `reads`).
+    pub fn begin_journals(&mut self, selected: usize, reads: bool) {
+        for (i, db) in self.dbs.iter_mut().enumerate() {
+            db.journal().begin_command(reads && i == selected);
+        }
+    }
+
+    /// Whether any database notes events by itself.
+    pub fn journals_on(&self) -> bool {
+        self.journaled != Events::NONE
+    }
+
+    /// The events every database noted, each with its database, in each one's order.
+    pub fn take_noted(&mut self) -> Vec<(usize, Noted)> {
+        let mut all = Vec::new();
+        for (i, db) in self.dbs.iter_mut().enumerate() {
+            if !db.journal().is_empty() {
+                all.extend(db.journal().take().into_iter().map(|n| (i, n)));
+            }
+        }
+        all
     }
 
     /// Moves the databases' expired-key counts into the stats.

@@ -3,6 +3,7 @@
 use super::hash::Hash;
 use super::list::List;
 use super::set::Set;
+use super::stream::Stream;
 use super::string::Str;
 use super::zset::ZSet;
 use crate::node::error::CmdError;
@@ -16,9 +17,10 @@ pub enum Value {
     Hash(Box<Hash>),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
+    Stream(Box<Stream>),
 }
 
-/// The five types, as `TYPE` and `SCAN … TYPE` name them.
+/// The six types, as `TYPE` and `SCAN … TYPE` name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Str,
@@ -26,6 +28,7 @@ pub enum Kind {
     Hash,
     Set,
     ZSet,
+    Stream,
 }
 
 impl Kind {
@@ -36,14 +39,22 @@ impl Kind {
             Kind::Hash => "hash",
             Kind::Set => "set",
             Kind::ZSet => "zset",
+            Kind::Stream => "stream",
         }
     }
 
     /// The kind `TYPE` calls `name`, case-insensitively.
     pub fn from_name(name: &[u8]) -> Option<Kind> {
-        [Kind::Str, Kind::List, Kind::Hash, Kind::Set, Kind::ZSet]
-            .into_iter()
-            .find(|k| k.name().as_bytes().eq_ignore_ascii_case(name))
+        [
+            Kind::Str,
+            Kind::List,
+            Kind::Hash,
+            Kind::Set,
+            Kind::ZSet,
+            Kind::Stream,
+        ]
+        .into_iter()
+        .find(|k| k.name().as_bytes().eq_ignore_ascii_case(name))
     }
 }
 
@@ -77,6 +88,7 @@ accessors! {
     Hash: Hash => as_hash, as_hash_mut;
     Set: Set => as_set, as_set_mut;
     ZSet: ZSet => as_zset, as_zset_mut;
+    Stream: Stream => as_stream, as_stream_mut;
 }
 
 impl Value {
@@ -87,6 +99,7 @@ impl Value {
             Value::Hash(_) => Kind::Hash,
             Value::Set(_) => Kind::Set,
             Value::ZSet(_) => Kind::ZSet,
+            Value::Stream(_) => Kind::Stream,
         }
     }
 
@@ -98,6 +111,7 @@ impl Value {
             Value::Hash(v) => v.encoding(),
             Value::Set(v) => v.encoding(),
             Value::ZSet(v) => v.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -109,6 +123,8 @@ impl Value {
             Value::Hash(v) => v.is_empty(),
             Value::Set(v) => v.is_empty(),
             Value::ZSet(v) => v.is_empty(),
+            // An empty stream is kept: it holds its last ID and its consumer groups.
+            Value::Stream(_) => false,
         }
     }
 }

@@ -20,6 +20,7 @@ pub mod listpack;
 pub mod lzf;
 pub mod object;
 pub mod reader;
+pub mod stream;
 pub mod ziplist;
 
 pub use object::{dump_payload, restore_payload, RDB_VERSION};
@@ -37,6 +38,8 @@ pub enum RdbObject {
     HashListpack(Vec<(Vec<u8>, Vec<u8>)>),
     /// A sorted set held as a listpack, written as one; read back as [`RdbObject::ZSet`].
     ZSetListpack(Vec<(Vec<u8>, f64)>),
+    /// A stream (`STREAM_LISTPACKS_2`).
+    Stream(Box<stream::StreamRdb>),
 }
 
 /// Why a payload was refused; the texts are Redis 7.0's `RESTORE` errors.

@@ -6,7 +6,8 @@
 //! intset when every member is an integer (and there are at most 512), else plain; hashes
 //! plain; sorted sets as `ZSET_2` (binary doubles). Redis converts plain encodings to its
 //! compact ones on load by its own thresholds. `RESTORE` reads every type Redis 7.0 and older
-//! write, except streams and modules.
+//! write, except modules and streams from before 7.0 (types 15 and below).
+//! Streams are `STREAM_LISTPACKS_2`, see [`super::stream`].
 
 use std::collections::HashSet;
 
@@ -35,6 +36,7 @@ pub mod types {
     pub const HASH_LISTPACK: u8 = 16;
     pub const ZSET_LISTPACK: u8 = 17;
     pub const LIST_QUICKLIST_2: u8 = 18;
+    pub const STREAM_LISTPACKS_2: u8 = 19;
 }
 
 /// A hash's (field, value) pairs, in payload order.
@@ -149,6 +151,10 @@ pub fn write_object(out: &mut Vec<u8>, obj: &RdbObject) {
                 write_string(out, member);
                 out.extend_from_slice(&score.to_le_bytes());
             }
+        }
+        RdbObject::Stream(s) => {
+            out.push(types::STREAM_LISTPACKS_2);
+            super::stream::write_stream(out, s);
         }
     }
 }
@@ -291,6 +297,7 @@ pub fn read_object(ty: u8, r: &mut Reader<'_>) -> Result<RdbObject, RdbError> {
         }
         ZSET_ZIPLIST => RdbObject::ZSet(scored(ziplist::entries(&r.string()?)?)?),
         ZSET_LISTPACK => RdbObject::ZSet(scored(listpack::entries(&r.string()?)?)?),
+        STREAM_LISTPACKS_2 => RdbObject::Stream(Box::new(super::stream::read_stream(r)?)),
         _ => {
             return Err(RdbError::bad(
                 "unsupported object type (stream, module or unknown)",
@@ -386,6 +393,7 @@ fn check(obj: &RdbObject) -> Result<(), RdbError> {
             }
             unique(pairs.iter().map(|(m, _)| m.as_slice()))
         }
+        RdbObject::Stream(_) => Ok(()),
     }
 }
 

@@ -183,8 +183,18 @@ pub struct Differential {
 
 impl Differential {
     pub fn start() -> Differential {
-        let ours = SlotgateNode::start();
-        let redis = RedisNode::standalone();
+        Differential::start_with(&[])
+    }
+
+    /// Both servers started with the same extra `redis.conf` directives (name, value).
+    pub fn start_with(directives: &[(&str, &str)]) -> Differential {
+        let args: Vec<String> = directives
+            .iter()
+            .flat_map(|(name, value)| [format!("--{name}"), value.to_string()])
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let ours = SlotgateNode::start_with(&args);
+        let redis = RedisNode::standalone_with(directives);
         let ours_conn = ours.raw();
         let redis_conn = redis.raw();
         Differential {

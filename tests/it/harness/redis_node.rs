@@ -86,9 +86,18 @@ impl RedisNode {
     /// Starts a standalone (non-cluster) server in its own scratch directory: the reference that
     /// differential tests compare the proxy's replies with.
     pub fn standalone() -> RedisNode {
+        RedisNode::standalone_with(&[])
+    }
+
+    /// [`standalone`](Self::standalone) with more `redis.conf` directives (name, value).
+    pub fn standalone_with(directives: &[(&str, &str)]) -> RedisNode {
         let own_dir = TempDir::new("standalone");
         let options = NodeOptions {
             cluster: false,
+            extra_config: directives
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             ..NodeOptions::default()
         };
         let mut node = RedisNode::start(own_dir.path(), &options);
