@@ -574,3 +574,21 @@ fn scripts_run_inside_transactions() {
         &["GET", "a"],
     ]);
 }
+
+/// A script's commands run with its caller's ACL permissions.
+#[test]
+fn scripts_run_with_the_callers_acl_permissions() {
+    let mut d = Differential::start();
+    d.check_all(&[
+        &[
+            "ACL", "SETUSER", "limited", "on", ">pw", "+eval", "+get", "~k*",
+        ],
+        &["AUTH", "limited", "pw"],
+        &["EVAL", "return redis.call('GET', 'k1')", "0"],
+        &["EVAL", "return redis.call('SET', 'k1', 'v')", "0"],
+        &["EVAL", "return redis.pcall('SET', 'k1', 'v')", "0"],
+        &["EVAL", "return redis.call('GET', 'other')", "0"],
+        &["EVAL", "return redis.acl_check_cmd('GET', 'k1')", "0"],
+        &["EVAL", "return redis.acl_check_cmd('SET', 'k1', 'v')", "0"],
+    ]);
+}

@@ -75,6 +75,8 @@ pub fn run_script(engine: &mut ScriptEngine, ctx: &mut Ctx<'_>, run: Run<'_>) ->
     let (a, b) = prepared.map_err(|e| run_failure(run.name, &e))?;
     let mut client = Client::detached(ctx.client.id);
     client.db = ctx.client.db;
+    // The script's commands run with the caller's ACL permissions.
+    client.user = ctx.client.user.clone();
     // A script's commands never block: they answer their timeout reply at once.
     client.in_exec = true;
     let node = ctx.node;
@@ -128,14 +130,15 @@ pub fn run_script(engine: &mut ScriptEngine, ctx: &mut Ctx<'_>, run: Run<'_>) ->
                     Err(reply) => return Ok(reply),
                 };
                 let cmd = Command::from_args(&argv);
-                if table().resolve(&cmd).is_err() {
+                let Ok(spec) = table().resolve(&cmd) else {
                     return fail(
                         lua,
                         true,
                         b"Invalid command passed to redis.acl_check_cmd()",
                     );
-                }
-                Ok((true, Value::Boolean(true)))
+                };
+                let user = bridge.borrow().client.user.clone();
+                Ok((true, Value::Boolean(user.check(spec, &cmd).is_ok())))
             })?,
         )?;
         let runner: mlua::Function = hooks.raw_get("run")?;
@@ -200,6 +203,16 @@ fn fail(lua: &Lua, raise: bool, text: &[u8]) -> mlua::Result<(bool, Value)> {
     Ok((!raise, Value::Table(error_table(lua, text)?)))
 }
 
+/// Redis's refusal of a command the script's user may not run.
+fn script_denial_text(denial: crate::node::acl::Denial) -> &'static [u8] {
+    use crate::node::acl::Denial;
+    match denial {
+        Denial::Command => b"The user executing the script can't run this command or subcommand",
+        Denial::Key(_) => b"The user executing the script can't access at least one of the keys mentioned in the command arguments",
+        Denial::Channel(_) => b"The user executing the script can't publish to the channel mentioned in the command arguments",
+    }
+}
+
 /// A bridge call's arguments as a command's, or the reply refusing them.
 fn command_args(lua: &Lua, args: &MultiValue) -> Result<Vec<Vec<u8>>, (bool, Value)> {
     let refuse = |text: &[u8]| match error_table(lua, text) {
@@ -248,6 +261,11 @@ impl Bridge<'_, '_> {
         }
         if spec.is_noscript() {
             return fail(lua, raise, b"This Redis command is not allowed from script");
+        }
+        if !self.client.user.unrestricted() {
+            if let Err(denial) = self.client.user.check(spec, &cmd) {
+                return fail(lua, raise, script_denial_text(denial));
+            }
         }
         if self.read_only && (spec.is_write() || spec.may_replicate()) {
             return fail(
