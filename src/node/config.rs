@@ -140,7 +140,8 @@ pub static DIRECTIVES: &[Directive] = &[
     d("bind", "* -::*", TEXT),
     d("bind-source-addr", "", TEXT),
     fixed("bio_cpulist", "", TEXT),
-    d("busy-reply-threshold", "5000", int(0, i64::MAX)),
+    // `lua-time-limit` is its old name (Redis 7.0 keeps both, one value).
+    d("busy-reply-threshold", "5000", int(0, i64::MAX)).alias(&["lua-time-limit"]),
     d(
         "client-output-buffer-limit",
         "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
@@ -220,7 +221,6 @@ pub static DIRECTIVES: &[Directive] = &[
         "notice",
         ValueKind::Enum(&["debug", "verbose", "notice", "warning"]),
     ),
-    d("lua-time-limit", "5000", int(0, i64::MAX)),
     d("masterauth", "", TEXT),
     d("masteruser", "", TEXT),
     d("maxclients", "10000", int(1, u32::MAX as i64)),

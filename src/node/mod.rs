@@ -6,8 +6,10 @@
 //! [`commands::Ctx`] over the [`keyspace`], holding the node's one keyspace lock, so commands
 //! are atomic as in Redis. Replies are written by [`reply::Reply`] in the client's protocol
 //! (RESP2 or RESP3). Blocking commands park in [`blocking`] and are served when their keys
-//! change; [`pubsub`] delivers published messages; [`tracking`] remembers who caches which
-//! keys and sends their invalidations; [`config`] holds the `redis.conf` directives.
+//! change; [`pubsub`] delivers published messages and [`notify`] the keyspace events;
+//! [`tracking`] remembers who caches which keys and sends their invalidations; [`lua`] runs
+//! scripts and functions; [`acl`] holds the users and what each may run; [`latency`] keeps the
+//! latency monitor and histograms; [`config`] holds the `redis.conf` directives.
 
 pub mod acl;
 pub mod blocking;
@@ -18,6 +20,7 @@ pub mod error;
 pub mod glob;
 pub mod keyspace;
 pub mod latency;
+pub mod lua;
 pub mod memory;
 pub mod monitor;
 pub mod notify;

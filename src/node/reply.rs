@@ -136,6 +136,17 @@ impl Reply {
         }
     }
 
+    /// A big number: `(digits` in RESP3, a bulk string in RESP2 (scripts return these).
+    pub fn big_number(&mut self, digits: &[u8]) {
+        if self.resp3 {
+            self.buf.put_u8(b'(');
+            self.buf.put_slice(digits);
+            self.buf.put_slice(b"\r\n");
+        } else {
+            self.bulk(digits);
+        }
+    }
+
     /// A boolean: `#t`/`#f` in RESP3, `:1`/`:0` in RESP2.
     pub fn boolean(&mut self, b: bool) {
         if self.resp3 {

@@ -15,6 +15,7 @@ use super::client::Clients;
 use super::config::NodeConfig;
 use super::keyspace::Keyspace;
 use super::latency::LatencyMonitor;
+use super::lua::Scripting;
 use super::monitor::Monitors;
 use super::notify;
 use super::pubsub::PubSub;
@@ -51,6 +52,9 @@ pub struct Node {
     /// Bumped by `CLIENT UNPAUSE`: sessions holding a command back for a pause wake on it
     /// (a pause that runs out wakes them by its end time).
     pub unpaused: tokio::sync::watch::Sender<u64>,
+    /// The Lua engine (locked inside the keyspace lock) and the running script, which sessions
+    /// read without the keyspace lock to answer `-BUSY`.
+    pub scripting: Scripting,
     /// Whether the active expiry cycle runs (`DEBUG SET-ACTIVE-EXPIRE`): off, keys expire
     /// only when found by a command.
     pub active_expire: AtomicBool,
@@ -73,6 +77,7 @@ impl Node {
             run_id: new_run_id(),
             shutdown,
             unpaused: tokio::sync::watch::Sender::new(0),
+            scripting: Scripting::new(),
             active_expire: AtomicBool::new(true),
             next_client_id: AtomicU64::new(1),
         }
@@ -210,6 +215,8 @@ async fn expire_loop(node: Arc<Node>) {
             _ = node.shutdown.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_millis(1000 / hz)) => {}
         }
+        // Not while a script runs (it holds the lock; Redis expires nothing meanwhile either).
+        node.scripting.watch.idle().await;
         if !node.active_expire.load(Ordering::Relaxed) {
             continue;
         }

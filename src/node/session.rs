@@ -7,6 +7,11 @@
 //! pipelined behind it run afterwards, in order, as in Redis. A command that `CLIENT PAUSE`
 //! holds back ends the batch the same way, and runs (with those behind it) once the pause is
 //! over.
+//!
+//! Scripts (`EVAL`, `FCALL` and their variants) run on a blocking thread instead, so the
+//! runtime thread keeps serving other sessions while one runs: those wait for it without
+//! taking the lock and, once it has run past `busy-reply-threshold`, answer `-BUSY` (or
+//! `SCRIPT KILL`/`FUNCTION KILL`) themselves; see [`super::lua::busy`].
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -96,6 +101,7 @@ pub async fn serve(node: Arc<Node>, stream: TcpStream, peer: SocketAddr) {
     } else {
         let _ = tracing::Instrument::instrument(session.run(), span).await;
     }
+    node.scripting.watch.idle().await;
     session.cleanup();
     node.clients.remove(handle.id);
 }
@@ -164,6 +170,13 @@ impl Session {
                 // Killed (`CLIENT KILL`, its user deleted) while its commands waited.
                 if self.client.handle.kill.is_cancelled() {
                     return Err(End::Closed);
+                }
+                if self.script_gate().await? || self.run_script_command().await? {
+                    self.flush().await?;
+                    if self.client.close_after_reply {
+                        return Err(End::Closed);
+                    }
+                    continue;
                 }
                 let stop = self.run_batch();
                 self.flush().await?;
@@ -270,6 +283,11 @@ impl Session {
             let Some(cmd) = self.pending.pop_front() else {
                 break None;
             };
+            // A script runs on its own thread, from the front of the queue (see `run`).
+            if ran > 0 && is_script_command(&cmd) && self.client.multi.is_none() {
+                self.pending.push_front(cmd);
+                break None;
+            }
             let at = Batch {
                 config,
                 now,
@@ -500,6 +518,154 @@ impl Session {
         }
     }
 
+    /// While another session's script command is in flight: waits (without the keyspace
+    /// lock) until it ends or has run past `busy-reply-threshold`; past it, answers the next
+    /// command itself, as Redis answers clients while a script runs. True if it answered one.
+    async fn script_gate(&mut self) -> Result<bool, End> {
+        let node = self.node.clone();
+        let watch = &node.scripting.watch;
+        loop {
+            let landed = watch.landed();
+            if !watch.in_flight() {
+                return Ok(false);
+            }
+            let config = node.config.load_full();
+            let threshold = Duration::from_millis(config.int("busy-reply-threshold").max(0) as u64);
+            let wait = match watch.running_for() {
+                Some(ran) if ran >= threshold => break,
+                Some(ran) => threshold - ran,
+                // Dispatched but not started yet (waiting for the lock, compiling).
+                None => Duration::from_millis(1),
+            };
+            tokio::select! {
+                _ = landed => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = &mut self.killed => return Err(End::Closed),
+            }
+        }
+        let Some(cmd) = self.pending.pop_front() else {
+            return Ok(false);
+        };
+        let mark = self.out.len();
+        let spec = match table().lookup(&cmd) {
+            Ok(spec) => spec,
+            Err(e) => {
+                let text = e.message_bytes();
+                node.stats.record_error(&text);
+                self.out.error(&text);
+                self.after_reply(mark);
+                return Ok(true);
+            }
+        };
+        let answer = if !self.client.authenticated && !allowed_before_auth(spec) {
+            Err(CmdError::NoAuth.message_bytes())
+        } else {
+            match spec.full_name() {
+                "script|kill" => watch.kill(true).map_err(|t| t.as_bytes().to_vec()),
+                "function|kill" => watch.kill(false).map_err(|t| t.as_bytes().to_vec()),
+                _ => {
+                    let eval = watch.busy(Duration::ZERO).is_none_or(|b| b.eval);
+                    Err(super::lua::busy::busy_text(eval).as_bytes().to_vec())
+                }
+            }
+        };
+        match answer {
+            Ok(()) => self.out.ok(),
+            Err(text) => {
+                if let Some(multi) = &mut self.client.multi {
+                    multi.aborted = true;
+                }
+                node.stats.record_error(&text);
+                self.out.error(&text);
+            }
+        }
+        self.after_reply(mark);
+        Ok(true)
+    }
+
+    /// Runs the script command at the front of the queue on a blocking thread (see
+    /// [`super::lua::busy`]); false (nothing run) when the front is not one, or when it needs
+    /// the ordinary path (inside `MULTI`, before `AUTH`, while subscribed, during a pause).
+    async fn run_script_command(&mut self) -> Result<bool, End> {
+        let Some(front) = self.pending.front() else {
+            return Ok(false);
+        };
+        if !is_script_command(front)
+            || self.client.multi.is_some()
+            || !self.client.authenticated
+            || (self.client.subscriber && !self.client.resp3)
+        {
+            return Ok(false);
+        }
+        let Ok(spec) = table().lookup(front) else {
+            return Ok(false);
+        };
+        // A user with ACL restrictions goes through the ordinary path, which checks them.
+        self.node.acl.refresh(&mut self.client);
+        if !self.client.user.unrestricted() {
+            return Ok(false);
+        }
+        let Some(cmd) = self.pending.pop_front() else {
+            return Ok(false);
+        };
+        let node = self.node.clone();
+        let placeholder = Client::detached(self.client.id);
+        let mut client = std::mem::replace(&mut self.client, placeholder);
+        let mut out = std::mem::take(&mut self.out);
+        let mut config = node.config.load_full();
+        let mark = out.len();
+        let flight = node.scripting.watch.dispatch();
+        let task = tokio::task::spawn_blocking(move || {
+            let _flight = flight;
+            let mut ks = node.keyspace();
+            let now = unix_ms();
+            if ks.paused(now).is_some() {
+                return (client, out, config, cmd, None);
+            }
+            set_access_clock(now, config.lfu());
+            let started = Instant::now();
+            let result = {
+                let mut ctx = Ctx::new(&mut ks, &mut client, &mut out, &node, config.clone(), now);
+                let result = commands::execute(&mut ctx, spec, &cmd);
+                if !Arc::ptr_eq(&ctx.config, &config) {
+                    config = ctx.config.clone();
+                }
+                result
+            };
+            let took = started.elapsed();
+            let tracking = config.latency_tracking();
+            match &result {
+                Ok(()) => node.stats.record(spec, took, Outcome::Ok, tracking),
+                Err(e) => {
+                    node.stats
+                        .record(spec, took, Outcome::Failed(&e.message_bytes()), tracking)
+                }
+            }
+            serve_ready(&mut ks, &node, now);
+            tracking::send_own(&mut ks, &node, &config, client.id, &mut out);
+            tracking::settle(&mut ks, &node, &config, Some((client.id, &mut out)));
+            node.stats
+                .commands_processed
+                .fetch_add(1, Ordering::Relaxed);
+            (client, out, config, cmd, Some(took))
+        });
+        let (client, out, config, cmd, took) = task.await.map_err(|_| End::Closed)?;
+        self.client = client;
+        self.out = out;
+        self.config = config.clone();
+        let Some(took) = took else {
+            // Held back by a pause: the ordinary path waits for it.
+            self.pending.push_front(cmd);
+            return Ok(false);
+        };
+        if !spec.flags().contains(crate::command::Flags::SKIP_SLOWLOG) {
+            self.slowlog(&self.node.clone(), &config, &cmd, took);
+        }
+        self.note_command(spec, Instant::now());
+        self.after_reply(mark);
+        Ok(true)
+    }
+
     /// Whether `CLIENT PAUSE … WRITE` holds `spec` back: it may write or replicate, or it is
     /// an `EXEC` whose transaction holds such a command (a command is held before it is
     /// queued, too).
@@ -573,6 +739,7 @@ impl Session {
                 reply = &mut blocked.reply => break reply.ok(),
                 _ = sleep_until_or_never(blocked.deadline) => break None,
                 _ = &mut self.killed => {
+                    self.node.scripting.watch.idle().await;
                     self.unblock(&blocked);
                     return Err(End::Closed);
                 }
@@ -580,6 +747,7 @@ impl Session {
                 // waits in the buffer.
                 n = self.stream.read_buf(&mut self.input) => {
                     if let Err(end) = self.read_while_waiting(n) {
+                        self.node.scripting.watch.idle().await;
                         self.unblock(&blocked);
                         return Err(end);
                     }
@@ -604,7 +772,8 @@ impl Session {
             }
             None => {
                 // Timed out; it may have been served at the same moment, so look again under
-                // the lock.
+                // the lock (once no script holds it).
+                self.node.scripting.watch.idle().await;
                 let served = {
                     let node = self.node.clone();
                     let mut ks = node.keyspace();
@@ -833,6 +1002,19 @@ fn allowed_while_subscribed(spec: &CommandSpec) -> bool {
             | "quit"
             | "reset"
     )
+}
+
+/// `EVAL`, `FCALL` and their variants: they run Lua, possibly for long.
+fn is_script_command(cmd: &Command) -> bool {
+    const NAMES: [&[u8]; 6] = [
+        b"eval",
+        b"evalsha",
+        b"eval_ro",
+        b"evalsha_ro",
+        b"fcall",
+        b"fcall_ro",
+    ];
+    NAMES.iter().any(|n| cmd.name().eq_ignore_ascii_case(n))
 }
 
 /// Commands that run at once even inside `MULTI`.

@@ -12,6 +12,7 @@ mod acl;
 mod bitfield;
 mod connection;
 mod dump;
+mod functions;
 mod geo;
 mod hashes;
 mod hyperloglog;
@@ -21,6 +22,7 @@ mod lists;
 mod memory;
 mod pubsub;
 mod scan;
+mod scripting;
 mod server;
 mod sets;
 mod sort;
@@ -324,19 +326,9 @@ pub fn execute(ctx: &mut Ctx<'_>, spec: &CommandSpec, cmd: &Command) -> CmdResul
 
 fn not_built(spec: &CommandSpec) -> CmdError {
     let name = spec.full_name();
-    let family = match spec.container_name().unwrap_or(name) {
-        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "script" => Some("Lua scripting"),
-        "fcall" | "fcall_ro" | "function" => Some("functions"),
-        _ => None,
-    };
-    match family {
-        Some(family) => CmdError::text(format!(
-            "ERR {family} is not supported by slotgate node yet ('{name}')"
-        )),
-        None => CmdError::text(format!(
-            "ERR '{name}' is not supported by slotgate node yet"
-        )),
-    }
+    CmdError::text(format!(
+        "ERR '{name}' is not supported by slotgate node yet"
+    ))
 }
 
 /// The handler for a resolved command, if the node implements it.
@@ -363,6 +355,7 @@ fn modules() -> impl Iterator<Item = &'static [(&'static str, Handler)]> {
         bitfield::COMMANDS,
         connection::COMMANDS,
         dump::COMMANDS,
+        functions::COMMANDS,
         geo::COMMANDS,
         hashes::COMMANDS,
         hyperloglog::COMMANDS,
@@ -371,6 +364,7 @@ fn modules() -> impl Iterator<Item = &'static [(&'static str, Handler)]> {
         lists::COMMANDS,
         memory::COMMANDS,
         pubsub::COMMANDS,
+        scripting::COMMANDS,
         server::COMMANDS,
         sets::COMMANDS,
         sort::COMMANDS,

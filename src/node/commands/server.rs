@@ -253,6 +253,20 @@ fn write_section(ctx: &mut Ctx<'_>, section: &str, t: &mut String) {
             line("used_memory_peak_human", &human(peak));
             line("used_memory_rss", &rss);
             line("used_memory_rss_human", &human(rss));
+            // One Lua state serves scripts and functions (Redis 7.0 has one each).
+            let (lua, scripts, cached) = {
+                let engine = ctx.node.scripting.engine();
+                (
+                    engine.used_memory() as u64,
+                    engine.scripts_bytes() as u64,
+                    engine.scripts.len(),
+                )
+            };
+            line("used_memory_lua", &lua);
+            line("used_memory_lua_human", &human(lua));
+            line("number_of_cached_scripts", &cached);
+            line("used_memory_scripts", &scripts);
+            line("used_memory_scripts_human", &human(scripts));
             line("maxmemory", &config.int("maxmemory"));
             line(
                 "maxmemory_human",

@@ -1,0 +1,111 @@
+-- The sandbox every script runs in, built once per Lua state (chunk name "=redis_internal",
+-- which the error handler skips when it looks for the script's line).
+local G, hooks = ...
+local error, type, tostring, pairs, ipairs, rawget = G.error, G.type, G.tostring, G.pairs, G.ipairs, G.rawget
+local setmetatable, setfenv, loadstring, xpcall = G.setmetatable, G.setfenv, G.loadstring, G.xpcall
+
+local function readonly_error()
+  error("Attempt to modify a readonly table", 2)
+end
+
+local function readonly(t)
+  return setmetatable({}, {__index = t, __newindex = readonly_error, __metatable = false})
+end
+
+-- What scripts see as globals: the libraries read-only, the unsafe functions gone.
+local visible = {}
+for k, v in pairs(G) do visible[k] = v end
+for _, k in ipairs({'print', 'setfenv', 'getfenv', 'newproxy', 'loadfile', 'dofile', 'module',
+                    'require', 'package', 'debug', 'os', 'io', '_G'}) do
+  visible[k] = nil
+end
+for _, k in ipairs({'string', 'math', 'table', 'coroutine', 'redis', 'cjson', 'cmsgpack', 'bit',
+                    'struct'}) do
+  if visible[k] then visible[k] = readonly(visible[k]) end
+end
+
+local function global_index(_, k)
+  local v = visible[k]
+  if v == nil then
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end
+  return v
+end
+local env_meta = {__index = global_index, __newindex = readonly_error, __metatable = false}
+local globals = setmetatable({}, env_meta)
+visible._G = globals
+-- Errors raised from Rust arrive as userdata; the value meant (a string or an {err=...}
+-- table) waits in hooks.pending. Redis's own pcall answers an error table's message.
+local function raised(e)
+  if type(e) == 'userdata' and hooks.pending ~= nil then
+    e = hooks.pending
+    hooks.pending = nil
+  end
+  return e
+end
+local pcall = G.pcall
+local function settle(ok, ...)
+  if ok then return ok, ... end
+  local e = raised((...))
+  if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then e = rawget(e, 'err') end
+  return false, e
+end
+visible.pcall = function(f, ...) return settle(pcall(f, ...)) end
+visible.xpcall = function(f, h)
+  return xpcall(f, function(e) return h(raised(e)) end)
+end
+visible.loadstring = function(s, name)
+  local f, e = loadstring(s, name)
+  if f then setfenv(f, globals) end
+  return f, e
+end
+
+-- FUNCTION LOAD runs a library's code with only a smaller `redis` (register_function, log,
+-- the constants) as its globals; its functions, called later, see the full one. Both through one environment
+-- per library, whose lookups depend on whether the library is loading.
+local load_redis = {}
+for _, k in ipairs({'log', 'LOG_DEBUG', 'LOG_VERBOSE', 'LOG_NOTICE', 'LOG_WARNING',
+                    'REDIS_VERSION', 'REDIS_VERSION_NUM', 'setresp'}) do
+  load_redis[k] = redis[k]
+end
+load_redis.register_function = hooks.register_function
+setmetatable(load_redis, {__index = function(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end, __newindex = readonly_error, __metatable = false})
+local loading = setmetatable({}, {__mode = 'k'})
+local library_meta = {
+  __index = function(t, k)
+    local v
+    if loading[t] then
+      if k == 'redis' then v = load_redis end
+    else
+      v = visible[k]
+    end
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = readonly_error,
+  __metatable = false,
+}
+function hooks.new_library_env()
+  local env = setmetatable({}, library_meta)
+  loading[env] = true
+  return env
+end
+function hooks.library_loaded(env)
+  loading[env] = nil
+end
+
+-- A script's globals: the shared read-only ones plus its own KEYS and ARGV (EVAL).
+function hooks.new_env(keys, argv)
+  return setmetatable({KEYS = keys, ARGV = argv}, env_meta)
+end
+hooks.globals = globals
+
+-- Runs f(a, b) with the error handler that notes the script's line.
+function hooks.run(f, a, b)
+  local ok, v = xpcall(function() return f(a, b) end, hooks.handler)
+  return ok, v
+end

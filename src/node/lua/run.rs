@@ -1,0 +1,321 @@
+//! Running one script or function: the bridge between Lua and the node's commands.
+//!
+//! The script runs under the keyspace lock the calling command already holds, so it is
+//! atomic. `redis.call`/`redis.pcall` run their command through [`commands::execute`] with
+//! the script's own client (the caller's database and id, its own protocol, never blocking),
+//! the way `EXEC` runs queued commands, then convert the reply to Lua. The bridge functions
+//! exist only for the run (an mlua scope), so they can hold the command's [`Ctx`].
+//!
+//! Replication hooks in here once the node replicates: every write command a script runs is
+//! where Redis 7.0 propagates effects (`redis.set_repl` would filter them).
+
+use std::cell::RefCell;
+
+use bytes::Bytes;
+use mlua::{Lua, MultiValue, Value};
+
+use super::convert::{error_table, frame_to_lua, one_line, write_lua_value};
+use super::engine::{lua_error_text, ScriptEngine};
+use crate::command::table;
+use crate::node::client::Client;
+use crate::node::commands::{execute, Ctx};
+use crate::node::error::{CmdError, CmdResult};
+use crate::node::memory::{self, Room};
+use crate::node::reply::{format_g, Reply};
+use crate::resp::{Command, Frame, Limits};
+
+/// One run of a script or function.
+pub struct Run<'r> {
+    pub function: &'r mlua::Function,
+    /// `EVAL` (KEYS/ARGV as globals) rather than `FCALL` (keys and args as arguments).
+    pub eval: bool,
+    /// The name errors show: the script's SHA1 or the function's name.
+    pub name: &'r str,
+    pub keys: Vec<Bytes>,
+    pub args: Vec<Bytes>,
+    /// `*_RO` or a `no-writes` script: write commands are refused.
+    pub read_only: bool,
+    pub allow_oom: bool,
+    /// The calling command's arguments, as `FUNCTION STATS` shows a running function.
+    pub command: Vec<Vec<u8>>,
+}
+
+/// What the bridge functions share during a run.
+struct Bridge<'c, 'a> {
+    ctx: &'c mut Ctx<'a>,
+    client: Client,
+    resp3: bool,
+    read_only: bool,
+    allow_oom: bool,
+    wrote: bool,
+}
+
+/// Runs `run` and writes its reply (or error) to `ctx.out`.
+pub fn run_script(engine: &mut ScriptEngine, ctx: &mut Ctx<'_>, run: Run<'_>) -> CmdResult {
+    let lua = engine.lua.clone();
+    let to_table = |items: &[Bytes]| -> mlua::Result<mlua::Table> {
+        let t = lua.create_table_with_capacity(items.len(), 0)?;
+        for (i, item) in items.iter().enumerate() {
+            t.raw_set(i + 1, lua.create_string(item)?)?;
+        }
+        Ok(t)
+    };
+    let prepared = (|| -> mlua::Result<(Value, Value)> {
+        let keys = to_table(&run.keys)?;
+        let args = to_table(&run.args)?;
+        if run.eval {
+            let new_env: mlua::Function = engine.hooks.raw_get("new_env")?;
+            let env: mlua::Table = new_env.call((keys, args))?;
+            run.function.set_environment(env)?;
+            Ok((Value::Nil, Value::Nil))
+        } else {
+            Ok((Value::Table(keys), Value::Table(args)))
+        }
+    })();
+    let (a, b) = prepared.map_err(|e| run_failure(run.name, &e))?;
+    let mut client = Client::detached(ctx.client.id);
+    client.db = ctx.client.db;
+    // The script's commands run with the caller's ACL permissions.
+    client.user = ctx.client.user.clone();
+    // A script's commands never block: they answer their timeout reply at once.
+    client.in_exec = true;
+    let node = ctx.node;
+    let mut command = vec![Vec::new()];
+    command.clear();
+    let _running = node
+        .scripting
+        .watch
+        .start(run.eval, run.name.as_bytes(), command);
+    let bridge = RefCell::new(Bridge {
+        ctx,
+        client,
+        resp3: false,
+        read_only: run.read_only,
+        allow_oom: run.allow_oom,
+        wrote: false,
+    });
+    let hooks = engine.hooks.clone();
+    let _ = hooks.raw_set("pending", Value::Nil);
+    let outcome = lua.scope(|scope| {
+        hooks.raw_set(
+            "call",
+            scope.create_function(|lua, mut args: MultiValue| {
+                let raise = matches!(args.pop_front(), Some(Value::Boolean(true)));
+                bridge.borrow_mut().call(lua, raise, args)
+            })?,
+        )?;
+        hooks.raw_set(
+            "setresp",
+            scope.create_function(|lua, args: MultiValue| {
+                let version = match args.front() {
+                    Some(Value::Number(x)) if args.len() == 1 => *x as i64,
+                    Some(Value::Integer(n)) if args.len() == 1 => *n,
+                    _ if args.len() != 1 => {
+                        return fail(lua, true, b"redis.setresp() requires one argument.")
+                    }
+                    _ => 0,
+                };
+                if version != 2 && version != 3 {
+                    return fail(lua, true, b"RESP version must be 2 or 3.");
+                }
+                bridge.borrow_mut().resp3 = version == 3;
+                Ok((true, Value::Nil))
+            })?,
+        )?;
+        hooks.raw_set(
+            "acl_check_cmd",
+            scope.create_function(|lua, args: MultiValue| {
+                let argv = match command_args(lua, &args) {
+                    Ok(argv) => argv,
+                    Err(reply) => return Ok(reply),
+                };
+                let cmd = Command::from_args(&argv);
+                let Ok(spec) = table().resolve(&cmd) else {
+                    return fail(
+                        lua,
+                        true,
+                        b"Invalid command passed to redis.acl_check_cmd()",
+                    );
+                };
+                let user = bridge.borrow().client.user.clone();
+                Ok((true, Value::Boolean(user.check(spec, &cmd).is_ok())))
+            })?,
+        )?;
+        let runner: mlua::Function = hooks.raw_get("run")?;
+        runner.call::<(bool, Value)>((run.function.clone(), a, b))
+    });
+    let bridge = bridge.into_inner();
+    let (script_resp3, ctx) = (bridge.resp3, bridge.ctx);
+    match outcome {
+        Ok((true, value)) => {
+            write_lua_value(ctx.out, &value, script_resp3);
+            Ok(())
+        }
+        Ok((false, Value::Table(err))) => Err(CmdError::text(script_error(run.name, &err))),
+        Ok((false, other)) => Err(CmdError::text(format!(
+            "ERR Error running script {}, {:.100}",
+            run.name,
+            other.type_name()
+        ))),
+        Err(e) => Err(run_failure(run.name, &e)),
+    }
+}
+
+fn run_failure(name: &str, e: &mlua::Error) -> CmdError {
+    let text = lua_error_text(e);
+    CmdError::text(format!(
+        "ERR Error running script {name}, {}",
+        String::from_utf8_lossy(&one_line(text.as_bytes()))
+    ))
+}
+
+/// The reply to a script that raised `err`: its message, and where it was raised.
+fn script_error(name: &str, err: &mlua::Table) -> String {
+    let msg: Vec<u8> = match err.raw_get::<Value>("err") {
+        Ok(Value::String(s)) => s.as_bytes().to_vec(),
+        _ => b"ERR unknown error".to_vec(),
+    };
+    let mut text = String::from_utf8_lossy(&one_line(&msg)).into_owned();
+    let source = err
+        .raw_get::<Option<mlua::LuaString>>("source")
+        .ok()
+        .flatten();
+    let line = err.raw_get::<Value>("line").ok();
+    if let (Some(source), Some(line)) = (source, line) {
+        let line = match line {
+            Value::Integer(n) => n.to_string(),
+            Value::Number(x) => format_g(x, 14),
+            _ => String::new(),
+        };
+        if !line.is_empty() {
+            text.push_str(&format!(
+                " script: {name}, on {}:{line}.",
+                String::from_utf8_lossy(&source.as_bytes())
+            ));
+        }
+    }
+    text
+}
+
+/// `(ok, {err = text})` for a failed bridge call: raised by `redis.call` (`raise`), returned
+/// by `redis.pcall`.
+fn fail(lua: &Lua, raise: bool, text: &[u8]) -> mlua::Result<(bool, Value)> {
+    Ok((!raise, Value::Table(error_table(lua, text)?)))
+}
+
+/// Redis's refusal of a command the script's user may not run.
+fn script_denial_text(denial: crate::node::acl::Denial) -> &'static [u8] {
+    use crate::node::acl::Denial;
+    match denial {
+        Denial::Command => b"The user executing the script can't run this command or subcommand",
+        Denial::Key(_) => b"The user executing the script can't access at least one of the keys mentioned in the command arguments",
+        Denial::Channel(_) => b"The user executing the script can't publish to the channel mentioned in the command arguments",
+    }
+}
+
+/// A bridge call's arguments as a command's, or the reply refusing them.
+fn command_args(lua: &Lua, args: &MultiValue) -> Result<Vec<Vec<u8>>, (bool, Value)> {
+    let refuse = |text: &[u8]| match error_table(lua, text) {
+        Ok(t) => (false, Value::Table(t)),
+        Err(_) => (false, Value::Nil),
+    };
+    if args.is_empty() {
+        return Err(refuse(
+            b"Please specify at least one argument for this redis lib call",
+        ));
+    }
+    let mut argv = Vec::with_capacity(args.len());
+    for a in args {
+        match a {
+            Value::String(s) => argv.push(s.as_bytes().to_vec()),
+            Value::Number(x) => argv.push(format_g(*x, 17).into_bytes()),
+            Value::Integer(n) => argv.push(n.to_string().into_bytes()),
+            _ => {
+                return Err(refuse(
+                    b"Lua redis lib command arguments must be strings or integers",
+                ))
+            }
+        }
+    }
+    Ok(argv)
+}
+
+impl Bridge<'_, '_> {
+    /// `redis.call` (`raise`) or `redis.pcall`: checks the command as Redis's `scriptCall`
+    /// does, runs it, and converts its reply.
+    fn call(&mut self, lua: &Lua, raise: bool, args: MultiValue) -> mlua::Result<(bool, Value)> {
+        let argv = match command_args(lua, &args) {
+            Ok(argv) => argv,
+            Err((_, v)) => return Ok((!raise, v)),
+        };
+        let cmd = Command::from_args(&argv);
+        let Ok(spec) = table().resolve(&cmd) else {
+            return fail(lua, raise, b"Unknown Redis command called from script");
+        };
+        if !spec.arity_accepts(cmd.argc()) {
+            return fail(
+                lua,
+                raise,
+                b"Wrong number of args calling Redis command from script",
+            );
+        }
+        if spec.is_noscript() {
+            return fail(lua, raise, b"This Redis command is not allowed from script");
+        }
+        if !self.client.user.unrestricted() {
+            if let Err(denial) = self.client.user.check(spec, &cmd) {
+                return fail(lua, raise, script_denial_text(denial));
+            }
+        }
+        if self.read_only && (spec.is_write() || spec.may_replicate()) {
+            return fail(
+                lua,
+                raise,
+                b"Write commands are not allowed from read-only scripts.",
+            );
+        }
+        if spec.denies_oom() && !self.allow_oom && !self.wrote {
+            let ctx = &mut *self.ctx;
+            if memory::make_room(ctx.ks, ctx.node, &ctx.config, ctx.now) == Room::OutOfMemory {
+                return fail(
+                    lua,
+                    raise,
+                    b"-OOM command not allowed when used memory > 'maxmemory'.",
+                );
+            }
+        }
+        if spec.is_write() {
+            self.wrote = true;
+            self.ctx.node.scripting.watch.note_write();
+        }
+        self.client.resp3 = self.resp3;
+        let mut out = Reply::new(self.resp3);
+        {
+            let ctx = &mut *self.ctx;
+            let mut sub = Ctx::new(
+                ctx.ks,
+                &mut self.client,
+                &mut out,
+                ctx.node,
+                ctx.config.clone(),
+                ctx.now,
+            );
+            let _ = execute(&mut sub, spec, &cmd);
+            if !std::sync::Arc::ptr_eq(&sub.config, &ctx.config) {
+                ctx.config = sub.config.clone();
+            }
+        }
+        let bytes = out.take().freeze();
+        let limits = Limits {
+            max_depth: 1024,
+            ..Limits::default()
+        };
+        let frame = match Frame::decode(&bytes, limits) {
+            Ok(Some((frame, _))) => frame,
+            _ => Frame::Null,
+        };
+        let value = frame_to_lua(lua, &frame, self.resp3)?;
+        let is_error = matches!(frame, Frame::Error(_) | Frame::BulkError(_));
+        Ok((!(raise && is_error), value))
+    }
+}
