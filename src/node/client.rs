@@ -42,6 +42,12 @@ pub struct Client {
     pub subscriber: bool,
     /// In `MONITOR` mode: shown every command the node runs, never closed for idling.
     pub monitor: bool,
+    /// Its script command runs to its end where it is (on a blocking thread, or where no
+    /// other path exists): it does not give way.
+    pub script_must_finish: bool,
+    /// Its script command gave way without effects: the session runs it again on a
+    /// blocking thread.
+    pub script_yielded: bool,
     pub handle: Arc<ClientHandle>,
 }
 
@@ -66,6 +72,8 @@ impl Client {
             reply_mode: ReplyMode::On,
             subscriber: false,
             monitor: false,
+            script_must_finish: false,
+            script_yielded: false,
             handle,
         }
     }

@@ -93,6 +93,7 @@ pub async fn serve(node: Arc<Node>, stream: TcpStream, peer: SocketAddr) {
         push_rx,
         config,
         killed: Box::pin(handle.kill.clone().cancelled_owned()),
+        offload_script: false,
     };
     let span = tracing::debug_span!("client", client_id = handle.id, peer_addr = %peer);
     // Entering a span costs on every poll: only when debug logging wants it.
@@ -122,6 +123,9 @@ struct Session {
     /// Completes when the client is killed; made once, as waiting on it is registered once
     /// rather than at every read.
     killed: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// The script command at the front gave way on this thread: it runs next on a blocking
+    /// thread (see [`super::lua::busy`]).
+    offload_script: bool,
 }
 
 /// What the commands of one batch share.
@@ -147,6 +151,9 @@ struct Blocked {
 
 /// Why a batch stopped before its commands ran out.
 enum Stop {
+    /// A script ran past its time on the session's thread without writing, and gave way:
+    /// it runs again on a blocking thread.
+    GaveWay,
     /// A blocking command waits for its keys.
     Blocked(Blocked),
     /// A pause holds the next command back until `CLIENT UNPAUSE` (`unpaused` changes) or
@@ -191,7 +198,8 @@ impl Session {
                     Some(Stop::Paused { unpaused, until }) => {
                         self.wait_unpaused(unpaused, until).await?
                     }
-                    None => {}
+                    // (a batch turns GaveWay into a flag for the next turn)
+                    Some(Stop::GaveWay) | None => {}
                 }
             }
             self.read().await?;
@@ -283,11 +291,6 @@ impl Session {
             let Some(cmd) = self.pending.pop_front() else {
                 break None;
             };
-            // A script runs on its own thread, from the front of the queue (see `run`).
-            if ran > 0 && is_script_command(&cmd) && self.client.multi.is_none() {
-                self.pending.push_front(cmd);
-                break None;
-            }
             let at = Batch {
                 config,
                 now,
@@ -297,6 +300,11 @@ impl Session {
                 Some(paused @ Stop::Paused { .. }) => {
                     self.pending.push_front(cmd);
                     break Some(paused);
+                }
+                Some(Stop::GaveWay) => {
+                    self.pending.push_front(cmd);
+                    self.offload_script = true;
+                    break None;
                 }
                 Some(blocked) => break Some(blocked),
                 None => ran += 1,
@@ -449,6 +457,10 @@ impl Session {
             *batch.config = ctx.config.clone();
         }
         drop(ctx);
+        self.client.script_must_finish = false;
+        if std::mem::take(&mut self.client.script_yielded) {
+            return Some(Stop::GaveWay);
+        }
         let ended = Instant::now();
         let took = ended.saturating_duration_since(*batch.clock);
         *batch.clock = ended;
@@ -587,6 +599,11 @@ impl Session {
     /// [`super::lua::busy`]); false (nothing run) when the front is not one, or when it needs
     /// the ordinary path (inside `MULTI`, before `AUTH`, while subscribed, during a pause).
     async fn run_script_command(&mut self) -> Result<bool, End> {
+        if !std::mem::take(&mut self.offload_script) {
+            return Ok(false);
+        }
+        // Where the blocking thread cannot take it, the ordinary path runs it to its end.
+        self.client.script_must_finish = true;
         let Some(front) = self.pending.front() else {
             return Ok(false);
         };
@@ -651,6 +668,7 @@ impl Session {
         });
         let (client, out, config, cmd, took) = task.await.map_err(|_| End::Closed)?;
         self.client = client;
+        self.client.script_must_finish = false;
         self.out = out;
         self.config = config.clone();
         let Some(took) = took else {

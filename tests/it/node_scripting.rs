@@ -466,8 +466,14 @@ fn busy_scenario(mut a: crate::harness::RawConn, mut b: crate::harness::RawConn)
     seen.push(String::from_utf8_lossy(&a.read_raw_reply()).into_owned());
     seen.push(raw(&mut b, &["SCRIPT", "KILL"]));
     seen.push(raw(&mut a, &["PING"]));
-    // A loop that wrote first: not killable.
-    a.send_command(&["EVAL", "redis.call('SET', 'x', '1') while true do end", "0"]);
+    // A loop that wrote: not killable. (It reads for a while first: on slotgate a script
+    // starts on its session's thread and gives way to a blocking thread once it has run past
+    // 100 ms without writing; one that writes sooner runs to its end where it is.)
+    a.send_command(&[
+        "EVAL",
+        "local i = 0 while i < 30000000 do i = i + 1 end redis.call('SET', 'x', '1') while true do end",
+        "0",
+    ]);
     let mut busy = String::new();
     assert_eventually(Duration::from_secs(10), "the node answers BUSY", || {
         busy = raw(&mut b, &["PING"]);
@@ -591,4 +597,29 @@ fn scripts_run_with_the_callers_acl_permissions() {
         &["EVAL", "return redis.acl_check_cmd('GET', 'k1')", "0"],
         &["EVAL", "return redis.acl_check_cmd('SET', 'k1', 'v')", "0"],
     ]);
+}
+
+/// A script that runs long before it writes gives way on slotgate (it starts on its
+/// session's thread and moves to a blocking thread past 100 ms): its reply is the one run's,
+/// and its writes happen once.
+#[test]
+fn long_scripts_give_way_without_running_twice() {
+    let mut d = Differential::start();
+    let spin = "local i = 0 while i < 30000000 do i = i + 1 end";
+    d.check(&["EVAL", &format!("{spin} return i"), "0"]);
+    d.check(&[
+        "EVAL",
+        &format!("{spin} return redis.call('INCR', KEYS[1])"),
+        "1",
+        "counter",
+    ]);
+    d.check(&["GET", "counter"]);
+    // Caught by pcall, the giving way still ends the run before anything is written.
+    d.check(&[
+        "EVAL",
+        &format!("pcall(function() {spin} end) return redis.call('INCR', KEYS[1])"),
+        "1",
+        "counter",
+    ]);
+    d.check(&["GET", "counter"]);
 }

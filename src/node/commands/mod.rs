@@ -316,7 +316,7 @@ pub fn execute(ctx: &mut Ctx<'_>, spec: &CommandSpec, cmd: &Command) -> CmdResul
     }
     ctx.publish_noted();
     // Shown once, after it ran; not again when a blocked command is served.
-    if ctx.node.monitors.is_active() && !ctx.serving_blocked {
+    if ctx.node.monitors.is_active() && !ctx.serving_blocked && !ctx.client.script_yielded {
         let (hard, _, _) = ctx.config.output_buffer_limit(ClientClass::Replica);
         let peer = ctx.client.handle.peer;
         ctx.node.monitors.feed(spec, cmd, ctx.client.db, peer, hard);

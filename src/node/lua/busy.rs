@@ -21,7 +21,7 @@
 //! never block on the keyspace lock: they wait for the flight to end ([`ScriptWatch::landed`])
 //! or for the threshold to pass, then answer `-BUSY` themselves.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -35,6 +35,11 @@ pub struct ScriptWatch {
     load_deadline: Mutex<Option<Instant>>,
     /// Script commands handed to blocking threads and not finished.
     in_flight: AtomicUsize,
+    /// Unix ms after which a script running on a session's own thread gives way (0: it runs
+    /// to its end); see [`should_yield`](Self::should_yield).
+    yield_at: AtomicU64,
+    /// The running script gave way: it must not write, and its command runs again.
+    yielded: AtomicBool,
     /// Woken when a script command in flight finishes.
     landed: tokio::sync::Notify,
 }
@@ -137,8 +142,32 @@ impl ScriptWatch {
         RunGuard { watch: self }
     }
 
+    /// A script starts on a session's thread (`at_ms`: when it gives way if it has not
+    /// written by then) or on a blocking thread (None: it runs to its end).
+    pub fn set_yield_at(&self, at_ms: Option<u64>) {
+        self.yield_at.store(at_ms.unwrap_or(0), Ordering::Relaxed);
+        self.yielded.store(false, Ordering::Relaxed);
+    }
+
+    /// Whether the running script must give way now (the Lua hook asks); notes that it did.
+    pub fn should_yield(&self, now_ms: u64) -> bool {
+        let at = self.yield_at.load(Ordering::Relaxed);
+        if at != 0 && now_ms >= at {
+            self.yielded.store(true, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+
+    /// Whether the script gave way (and so may not write any more).
+    pub fn yielded(&self) -> bool {
+        self.yielded.load(Ordering::Relaxed)
+    }
+
     /// The running script called a write command: it can no longer be killed.
     pub fn note_write(&self) {
+        // Nor give way: what it wrote stays written, so its run must finish here.
+        self.yield_at.store(0, Ordering::Relaxed);
         if let Some(r) = self.lock().as_mut() {
             r.wrote = true;
         }

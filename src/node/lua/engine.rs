@@ -146,6 +146,8 @@ impl ScriptEngine {
                 let watch = &hook_watch;
                 if watch.kill_requested() || watch.load_timed_out() {
                     Err(mlua::Error::runtime("Script killed by user"))
+                } else if watch.should_yield(crate::node::server::unix_ms() as u64) {
+                    Err(mlua::Error::runtime("Script gives way to other clients"))
                 } else {
                     Ok(VmState::Continue)
                 }

@@ -24,6 +24,11 @@ use crate::node::memory::{self, Room};
 use crate::node::reply::{format_g, Reply};
 use crate::resp::{Command, Frame, Limits};
 
+/// How long a script may run on a session's own thread before it gives way (if it has not
+/// written): other clients wait that long at most before a long script moves to a blocking
+/// thread, the same order of wait as a slow command.
+const INLINE_BUDGET_MS: u64 = 100;
+
 /// One run of a script or function.
 pub struct Run<'r> {
     pub function: &'r mlua::Function,
@@ -82,10 +87,13 @@ pub fn run_script(engine: &mut ScriptEngine, ctx: &mut Ctx<'_>, run: Run<'_>) ->
     let node = ctx.node;
     let mut command = vec![Vec::new()];
     command.clear();
-    let _running = node
-        .scripting
-        .watch
-        .start(run.eval, run.name.as_bytes(), command);
+    let watch = &node.scripting.watch;
+    let _running = watch.start(run.eval, run.name.as_bytes(), command);
+    // On a session's own thread a script may hold every other client only so long: past
+    // INLINE_BUDGET_MS, one that has not written gives way and runs again on a blocking
+    // thread, where other clients get -BUSY and SCRIPT KILL can reach it.
+    let inline = !ctx.client.script_must_finish && !ctx.client.in_exec;
+    watch.set_yield_at(inline.then(|| crate::node::server::unix_ms() as u64 + INLINE_BUDGET_MS));
     let bridge = RefCell::new(Bridge {
         ctx,
         client,
@@ -146,6 +154,14 @@ pub fn run_script(engine: &mut ScriptEngine, ctx: &mut Ctx<'_>, run: Run<'_>) ->
     });
     let bridge = bridge.into_inner();
     let (script_resp3, ctx) = (bridge.resp3, bridge.ctx);
+    let yielded = watch.yielded();
+    watch.set_yield_at(None);
+    if yielded {
+        // Nothing was written (a script that writes never gives way): the session runs the
+        // command again where it may run long.
+        ctx.client.script_yielded = true;
+        return Ok(());
+    }
     match outcome {
         Ok((true, value)) => {
             write_lua_value(ctx.out, &value, script_resp3);
@@ -285,6 +301,10 @@ impl Bridge<'_, '_> {
             }
         }
         if spec.is_write() {
+            if self.ctx.node.scripting.watch.yielded() {
+                // It gave way (and caught the error): its run is to be discarded.
+                return fail(lua, true, b"ERR script gave way to other clients");
+            }
             self.wrote = true;
             self.ctx.node.scripting.watch.note_write();
         }
