@@ -52,6 +52,24 @@ pub struct ScriptEngine {
     pub scripts: HashMap<String, CachedScript>,
     /// `FUNCTION LOAD`ed libraries, by name.
     pub libraries: super::library::Libraries,
+    /// The keys every run uses, made once: a key given as `&str` is a new Lua string (and a
+    /// protected call) each time.
+    pub(crate) names: Names,
+    /// The connection handle of the clients scripts' commands run as (a detached one: no
+    /// socket), made once rather than per run.
+    pub(crate) script_handle: Arc<crate::node::client::ClientHandle>,
+    /// `EVAL` scripts' globals: the read-only ones plus `KEYS` and `ARGV`, which each run
+    /// replaces (Redis too keeps one global table for every script).
+    pub(crate) eval_env: Table,
+}
+
+/// Lua strings for the keys of `hooks` and of the scripts' globals.
+pub(crate) struct Names {
+    pub call: mlua::LuaString,
+    pub pending: mlua::LuaString,
+    pub run: mlua::LuaString,
+    pub keys: mlua::LuaString,
+    pub argv: mlua::LuaString,
 }
 
 impl std::fmt::Debug for ScriptEngine {
@@ -153,12 +171,24 @@ impl ScriptEngine {
                 }
             },
         )?;
+        let names = Names {
+            call: lua.create_string("call")?,
+            pending: lua.create_string("pending")?,
+            run: lua.create_string("run")?,
+            keys: lua.create_string("KEYS")?,
+            argv: lua.create_string("ARGV")?,
+        };
+        let new_env: mlua::Function = hooks.raw_get("new_env")?;
+        let eval_env: Table = new_env.call((lua.create_table()?, lua.create_table()?))?;
         Ok(ScriptEngine {
             lua,
             hooks,
             watch,
             scripts: HashMap::new(),
             libraries: Default::default(),
+            names,
+            eval_env,
+            script_handle: crate::node::client::Client::detached(0).handle,
         })
     }
 
@@ -246,19 +276,23 @@ fn install(lua: &Lua, hooks: &Table, into: &Table, raw: &Table) -> mlua::Result<
 /// bridge function in `hooks` at each call (it exists only while a script runs).
 fn bridge_function(lua: &Lua, hooks: &Table, name: &'static str) -> mlua::Result<mlua::Function> {
     let hooks = hooks.clone();
+    // The key of the function in `hooks` this one forwards to (made once), and what the
+    // run's bridge is asked to do.
+    use super::run::{BRIDGE_ACL_CHECK, BRIDGE_CALL, BRIDGE_PCALL, BRIDGE_SETRESP};
+    let (key, op) = match name {
+        "pcall" => ("call", Some(BRIDGE_PCALL)),
+        "call" => ("call", Some(BRIDGE_CALL)),
+        "setresp" => ("call", Some(BRIDGE_SETRESP)),
+        "acl_check_cmd" => ("call", Some(BRIDGE_ACL_CHECK)),
+        "register_function" => ("register", None),
+        other => (other, None),
+    };
+    let key = lua.create_string(key)?;
     lua.create_function(move |lua, mut args: MultiValue| {
-        let target: mlua::Function = match name {
-            "pcall" => {
-                args.push_front(Value::Boolean(false));
-                hooks.raw_get("call")?
-            }
-            "call" => {
-                args.push_front(Value::Boolean(true));
-                hooks.raw_get("call")?
-            }
-            "register_function" => hooks.raw_get("register")?,
-            other => hooks.raw_get(other)?,
-        };
+        if let Some(op) = op {
+            args.push_front(Value::Integer(op));
+        }
+        let target: mlua::Function = hooks.raw_get(&key)?;
         let answer = target.call::<(bool, Value)>(args)?;
         settle(lua, &hooks, answer)
     })

@@ -24,6 +24,12 @@ use crate::node::memory::{self, Room};
 use crate::node::reply::{format_g, Reply};
 use crate::resp::{Command, Frame, Limits};
 
+/// What the run's one bridge function is asked to do (its first argument).
+pub(crate) const BRIDGE_PCALL: i64 = 0;
+pub(crate) const BRIDGE_CALL: i64 = 1;
+pub(crate) const BRIDGE_SETRESP: i64 = 2;
+pub(crate) const BRIDGE_ACL_CHECK: i64 = 3;
+
 /// How long a script may run on a session's own thread before it gives way (if it has not
 /// written): other clients wait that long at most before a long script moves to a blocking
 /// thread, the same order of wait as a slow command.
@@ -69,16 +75,24 @@ pub fn run_script(engine: &mut ScriptEngine, ctx: &mut Ctx<'_>, run: Run<'_>) ->
         let keys = to_table(&run.keys)?;
         let args = to_table(&run.args)?;
         if run.eval {
-            let new_env: mlua::Function = engine.hooks.raw_get("new_env")?;
-            let env: mlua::Table = new_env.call((keys, args))?;
-            run.function.set_environment(env)?;
+            let env = &engine.eval_env;
+            env.raw_set(&engine.names.keys, keys)?;
+            env.raw_set(&engine.names.argv, args)?;
+            run.function.set_environment(env.clone())?;
             Ok((Value::Nil, Value::Nil))
         } else {
             Ok((Value::Table(keys), Value::Table(args)))
         }
     })();
     let (a, b) = prepared.map_err(|e| run_failure(run.name, &e))?;
-    let mut client = Client::detached(ctx.client.id);
+    // The script's own client: the caller's id and database, on a handle made once.
+    let mut client = Client::new(
+        engine.script_handle.clone(),
+        true,
+        ctx.client.user.clone(),
+        0,
+    );
+    client.id = ctx.client.id;
     client.db = ctx.client.db;
     // The script's commands run with the caller's ACL permissions.
     client.user = ctx.client.user.clone();
@@ -103,53 +117,26 @@ pub fn run_script(engine: &mut ScriptEngine, ctx: &mut Ctx<'_>, run: Run<'_>) ->
         wrote: false,
     });
     let hooks = engine.hooks.clone();
-    let _ = hooks.raw_set("pending", Value::Nil);
+    let names = &engine.names;
+    let _ = hooks.raw_set(&names.pending, Value::Nil);
     let outcome = lua.scope(|scope| {
+        // One bridge for the run (each scoped function costs allocations): its first
+        // argument says which of redis.call/pcall/setresp/acl_check_cmd called it.
         hooks.raw_set(
-            "call",
+            &names.call,
             scope.create_function(|lua, mut args: MultiValue| {
-                let raise = matches!(args.pop_front(), Some(Value::Boolean(true)));
-                bridge.borrow_mut().call(lua, raise, args)
-            })?,
-        )?;
-        hooks.raw_set(
-            "setresp",
-            scope.create_function(|lua, args: MultiValue| {
-                let version = match args.front() {
-                    Some(Value::Number(x)) if args.len() == 1 => *x as i64,
-                    Some(Value::Integer(n)) if args.len() == 1 => *n,
-                    _ if args.len() != 1 => {
-                        return fail(lua, true, b"redis.setresp() requires one argument.")
-                    }
-                    _ => 0,
+                let op = match args.pop_front() {
+                    Some(Value::Integer(op)) => op,
+                    _ => BRIDGE_CALL,
                 };
-                if version != 2 && version != 3 {
-                    return fail(lua, true, b"RESP version must be 2 or 3.");
+                match op {
+                    BRIDGE_SETRESP => set_resp(lua, &bridge, &args),
+                    BRIDGE_ACL_CHECK => acl_check(lua, &bridge, &args),
+                    op => bridge.borrow_mut().call(lua, op == BRIDGE_CALL, args),
                 }
-                bridge.borrow_mut().resp3 = version == 3;
-                Ok((true, Value::Nil))
             })?,
         )?;
-        hooks.raw_set(
-            "acl_check_cmd",
-            scope.create_function(|lua, args: MultiValue| {
-                let argv = match command_args(lua, &args) {
-                    Ok(argv) => argv,
-                    Err(reply) => return Ok(reply),
-                };
-                let cmd = Command::from_args(&argv);
-                let Ok(spec) = table().resolve(&cmd) else {
-                    return fail(
-                        lua,
-                        true,
-                        b"Invalid command passed to redis.acl_check_cmd()",
-                    );
-                };
-                let user = bridge.borrow().client.user.clone();
-                Ok((true, Value::Boolean(user.check(spec, &cmd).is_ok())))
-            })?,
-        )?;
-        let runner: mlua::Function = hooks.raw_get("run")?;
+        let runner: mlua::Function = hooks.raw_get(&names.run)?;
         runner.call::<(bool, Value)>((run.function.clone(), a, b))
     });
     let bridge = bridge.into_inner();
@@ -211,6 +198,47 @@ fn script_error(name: &str, err: &mlua::Table) -> String {
         }
     }
     text
+}
+
+/// `redis.setresp(version)`.
+fn set_resp(
+    lua: &Lua,
+    bridge: &RefCell<Bridge<'_, '_>>,
+    args: &MultiValue,
+) -> mlua::Result<(bool, Value)> {
+    let version = match args.front() {
+        Some(Value::Number(x)) if args.len() == 1 => *x as i64,
+        Some(Value::Integer(n)) if args.len() == 1 => *n,
+        _ if args.len() != 1 => return fail(lua, true, b"redis.setresp() requires one argument."),
+        _ => 0,
+    };
+    if version != 2 && version != 3 {
+        return fail(lua, true, b"RESP version must be 2 or 3.");
+    }
+    bridge.borrow_mut().resp3 = version == 3;
+    Ok((true, Value::Nil))
+}
+
+/// `redis.acl_check_cmd(command, args…)`: whether the script's user may run it.
+fn acl_check(
+    lua: &Lua,
+    bridge: &RefCell<Bridge<'_, '_>>,
+    args: &MultiValue,
+) -> mlua::Result<(bool, Value)> {
+    let argv = match command_args(lua, args) {
+        Ok(argv) => argv,
+        Err(reply) => return Ok(reply),
+    };
+    let cmd = Command::from_args(&argv);
+    let Ok(spec) = table().resolve(&cmd) else {
+        return fail(
+            lua,
+            true,
+            b"Invalid command passed to redis.acl_check_cmd()",
+        );
+    };
+    let user = bridge.borrow().client.user.clone();
+    Ok((true, Value::Boolean(user.check(spec, &cmd).is_ok())))
 }
 
 /// `(ok, {err = text})` for a failed bridge call: raised by `redis.call` (`raise`), returned
