@@ -33,6 +33,7 @@ fn load_call_list_delete() {
     d.check(&["FCALL", "echo", "x"]);
     d.check(&["FCALL", "nosuch", "0"]);
     d.check(&["FCALL_RO", "echo", "0"]);
+    d.check(&["FUNCTION", "HELP"]);
     d.check(&["FUNCTION", "LIST"]);
     d.check(&["FUNCTION", "LIST", "WITHCODE"]);
     d.check(&["FUNCTION", "LIST", "LIBRARYNAME", "my*"]);
