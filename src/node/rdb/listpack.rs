@@ -91,9 +91,44 @@ pub fn build<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
 
 /// The size of a listpack entry holding `item` (encoding, data and backlen).
 pub fn entry_size(item: &[u8]) -> usize {
-    let mut buf = Vec::new();
-    encode_entry(&mut buf, item);
-    buf.len() + backlen_size(buf.len())
+    let encoded = if item.len() <= 20 {
+        parse_i64(item).map(int_size)
+    } else {
+        None
+    };
+    let encoded = encoded.unwrap_or_else(|| {
+        let len = item.len();
+        let header = match len {
+            0..=63 => 1,
+            64..=4095 => 2,
+            _ => 5,
+        };
+        header + len
+    });
+    encoded + backlen_size(encoded)
+}
+
+/// The bytes of the integer entry `n` without its back length (what [`encode_int`] writes).
+pub fn int_size(n: i64) -> usize {
+    if (0..=127).contains(&n) {
+        1
+    } else if (-4096..=4095).contains(&n) {
+        2
+    } else if i16::try_from(n).is_ok() {
+        3
+    } else if (-(1 << 23)..(1 << 23)).contains(&n) {
+        4
+    } else if i32::try_from(n).is_ok() {
+        5
+    } else {
+        9
+    }
+}
+
+/// The bytes of the entry holding the integer `n`, back length included.
+pub fn int_entry_size(n: i64) -> usize {
+    let encoded = int_size(n);
+    encoded + backlen_size(encoded)
 }
 
 fn encode_entry(out: &mut Vec<u8>, item: &[u8]) {
@@ -172,6 +207,50 @@ fn decode_backlen(bytes: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn entry_sizes_are_what_encoding_writes() {
+        let mut items: Vec<Vec<u8>> = Vec::new();
+        for n in [
+            0i64,
+            127,
+            128,
+            -1,
+            4095,
+            -4096,
+            4096,
+            32767,
+            -32768,
+            32768,
+            1 << 23,
+            -(1 << 23),
+            i32::MAX as i64,
+            i32::MIN as i64,
+            1 << 40,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            items.push(n.to_string().into_bytes());
+        }
+        for len in [0usize, 1, 63, 64, 4095, 4096, 20_000] {
+            items.push(vec![b'x'; len]);
+        }
+        items.push(b"007".to_vec());
+        items.push(b"-0".to_vec());
+        for item in items {
+            let mut buf = Vec::new();
+            encode_entry(&mut buf, &item);
+            assert_eq!(
+                entry_size(&item),
+                buf.len() + backlen_size(buf.len()),
+                "{item:?}"
+            );
+            if let Some(n) = parse_i64(&item) {
+                assert_eq!(int_entry_size(n), entry_size(&item));
+            }
+        }
+    }
+
     use super::*;
 
     /// The listpack of `HSET h f1 v1 f2 2 num 123456` on redis-server 7.0.15 (from its DUMP).

@@ -46,7 +46,7 @@ fn lp_size(item: &[u8]) -> u32 {
 }
 
 fn lp_int_size(n: i64) -> u32 {
-    lp_size(n.to_string().as_bytes())
+    u32::try_from(crate::node::rdb::listpack::int_entry_size(n)).unwrap_or(u32::MAX)
 }
 
 impl Chunk {
