@@ -6,16 +6,13 @@
 //! version and a CRC-64), so payloads travel between our nodes and redis-server 7.0 both
 //! ways, as `redis-cli --cluster add-node` needs.
 
-use bytes::Bytes;
-
-use super::scripting::{kill_reply, numkeys};
+use super::scripting::{check_flags, keys_and_args, kill_reply, numkeys};
 use super::{Ctx, Handler};
 use crate::node::error::{CmdError, CmdResult};
 use crate::node::glob;
 use crate::node::lua::library::Library;
 use crate::node::lua::run::{run_script, Run};
 use crate::node::lua::shebang::ScriptFlags;
-use crate::node::memory::{self, Room};
 use crate::node::rdb::crc64::crc64;
 use crate::node::rdb::object::write_string;
 use crate::node::rdb::reader::Reader;
@@ -61,31 +58,14 @@ fn fcall_generic(ctx: &mut Ctx<'_>, cmd: &Command, ro: bool) -> CmdResult {
         CmdError::NotInteger => CmdError::text("ERR Bad number of keys provided"),
         other => other,
     })?;
-    if flags.no_cluster && ctx.config.get("cluster-enabled") == "yes" {
-        return Err(CmdError::text(
-            "ERR Can not run script on cluster, 'no-cluster' flag is set.",
-        ));
-    }
-    if !flags.allow_oom
-        && !flags.no_writes
-        && ctx.config.maxmemory() > 0
-        && memory::make_room(ctx.ks, node, &ctx.config, ctx.now) == Room::OutOfMemory
-    {
-        return Err(CmdError::text("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'"));
-    }
-    if !flags.no_writes && ro {
-        return Err(CmdError::text(
-            "ERR Can not execute a script with write flag using *_ro command.",
-        ));
-    }
-    let args: Vec<Bytes> = (3..cmd.argc()).map(|i| cmd.arg_bytes(i)).collect();
-    let (keys, argv) = args.split_at(numkeys);
+    check_flags(ctx, flags, ro)?;
+    let (keys, argv) = keys_and_args(cmd, numkeys);
     let run = Run {
         function: &callback,
         eval: false,
         name: &name,
-        keys: keys.to_vec(),
-        args: argv.to_vec(),
+        keys,
+        args: argv,
         read_only: ro || flags.no_writes,
         allow_oom: flags.allow_oom,
         command: cmd.args().map(<[u8]>::to_vec).collect(),

@@ -12,7 +12,7 @@ use super::{Ctx, Handler};
 use crate::node::error::{CmdError, CmdResult};
 use crate::node::lua::engine::CachedScript;
 use crate::node::lua::run::{run_script, Run};
-use crate::node::lua::shebang::eval_flags;
+use crate::node::lua::shebang::{eval_flags, ScriptFlags};
 use crate::node::lua::ScriptEngine;
 use crate::node::memory::{self, Room};
 use crate::resp::{parse_i64, Command};
@@ -110,37 +110,54 @@ fn eval_generic(ctx: &mut Ctx<'_>, cmd: &Command, by_sha: bool, ro: bool) -> Cmd
     };
     let (flags, function) = (script.flags, script.function.clone());
     if !flags.compat {
-        if flags.no_cluster && ctx.config.get("cluster-enabled") == "yes" {
-            return Err(CmdError::text(
-                "ERR Can not run script on cluster, 'no-cluster' flag is set.",
-            ));
-        }
-        if !flags.allow_oom
-            && !flags.no_writes
-            && ctx.config.maxmemory() > 0
-            && memory::make_room(ctx.ks, node, &ctx.config, ctx.now) == Room::OutOfMemory
-        {
-            return Err(CmdError::text("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'"));
-        }
-        if !flags.no_writes && ro {
-            return Err(CmdError::text(
-                "ERR Can not execute a script with write flag using *_ro command.",
-            ));
-        }
+        check_flags(ctx, flags, ro)?;
     }
-    let args: Vec<Bytes> = (3..cmd.argc()).map(|i| cmd.arg_bytes(i)).collect();
-    let (keys, argv) = args.split_at(numkeys);
+    let (keys, argv) = keys_and_args(cmd, numkeys);
     let run = Run {
         function: &function,
         eval: true,
         name: &sha,
-        keys: keys.to_vec(),
-        args: argv.to_vec(),
+        keys,
+        args: argv,
         read_only: ro || flags.no_writes,
         allow_oom: !flags.compat && flags.allow_oom,
         command: Vec::new(),
     };
     run_script(&mut engine, ctx, run)
+}
+
+/// What a script's or function's flags forbid before it runs (Redis's
+/// `scriptPrepareForRun`): `no-cluster` in cluster mode, a write script over `maxmemory`
+/// without `allow-oom`, a write script through a `*_RO` command.
+pub(super) fn check_flags(ctx: &mut Ctx<'_>, flags: ScriptFlags, ro: bool) -> CmdResult {
+    if flags.no_cluster && ctx.config.get("cluster-enabled") == "yes" {
+        return Err(CmdError::text(
+            "ERR Can not run script on cluster, 'no-cluster' flag is set.",
+        ));
+    }
+    if !flags.allow_oom
+        && !flags.no_writes
+        && ctx.config.maxmemory() > 0
+        && memory::make_room(ctx.ks, ctx.node, &ctx.config, ctx.now) == Room::OutOfMemory
+    {
+        return Err(CmdError::text("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'"));
+    }
+    if !flags.no_writes && ro {
+        return Err(CmdError::text(
+            "ERR Can not execute a script with write flag using *_ro command.",
+        ));
+    }
+    Ok(())
+}
+
+/// The keys (the `numkeys` arguments after the count) and the other arguments of an
+/// `EVAL`/`FCALL`-shaped command.
+pub(super) fn keys_and_args(cmd: &Command, numkeys: usize) -> (Vec<Bytes>, Vec<Bytes>) {
+    let keys = (3..3 + numkeys).map(|i| cmd.arg_bytes(i)).collect();
+    let args = (3 + numkeys..cmd.argc())
+        .map(|i| cmd.arg_bytes(i))
+        .collect();
+    (keys, args)
 }
 
 fn script_load(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
