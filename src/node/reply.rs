@@ -61,6 +61,14 @@ impl Reply {
         write_simple(&mut self.buf, text);
     }
 
+    /// A `HELP` subcommand's reply: each line as a status string, as Redis's `addReplyHelp`.
+    pub fn help(&mut self, lines: &[&str]) {
+        self.array(lines.len());
+        for line in lines {
+            self.simple(line.as_bytes());
+        }
+    }
+
     /// `-text`; `text` starts with the error code (`ERR`, `WRONGTYPE`, …).
     pub fn error(&mut self, text: &[u8]) {
         write_error(&mut self.buf, text);

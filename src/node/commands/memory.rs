@@ -182,10 +182,7 @@ const HELP: &[&str] = &[
 ];
 
 fn help(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
-    ctx.out.array(HELP.len());
-    for line in HELP {
-        ctx.out.simple(line.as_bytes());
-    }
+    ctx.out.help(HELP);
     Ok(())
 }
 

@@ -230,9 +230,6 @@ fn script_help(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
         "HELP",
         "    Prints this help.",
     ];
-    ctx.out.array(LINES.len());
-    for line in LINES {
-        ctx.out.simple(line.as_bytes());
-    }
+    ctx.out.help(LINES);
     Ok(())
 }

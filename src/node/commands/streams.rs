@@ -1165,20 +1165,13 @@ const XINFO_HELP: &[&str] = &[
     "    Prints this help.",
 ];
 
-fn write_help(out: &mut Reply, lines: &[&str]) {
-    out.array(lines.len());
-    for line in lines {
-        out.simple(line.as_bytes());
-    }
-}
-
 fn xgroup_help(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
-    write_help(ctx.out, XGROUP_HELP);
+    ctx.out.help(XGROUP_HELP);
     Ok(())
 }
 
 fn xinfo_help(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
-    write_help(ctx.out, XINFO_HELP);
+    ctx.out.help(XINFO_HELP);
     Ok(())
 }
 
