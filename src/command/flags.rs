@@ -46,6 +46,11 @@ macro_rules! name_set {
                 Self::NAMED.iter().find(|(_, n)| *n == name).map(|(f, _)| *f)
             }
 
+            /// Every member and its Redis name, in declaration order.
+            pub fn all() -> impl Iterator<Item = ($ty, &'static str)> {
+                Self::NAMED.iter().copied()
+            }
+
             /// The Redis names of the members in `self`, in declaration order.
             pub fn names(self) -> impl Iterator<Item = &'static str> {
                 Self::NAMED.iter().filter(move |(f, _)| self.contains(*f)).map(|(_, n)| *n)

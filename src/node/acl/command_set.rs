@@ -78,31 +78,6 @@ impl CommandSet {
     }
 }
 
-/// The ACL categories in Redis's order (`ACL CAT`, and the order rule descriptions try them).
-pub const CATEGORIES: &[&str] = &[
-    "keyspace",
-    "read",
-    "write",
-    "set",
-    "sortedset",
-    "list",
-    "hash",
-    "string",
-    "bitmap",
-    "hyperloglog",
-    "geo",
-    "stream",
-    "pubsub",
-    "admin",
-    "fast",
-    "slow",
-    "blocking",
-    "dangerous",
-    "connection",
-    "transaction",
-    "scripting",
-];
-
 /// What one category means for the command bits.
 #[derive(Debug)]
 pub struct Category {
@@ -115,14 +90,13 @@ pub struct Category {
     pub affected: CommandSet,
 }
 
-/// Every category, in [`CATEGORIES`] order.
+/// Every category, in Redis's order (the command table's `AclCategories`, declared as Redis
+/// lists them: `ACL CAT`, and the order rule descriptions try them).
 pub fn categories() -> &'static [Category] {
     static CATS: OnceLock<Vec<Category>> = OnceLock::new();
     CATS.get_or_init(|| {
-        CATEGORIES
-            .iter()
-            .map(|&name| {
-                let flag = AclCategories::from_name(name).unwrap_or_else(AclCategories::empty);
+        AclCategories::all()
+            .map(|(flag, name)| {
                 let mut members = CommandSet::empty();
                 let mut affected = CommandSet::empty();
                 for spec in table().iter_all() {
