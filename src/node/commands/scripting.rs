@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::{Ctx, Handler};
 use crate::node::error::{CmdError, CmdResult};
-use crate::node::lua::engine::CachedScript;
+use crate::node::lua::engine::{lua_error_text, CachedScript};
 use crate::node::lua::run::{run_script, Run};
 use crate::node::lua::shebang::{eval_flags, ScriptFlags};
 use crate::node::lua::ScriptEngine;
@@ -81,6 +81,11 @@ fn cache_script(engine: &mut ScriptEngine, body: &[u8]) -> Result<String, CmdErr
                 String::from_utf8_lossy(&crate::node::lua::convert::one_line(e.as_bytes()))
             ))
         })?;
+    // Every EVAL script shares one environment (its KEYS and ARGV are set per run there), so
+    // it is set once here rather than at each run.
+    function
+        .set_environment(engine.eval_env.clone())
+        .map_err(|e| CmdError::text(format!("ERR {}", lua_error_text(&e))))?;
     engine.scripts.insert(
         sha.clone(),
         CachedScript {

@@ -61,13 +61,14 @@ pub struct ScriptEngine {
     /// `EVAL` scripts' globals: the read-only ones plus `KEYS` and `ARGV`, which each run
     /// replaces (Redis too keeps one global table for every script).
     pub(crate) eval_env: Table,
+    /// `hooks.run`, looked up once: every script and function call starts there.
+    pub(crate) runner: mlua::Function,
 }
 
 /// Lua strings for the keys of `hooks` and of the scripts' globals.
 pub(crate) struct Names {
     pub call: mlua::LuaString,
     pub pending: mlua::LuaString,
-    pub run: mlua::LuaString,
     pub keys: mlua::LuaString,
     pub argv: mlua::LuaString,
 }
@@ -174,12 +175,12 @@ impl ScriptEngine {
         let names = Names {
             call: lua.create_string("call")?,
             pending: lua.create_string("pending")?,
-            run: lua.create_string("run")?,
             keys: lua.create_string("KEYS")?,
             argv: lua.create_string("ARGV")?,
         };
         let new_env: mlua::Function = hooks.raw_get("new_env")?;
         let eval_env: Table = new_env.call((lua.create_table()?, lua.create_table()?))?;
+        let runner: mlua::Function = hooks.raw_get("run")?;
         Ok(ScriptEngine {
             lua,
             hooks,
@@ -188,6 +189,7 @@ impl ScriptEngine {
             libraries: Default::default(),
             names,
             eval_env,
+            runner,
             script_handle: crate::node::client::Client::detached(0).handle,
         })
     }
@@ -227,6 +229,34 @@ impl ScriptEngine {
     pub fn flush_scripts(&mut self) {
         self.scripts.clear();
         let _ = self.lua.gc_collect();
+    }
+}
+
+/// Lifts the state's memory limit until dropped (then puts back the one before, so guards
+/// nest).
+///
+/// With a limit set, mlua runs every API call that may allocate (making a string or table,
+/// `raw_set`) as a protected call, and on Lua 5.1 each protected call allocates two C closures
+/// for Lua's collector to free again: several times the cost of the operation itself, on each
+/// of the dozens a script run makes from Rust (KEYS/ARGV, `redis.call`'s reply). The limit is
+/// there for what scripts allocate, so the runner lifts it only around its own Rust-side work,
+/// which allocates in proportion to what a command answered; Lua code always runs under it (a
+/// script that went past it while the limit was lifted fails at its next allocation).
+pub(crate) struct Unlimited<'l> {
+    lua: &'l Lua,
+    previous: usize,
+}
+
+impl<'l> Unlimited<'l> {
+    pub(crate) fn new(lua: &'l Lua) -> Unlimited<'l> {
+        let previous = lua.set_memory_limit(0).unwrap_or(MEMORY_LIMIT);
+        Unlimited { lua, previous }
+    }
+}
+
+impl Drop for Unlimited<'_> {
+    fn drop(&mut self) {
+        let _ = self.lua.set_memory_limit(self.previous);
     }
 }
 

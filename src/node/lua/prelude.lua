@@ -104,8 +104,14 @@ function hooks.new_env(keys, argv)
 end
 hooks.globals = globals
 
--- Runs f(a, b) with the error handler that notes the script's line.
+-- Runs f(a, b) with the error handler that notes the script's line; f() when a is nil (an
+-- EVAL script, a library's code: Redis calls those with no arguments), which needs no closure.
 function hooks.run(f, a, b)
-  local ok, v = xpcall(function() return f(a, b) end, hooks.handler)
+  local ok, v
+  if a == nil then
+    ok, v = xpcall(f, hooks.handler)
+  else
+    ok, v = xpcall(function() return f(a, b) end, hooks.handler)
+  end
   return ok, v
 end

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use mlua::{Lua, MultiValue, Value};
 
 use super::convert::{error_table, frame_to_lua, one_line, write_lua_value};
-use super::engine::{lua_error_text, ScriptEngine};
+use super::engine::{lua_error_text, ScriptEngine, Unlimited};
 use crate::command::table;
 use crate::node::client::Client;
 use crate::node::commands::{execute, Ctx};
@@ -64,10 +64,12 @@ struct Bridge<'c, 'a> {
 /// Runs `run` and writes its reply (or error) to `ctx.out`.
 pub fn run_script(engine: &mut ScriptEngine, ctx: &mut Ctx<'_>, run: Run<'_>) -> CmdResult {
     let lua = engine.lua.clone();
+    // Everything up to the script's first instruction is our own allocation (see Unlimited).
+    let unlimited = Unlimited::new(&lua);
     let to_table = |items: &[Bytes]| -> mlua::Result<mlua::Table> {
         let t = lua.create_table_with_capacity(items.len(), 0)?;
         for (i, item) in items.iter().enumerate() {
-            t.raw_set(i + 1, lua.create_string(item)?)?;
+            t.raw_seti(i + 1, lua.create_string(item)?)?;
         }
         Ok(t)
     };
@@ -75,10 +77,10 @@ pub fn run_script(engine: &mut ScriptEngine, ctx: &mut Ctx<'_>, run: Run<'_>) ->
         let keys = to_table(&run.keys)?;
         let args = to_table(&run.args)?;
         if run.eval {
+            // The script's environment is `eval_env`, set when it was compiled.
             let env = &engine.eval_env;
             env.raw_set(&engine.names.keys, keys)?;
             env.raw_set(&engine.names.argv, args)?;
-            run.function.set_environment(env.clone())?;
             Ok((Value::Nil, Value::Nil))
         } else {
             Ok((Value::Table(keys), Value::Table(args)))
@@ -118,6 +120,7 @@ pub fn run_script(engine: &mut ScriptEngine, ctx: &mut Ctx<'_>, run: Run<'_>) ->
     });
     let hooks = engine.hooks.clone();
     let names = &engine.names;
+    let runner = &engine.runner;
     let _ = hooks.raw_set(&names.pending, Value::Nil);
     let outcome = lua.scope(|scope| {
         // One bridge for the run (each scoped function costs allocations): its first
@@ -125,6 +128,7 @@ pub fn run_script(engine: &mut ScriptEngine, ctx: &mut Ctx<'_>, run: Run<'_>) ->
         hooks.raw_set(
             &names.call,
             scope.create_function(|lua, mut args: MultiValue| {
+                let _unlimited = Unlimited::new(lua);
                 let op = match args.pop_front() {
                     Some(Value::Integer(op)) => op,
                     _ => BRIDGE_CALL,
@@ -136,7 +140,8 @@ pub fn run_script(engine: &mut ScriptEngine, ctx: &mut Ctx<'_>, run: Run<'_>) ->
                 }
             })?,
         )?;
-        let runner: mlua::Function = hooks.raw_get(&names.run)?;
+        // The script itself runs under the limit.
+        drop(unlimited);
         runner.call::<(bool, Value)>((run.function.clone(), a, b))
     });
     let bridge = bridge.into_inner();
