@@ -9,7 +9,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use mlua::{HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+use mlua::{
+    HookTriggers, LightUserData, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState,
+};
 
 use super::bit;
 use super::busy::ScriptWatch;
@@ -63,6 +65,12 @@ pub struct ScriptEngine {
     pub(crate) eval_env: Table,
     /// `hooks.run`, looked up once: every script and function call starts there.
     pub(crate) runner: mlua::Function,
+    /// The bridge's buffers, lent to each run.
+    pub(crate) scratch: super::run::Scratch,
+    /// The `redis` table scripts see (read-only, through a proxy): each run sets its bridge
+    /// as `call` there, and puts back `call_outside` after.
+    pub(crate) redis: Table,
+    pub(crate) call_outside: mlua::Function,
 }
 
 /// Lua strings for the keys of `hooks` and of the scripts' globals.
@@ -116,13 +124,18 @@ impl ScriptEngine {
         random_functions(&lua, &hooks, rng)?;
         let redis: Table = g.raw_get("redis")?;
         install(&lua, &hooks, &redis, &raw_redis(&lua)?)?;
-        for name in ["call", "pcall", "setresp", "acl_check_cmd"] {
-            redis.raw_set(name, bridge_function(&lua, &hooks, name)?)?;
+        {
+            use super::run::{BRIDGE_ACL_CHECK, BRIDGE_CALL, BRIDGE_PCALL, BRIDGE_SETRESP};
+            for (name, op) in [
+                ("pcall", BRIDGE_PCALL),
+                ("call", BRIDGE_CALL),
+                ("setresp", BRIDGE_SETRESP),
+                ("acl_check_cmd", BRIDGE_ACL_CHECK),
+            ] {
+                redis.raw_set(name, bridge_function(&lua, &hooks, op)?)?;
+            }
         }
-        hooks.raw_set(
-            "register_function",
-            bridge_function(&lua, &hooks, "register_function")?,
-        )?;
+        hooks.raw_set("register_function", register_function(&lua, &hooks)?)?;
         let math: Table = g.raw_get("math")?;
         let random = lua.create_table()?;
         random.raw_set("random", hooks.raw_get::<mlua::Function>("random")?)?;
@@ -143,18 +156,19 @@ impl ScriptEngine {
             error_handler(&lua, hooks.clone(), watch.clone())?,
         )?;
         // Until a script runs, `redis.call` has nothing to call.
+        let outside = hooks.clone();
         hooks.raw_set(
             "call",
-            lua.create_function(|lua, _: MultiValue| {
-                Ok((
-                    false,
-                    Value::Table(error_table(
-                        lua,
-                        b"redis.call/pcall can only be called inside a script invocation",
-                    )?),
-                ))
+            lua.create_function(move |lua, _: MultiValue| {
+                let text = b"redis.call/pcall can only be called inside a script invocation";
+                settle(
+                    lua,
+                    &outside,
+                    (false, Value::Table(error_table(lua, text)?)),
+                )
             })?,
         )?;
+        let call_outside: mlua::Function = redis.raw_get("call")?;
         lua.load(include_str!("prelude.lua"))
             .set_name(INTERNAL_CHUNK)
             .call::<()>((g, hooks.clone()))?;
@@ -190,6 +204,9 @@ impl ScriptEngine {
             names,
             eval_env,
             runner,
+            scratch: Default::default(),
+            redis,
+            call_outside,
             script_handle: crate::node::client::Client::detached(0).handle,
         })
     }
@@ -302,26 +319,39 @@ fn install(lua: &Lua, hooks: &Table, into: &Table, raw: &Table) -> mlua::Result<
     Ok(())
 }
 
-/// `redis.call` and the others that reach the running command: they look up the run's
-/// bridge function in `hooks` at each call (it exists only while a script runs).
-fn bridge_function(lua: &Lua, hooks: &Table, name: &'static str) -> mlua::Result<mlua::Function> {
+/// `redis.pcall`, `redis.setresp`, `redis.acl_check_cmd` (and `redis.call` outside a run):
+/// they hand their arguments to the run's bridge (`hooks.call`, replaced for each run) with
+/// [`forwarded`] and `op` in front, saying which of them called; the bridge raises the errors.
+/// Each run installs its bridge as `redis.call` itself, sparing the commonest call this hop
+/// (a protected call and a conversion of every argument both ways). They are Rust, not Lua
+/// wrappers, because a script's `return redis.call(...)` is a tail call: into a Lua function
+/// it would erase the script's frame, and the line its errors show.
+fn bridge_function(lua: &Lua, hooks: &Table, op: i64) -> mlua::Result<mlua::Function> {
     let hooks = hooks.clone();
-    // The key of the function in `hooks` this one forwards to (made once), and what the
-    // run's bridge is asked to do.
-    use super::run::{BRIDGE_ACL_CHECK, BRIDGE_CALL, BRIDGE_PCALL, BRIDGE_SETRESP};
-    let (key, op) = match name {
-        "pcall" => ("call", Some(BRIDGE_PCALL)),
-        "call" => ("call", Some(BRIDGE_CALL)),
-        "setresp" => ("call", Some(BRIDGE_SETRESP)),
-        "acl_check_cmd" => ("call", Some(BRIDGE_ACL_CHECK)),
-        "register_function" => ("register", None),
-        other => (other, None),
-    };
-    let key = lua.create_string(key)?;
-    lua.create_function(move |lua, mut args: MultiValue| {
-        if let Some(op) = op {
-            args.push_front(Value::Integer(op));
-        }
+    let key = lua.create_string("call")?;
+    lua.create_function(move |_, mut args: MultiValue| {
+        args.push_front(Value::Integer(op));
+        args.push_front(Value::LightUserData(forwarded()));
+        let target: mlua::Function = hooks.raw_get(&key)?;
+        target.call::<Value>(args)
+    })
+}
+
+/// Whose address marks a call of the run's bridge as forwarded by [`bridge_function`].
+static FORWARDED: u8 = 0;
+
+/// The first argument of a forwarded bridge call: a light userdata no script can make (Lua
+/// code makes none; `cjson.null`, the only one a library hands out, is NULL).
+pub(crate) fn forwarded() -> LightUserData {
+    LightUserData(std::ptr::addr_of!(FORWARDED).cast_mut().cast())
+}
+
+/// `redis.register_function` (offered while a library loads): forwards to the load's own
+/// `hooks.register`.
+fn register_function(lua: &Lua, hooks: &Table) -> mlua::Result<mlua::Function> {
+    let hooks = hooks.clone();
+    let key = lua.create_string("register")?;
+    lua.create_function(move |lua, args: MultiValue| {
         let target: mlua::Function = hooks.raw_get(&key)?;
         let answer = target.call::<(bool, Value)>(args)?;
         settle(lua, &hooks, answer)
