@@ -54,9 +54,6 @@ pub struct ScriptEngine {
     pub scripts: HashMap<String, CachedScript>,
     /// `FUNCTION LOAD`ed libraries, by name.
     pub libraries: super::library::Libraries,
-    /// The keys every run uses, made once: a key given as `&str` is a new Lua string (and a
-    /// protected call) each time.
-    pub(crate) names: Names,
     /// The connection handle of the clients scripts' commands run as (a detached one: no
     /// socket), made once rather than per run.
     pub(crate) script_handle: Arc<crate::node::client::ClientHandle>,
@@ -67,18 +64,6 @@ pub struct ScriptEngine {
     pub(crate) runner: mlua::Function,
     /// The bridge's buffers, lent to each run.
     pub(crate) scratch: super::run::Scratch,
-    /// The `redis` table scripts see (read-only, through a proxy): each run sets its bridge
-    /// as `call` there, and puts back `call_outside` after.
-    pub(crate) redis: Table,
-    pub(crate) call_outside: mlua::Function,
-}
-
-/// Lua strings for the keys of `hooks` and of the scripts' globals.
-pub(crate) struct Names {
-    pub call: mlua::LuaString,
-    pub pending: mlua::LuaString,
-    pub keys: mlua::LuaString,
-    pub argv: mlua::LuaString,
 }
 
 impl std::fmt::Debug for ScriptEngine {
@@ -168,7 +153,6 @@ impl ScriptEngine {
                 )
             })?,
         )?;
-        let call_outside: mlua::Function = redis.raw_get("call")?;
         lua.load(include_str!("prelude.lua"))
             .set_name(INTERNAL_CHUNK)
             .call::<()>((g, hooks.clone()))?;
@@ -186,12 +170,6 @@ impl ScriptEngine {
                 }
             },
         )?;
-        let names = Names {
-            call: lua.create_string("call")?,
-            pending: lua.create_string("pending")?,
-            keys: lua.create_string("KEYS")?,
-            argv: lua.create_string("ARGV")?,
-        };
         let new_env: mlua::Function = hooks.raw_get("new_env")?;
         let eval_env: Table = new_env.call((lua.create_table()?, lua.create_table()?))?;
         let runner: mlua::Function = hooks.raw_get("run")?;
@@ -201,12 +179,9 @@ impl ScriptEngine {
             watch,
             scripts: HashMap::new(),
             libraries: Default::default(),
-            names,
             eval_env,
             runner,
             scratch: Default::default(),
-            redis,
-            call_outside,
             script_handle: crate::node::client::Client::detached(0).handle,
         })
     }

@@ -104,14 +104,30 @@ function hooks.new_env(keys, argv)
 end
 hooks.globals = globals
 
--- Runs f(a, b) with the error handler that notes the script's line; f() when a is nil (an
--- EVAL script, a library's code: Redis calls those with no arguments), which needs no closure.
-function hooks.run(f, a, b)
+-- Runs f(a, b) with the error handler that notes the script's line; f() when a is nil (a
+-- library's code: Redis calls it with no arguments), which needs no closure. For a script or
+-- function run, `call` is the run's bridge: it is `redis.call` (and what the other bridge
+-- functions forward to) until the run ends. An EVAL script gets `env`, its environment, where
+-- a (KEYS) and b (ARGV) go, and no arguments. All of a run's setup is here, in one call from
+-- Rust, because each table write from Rust costs more than the Lua that does it.
+local redis_functions, call_outside = G.redis, G.redis.call
+local rawset = G.rawset
+function hooks.run(f, a, b, call, env)
+  hooks.pending = nil
+  if call then
+    hooks.call = call
+    redis_functions.call = call
+  end
   local ok, v
-  if a == nil then
+  if env then
+    rawset(env, 'KEYS', a)
+    rawset(env, 'ARGV', b)
+    ok, v = xpcall(f, hooks.handler)
+  elseif a == nil then
     ok, v = xpcall(f, hooks.handler)
   else
     ok, v = xpcall(function() return f(a, b) end, hooks.handler)
   end
+  redis_functions.call = call_outside
   return ok, v
 end

@@ -117,20 +117,12 @@ pub fn run_script(engine: &mut ScriptEngine, ctx: &mut Ctx<'_>, run: Run<'_>) ->
         }
         Ok(t)
     };
-    let prepared = (|| -> mlua::Result<(Value, Value)> {
-        let keys = to_table(&run.keys)?;
-        let args = to_table(&run.args)?;
-        if run.eval {
-            // The script's environment is `eval_env`, set when it was compiled.
-            let env = &engine.eval_env;
-            env.raw_set(&engine.names.keys, keys)?;
-            env.raw_set(&engine.names.argv, args)?;
-            Ok((Value::Nil, Value::Nil))
-        } else {
-            Ok((Value::Table(keys), Value::Table(args)))
-        }
+    let prepared = (|| -> mlua::Result<(mlua::Table, mlua::Table)> {
+        Ok((to_table(&run.keys)?, to_table(&run.args)?))
     })();
-    let (a, b) = prepared.map_err(|e| run_failure(run.name, &e))?;
+    let (keys, args) = prepared.map_err(|e| run_failure(run.name, &e))?;
+    // An EVAL script's KEYS and ARGV are globals in the environment it was compiled with.
+    let env = run.eval.then(|| engine.eval_env.clone());
     // The script's own client: the caller's id and database, on a handle made once.
     let mut client = Client::new(
         engine.script_handle.clone(),
@@ -164,9 +156,7 @@ pub fn run_script(engine: &mut ScriptEngine, ctx: &mut Ctx<'_>, run: Run<'_>) ->
         scratch: std::mem::take(&mut engine.scratch),
     });
     let hooks = engine.hooks.clone();
-    let names = &engine.names;
     let runner = &engine.runner;
-    let _ = hooks.raw_set(&names.pending, Value::Nil);
     let outcome = lua.scope(|scope| {
         // One bridge for the run (each scoped function costs allocations): `redis.call`
         // itself, and what redis.pcall/setresp/acl_check_cmd forward to, saying which they
@@ -190,13 +180,9 @@ pub fn run_script(engine: &mut ScriptEngine, ctx: &mut Ctx<'_>, run: Run<'_>) ->
             }?;
             settle(lua, &hooks, answer)
         })?;
-        hooks.raw_set(&names.call, &call)?;
-        engine.redis.raw_set(&names.call, call)?;
         // The script itself runs under the limit.
         drop(unlimited);
-        let outcome = runner.call::<(bool, Value)>((run.function.clone(), a, b));
-        engine.redis.raw_set(&names.call, &engine.call_outside)?;
-        outcome
+        runner.call::<(bool, Value)>((run.function, keys, args, call, env))
     });
     let bridge = bridge.into_inner();
     engine.scratch = bridge.scratch;
