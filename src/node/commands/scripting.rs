@@ -101,16 +101,22 @@ fn eval_generic(ctx: &mut Ctx<'_>, cmd: &Command, by_sha: bool, ro: bool) -> Cmd
     let numkeys = numkeys(cmd)?;
     let node = ctx.node;
     let mut engine = node.scripting.engine();
-    let sha = if by_sha {
-        let sha = cmd.arg(1);
-        if sha.len() != 40 {
+    // The SHA1 lowercased on the stack: EVALSHA, the hot path, allocates no name.
+    let mut lower = [0u8; 40];
+    let compiled;
+    let sha: &str = if by_sha {
+        let given = cmd.arg(1);
+        if given.len() != 40 {
             return Err(CmdError::text(NOSCRIPT));
         }
-        String::from_utf8_lossy(sha).to_ascii_lowercase()
+        lower.copy_from_slice(given);
+        lower.make_ascii_lowercase();
+        std::str::from_utf8(&lower).map_err(|_| CmdError::text(NOSCRIPT))?
     } else {
-        cache_script(&mut engine, cmd.arg(1))?
+        compiled = cache_script(&mut engine, cmd.arg(1))?;
+        &compiled
     };
-    let Some(script) = engine.scripts.get(&sha) else {
+    let Some(script) = engine.scripts.get(sha) else {
         return Err(CmdError::text(NOSCRIPT));
     };
     let (flags, function) = (script.flags, script.function.clone());
@@ -121,7 +127,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, cmd: &Command, by_sha: bool, ro: bool) -> Cmd
     let run = Run {
         function: &function,
         eval: true,
-        name: &sha,
+        name: sha,
         keys,
         args: argv,
         read_only: ro || flags.no_writes,

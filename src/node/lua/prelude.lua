@@ -24,14 +24,13 @@ for _, k in ipairs({'string', 'math', 'table', 'coroutine', 'redis', 'cjson', 'c
   if visible[k] then visible[k] = readonly(visible[k]) end
 end
 
-local function global_index(_, k)
-  local v = visible[k]
-  if v == nil then
-    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-  end
-  return v
+-- A global a script reads is found in `visible` by Lua's own table lookup (no function call
+-- per read: `redis`, on every redis.call, is one); only a missing one reaches this function,
+-- called from the script's frame all the same, so level 2 is the script.
+local function missing_global(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
 end
-local env_meta = {__index = global_index, __newindex = readonly_error, __metatable = false}
+local env_meta = {__index = visible, __newindex = readonly_error, __metatable = false}
 local globals = setmetatable({}, env_meta)
 visible._G = globals
 -- Errors raised from Rust arrive as userdata; the value meant (a string or an {err=...}
@@ -59,6 +58,7 @@ visible.loadstring = function(s, name)
   if f then setfenv(f, globals) end
   return f, e
 end
+setmetatable(visible, {__index = missing_global, __metatable = false})
 
 -- FUNCTION LOAD runs a library's code with only a smaller `redis` (register_function, log,
 -- the constants) as its globals; its functions, called later, see the full one. Both through one environment
@@ -79,7 +79,7 @@ local library_meta = {
     if loading[t] then
       if k == 'redis' then v = load_redis end
     else
-      v = visible[k]
+      v = rawget(visible, k)
     end
     if v == nil then
       error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)

@@ -13,6 +13,7 @@ use std::cell::RefCell;
 
 use bytes::Bytes;
 use mlua::{Lua, MultiValue, Value};
+use smallvec::SmallVec;
 
 use super::convert::{error_table, one_line, reply_to_lua, write_lua_value};
 use super::engine::{forwarded, lua_error_text, settle, ScriptEngine, Unlimited};
@@ -111,6 +112,15 @@ pub fn run_script(engine: &mut ScriptEngine, ctx: &mut Ctx<'_>, run: Run<'_>) ->
     // Everything up to the script's first instruction is our own allocation (see Unlimited).
     let unlimited = Unlimited::new(&lua);
     let to_table = |items: &[Bytes]| -> mlua::Result<mlua::Table> {
+        // Text (keys and arguments nearly always are) goes straight onto Lua's stack in one
+        // API call for the whole table; anything else through a Lua string handle each.
+        let text: Option<SmallVec<[&str; 8]>> = items
+            .iter()
+            .map(|item| std::str::from_utf8(item).ok())
+            .collect();
+        if let Some(text) = text {
+            return lua.create_sequence_from(text);
+        }
         let t = lua.create_table_with_capacity(items.len(), 0)?;
         for (i, item) in items.iter().enumerate() {
             t.raw_seti(i + 1, lua.create_string(item)?)?;
