@@ -336,6 +336,44 @@ mod tests {
     }
 
     #[test]
+    fn replies_read_in_place_convert_as_frames_do() {
+        let lua = Lua::new();
+        let replies: &[&[u8]] = &[
+            b":5\r\n",
+            b":-12\r\n",
+            b"$3\r\nabc\r\n",
+            b"$0\r\n\r\n",
+            b"$4\r\na\r\nb\r\n",
+            b"$-1\r\n",
+            b"_\r\n",
+            b"+OK\r\n",
+            b"-ERR bad thing\r\n",
+            b"-WRONGTYPE Operation against a key\r\n",
+            b"*2\r\n:1\r\n$1\r\na\r\n",
+            b"*-1\r\n",
+            b"#t\r\n",
+        ];
+        for &reply in replies {
+            for resp3 in [false, true] {
+                let (fast, fast_error) = reply_to_lua(&lua, reply, resp3).unwrap();
+                let frame = Frame::decode(&Bytes::copy_from_slice(reply), Limits::default())
+                    .unwrap()
+                    .unwrap()
+                    .0;
+                let slow = frame_to_lua(&lua, &frame, resp3).unwrap();
+                let slow_error = matches!(frame, Frame::Error(_) | Frame::BulkError(_));
+                let (mut a, mut b) = (Reply::new(resp3), Reply::new(resp3));
+                write_lua_value(&mut a, &fast, resp3);
+                write_lua_value(&mut b, &slow, resp3);
+                let reply = String::from_utf8_lossy(reply);
+                assert_eq!(a.take(), b.take(), "{reply:?} resp3={resp3}");
+                assert_eq!(fast_error, slow_error, "{reply:?}");
+                assert_eq!(fast.type_name(), slow.type_name(), "{reply:?}");
+            }
+        }
+    }
+
+    #[test]
     fn self_reference_is_bounded() {
         let lua = Lua::new();
         let v: Value = lua.load("local t = {} t[1] = t return t").eval().unwrap();

@@ -46,7 +46,7 @@ pub struct CachedScript {
 /// The node's Lua state.
 pub struct ScriptEngine {
     pub(crate) lua: Lua,
-    /// The sandbox's hidden table: `call`, `run`, `new_env`, `handler`, `globals`.
+    /// The sandbox's hidden table: `call`, `run`, `eval_env`, `handler`, `globals`.
     pub(crate) hooks: Table,
     /// Polled by the instruction hook; also times library loads.
     pub(crate) watch: Arc<ScriptWatch>,
@@ -170,8 +170,7 @@ impl ScriptEngine {
                 }
             },
         )?;
-        let new_env: mlua::Function = hooks.raw_get("new_env")?;
-        let eval_env: Table = new_env.call((lua.create_table()?, lua.create_table()?))?;
+        let eval_env: Table = hooks.raw_get("eval_env")?;
         let runner: mlua::Function = hooks.raw_get("run")?;
         Ok(ScriptEngine {
             lua,
@@ -635,6 +634,22 @@ fn random_functions(lua: &Lua, hooks: &Table, rng: Arc<Mutex<Rand48>>) -> mlua::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unlimited_nests_and_puts_the_limit_back() {
+        let engine = ScriptEngine::new(Arc::new(ScriptWatch::default())).unwrap();
+        {
+            let _outer = Unlimited::new(&engine.lua);
+            {
+                let _inner = Unlimited::new(&engine.lua);
+            }
+            assert_eq!(engine.lua.set_memory_limit(0).unwrap(), 0);
+        }
+        assert_eq!(
+            engine.lua.set_memory_limit(MEMORY_LIMIT).unwrap(),
+            MEMORY_LIMIT
+        );
+    }
 
     #[test]
     fn handler_finds_the_script_line() {

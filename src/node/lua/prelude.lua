@@ -98,30 +98,31 @@ function hooks.library_loaded(env)
   loading[env] = nil
 end
 
--- A script's globals: the shared read-only ones plus its own KEYS and ARGV (EVAL).
-function hooks.new_env(keys, argv)
-  return setmetatable({KEYS = keys, ARGV = argv}, env_meta)
-end
+-- EVAL scripts' globals: the shared read-only ones plus KEYS and ARGV, which each run replaces
+-- (Redis too keeps one global table for every script).
+local eval_env = setmetatable({KEYS = {}, ARGV = {}}, env_meta)
+hooks.eval_env = eval_env
 hooks.globals = globals
 
 -- Runs f(a, b) with the error handler that notes the script's line; f() when a is nil (a
 -- library's code: Redis calls it with no arguments), which needs no closure. For a script or
 -- function run, `call` is the run's bridge: it is `redis.call` (and what the other bridge
--- functions forward to) until the run ends. An EVAL script gets `env`, its environment, where
--- a (KEYS) and b (ARGV) go, and no arguments. All of a run's setup is here, in one call from
--- Rust, because each table write from Rust costs more than the Lua that does it.
+-- functions forward to) until the run ends. An EVAL script (`eval`) gets a (KEYS) and b (ARGV)
+-- as globals in eval_env, and no arguments. All of a run's setup is here, in one call from
+-- Rust, because each table write (or table handed over) from Rust costs more than the Lua
+-- that does it.
 local redis_functions, call_outside = G.redis, G.redis.call
 local rawset = G.rawset
-function hooks.run(f, a, b, call, env)
+function hooks.run(f, a, b, call, eval)
   hooks.pending = nil
   if call then
     hooks.call = call
     redis_functions.call = call
   end
   local ok, v
-  if env then
-    rawset(env, 'KEYS', a)
-    rawset(env, 'ARGV', b)
+  if eval then
+    rawset(eval_env, 'KEYS', a)
+    rawset(eval_env, 'ARGV', b)
     ok, v = xpcall(f, hooks.handler)
   elseif a == nil then
     ok, v = xpcall(f, hooks.handler)

@@ -131,8 +131,6 @@ pub fn run_script(engine: &mut ScriptEngine, ctx: &mut Ctx<'_>, run: Run<'_>) ->
         Ok((to_table(&run.keys)?, to_table(&run.args)?))
     })();
     let (keys, args) = prepared.map_err(|e| run_failure(run.name, &e))?;
-    // An EVAL script's KEYS and ARGV are globals in the environment it was compiled with.
-    let env = run.eval.then(|| engine.eval_env.clone());
     // The script's own client: the caller's id and database, on a handle made once.
     let mut client = Client::new(
         engine.script_handle.clone(),
@@ -192,7 +190,7 @@ pub fn run_script(engine: &mut ScriptEngine, ctx: &mut Ctx<'_>, run: Run<'_>) ->
         })?;
         // The script itself runs under the limit.
         drop(unlimited);
-        runner.call::<(bool, Value)>((run.function, keys, args, call, env))
+        runner.call::<(bool, Value)>((run.function, keys, args, call, run.eval))
     });
     let bridge = bridge.into_inner();
     engine.scratch = bridge.scratch;
