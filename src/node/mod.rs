@@ -27,6 +27,7 @@ pub mod notify;
 pub mod number;
 pub mod pubsub;
 pub mod rdb;
+pub mod replication;
 pub mod reply;
 pub mod server;
 pub mod session;

@@ -12,7 +12,7 @@ use tokio_util::task::TaskTracker;
 
 use super::acl::Acl;
 use super::client::Clients;
-use super::config::NodeConfig;
+use super::config::{ClientClass, NodeConfig};
 use super::keyspace::Keyspace;
 use super::latency::LatencyMonitor;
 use super::lua::Scripting;
@@ -58,6 +58,8 @@ pub struct Node {
     /// Whether the active expiry cycle runs (`DEBUG SET-ACTIVE-EXPIRE`): off, keys expire
     /// only when found by a command.
     pub active_expire: AtomicBool,
+    /// Bumped by every `REPLCONF ACK`: `WAIT` wakes on it.
+    pub replication_acks: tokio::sync::watch::Sender<u64>,
     next_client_id: AtomicU64,
 }
 
@@ -79,6 +81,7 @@ impl Node {
             unpaused: tokio::sync::watch::Sender::new(0),
             scripting: Scripting::new(),
             active_expire: AtomicBool::new(true),
+            replication_acks: tokio::sync::watch::Sender::new(0),
             next_client_id: AtomicU64::new(1),
         }
     }
@@ -128,6 +131,7 @@ pub async fn run(node: Arc<Node>) -> anyhow::Result<()> {
         tracker.spawn(accept_loop(node.clone(), listener, tracker.clone()));
     }
     tracker.spawn(expire_loop(node.clone()));
+    tracker.spawn(replication_cron(node.clone()));
     node.shutdown.cancelled().await;
     for client in node.clients.all() {
         client.kill.cancel();
@@ -238,6 +242,10 @@ async fn expire_loop(node: Arc<Node>) {
                 if ks.journals_on() {
                     notify::publish_noted(&node, &config, ks.take_noted());
                 }
+                if ks.repl.is_on() {
+                    let (hard, _, _) = config.output_buffer_limit(ClientClass::Replica);
+                    ks.send_deletions(hard);
+                }
                 tracking::settle(&mut ks, &node, &config, None);
                 done
             };
@@ -245,6 +253,39 @@ async fn expire_loop(node: Arc<Node>) {
                 break;
             }
             tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Once a second, for the replicas: a `PING` on the stream every `repl-ping-replica-period`
+/// seconds, so they know the link is alive while nothing is written, and the replicas that
+/// acknowledged nothing for `repl-timeout` seconds are disconnected (they reconnect and
+/// resynchronize).
+async fn replication_cron(node: Arc<Node>) {
+    let mut last_ping = Instant::now();
+    loop {
+        tokio::select! {
+            _ = node.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        node.scripting.watch.idle().await;
+        let config = node.config.load();
+        let period = Duration::from_secs(config.int("repl-ping-replica-period").max(1) as u64);
+        let timeout = Duration::from_secs(config.int("repl-timeout").max(1) as u64);
+        let (hard, _, _) = config.output_buffer_limit(ClientClass::Replica);
+        let mut ks = node.keyspace();
+        if ks.repl.replicas.is_empty() {
+            continue;
+        }
+        if last_ping.elapsed() >= period {
+            ks.repl.ping(hard);
+            last_ping = Instant::now();
+        }
+        for r in &ks.repl.replicas {
+            if r.last_ack.elapsed() > timeout && !r.handle.kill.is_cancelled() {
+                tracing::warn!(client_id = r.handle.id, "disconnecting timed-out replica");
+                r.handle.kill.cancel();
+            }
         }
     }
 }

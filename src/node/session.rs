@@ -31,7 +31,7 @@ use crate::resp::{Command, Limits, ProtocolError, RequestParser};
 
 use super::acl::Context as AclContext;
 use super::blocking::{TimeoutReply, Waiter};
-use super::client::{Client, ClientHandle, ClientInfo, ReplyMode};
+use super::client::{Client, ClientHandle, ClientInfo, ReplicaLink, ReplyMode};
 use super::commands::{self, write_timeout_reply, Ctx};
 use super::config::{ClientClass, NodeConfig};
 use super::error::CmdError;
@@ -149,8 +149,19 @@ struct Blocked {
     on_timeout: TimeoutReply,
 }
 
+/// `WAIT`'s wait: until `replicas` replicas acknowledged the stream up to `offset`, or the
+/// deadline.
+struct AckWait {
+    offset: u64,
+    replicas: usize,
+    deadline: Option<tokio::time::Instant>,
+    acks: tokio::sync::watch::Receiver<u64>,
+}
+
 /// Why a batch stopped before its commands ran out.
 enum Stop {
+    /// `WAIT` waits for replicas' acknowledgements.
+    Acks(AckWait),
     /// A script ran past its time on the session's thread without writing, and gave way:
     /// it runs again on a blocking thread.
     GaveWay,
@@ -197,6 +208,10 @@ impl Session {
                     }
                     Some(Stop::Paused { unpaused, until }) => {
                         self.wait_unpaused(unpaused, until).await?
+                    }
+                    Some(Stop::Acks(wait)) => {
+                        self.wait_acks(wait).await?;
+                        self.flush().await?;
                     }
                     // (a batch turns GaveWay into a flag for the next turn)
                     Some(Stop::GaveWay) | None => {}
@@ -485,6 +500,17 @@ impl Session {
         if !spec.flags().contains(crate::command::Flags::SKIP_SLOWLOG) {
             self.slowlog(node, batch.config, cmd, took);
         }
+        if let Some((offset, replicas, timeout)) = self.client.wait_acks.take() {
+            // Subscribed under the lock: no acknowledgement after the count can be missed.
+            let wait = AckWait {
+                offset,
+                replicas,
+                deadline: timeout.map(|t| tokio::time::Instant::now() + t),
+                acks: node.replication_acks.subscribe(),
+            };
+            self.note_command(spec, ended);
+            return Some(Stop::Acks(wait));
+        }
         let blocked = block.map(|request| {
             let (tx, rx) = oneshot::channel();
             let waiter = Waiter {
@@ -726,6 +752,17 @@ impl Session {
 
     /// Applies `CLIENT REPLY OFF|SKIP` to the reply just written after `mark`.
     fn after_reply(&mut self, mark: usize) {
+        match self.client.replica {
+            None => {}
+            Some(ReplicaLink::Attaching) => {
+                self.client.replica = Some(ReplicaLink::Attached);
+                return;
+            }
+            Some(ReplicaLink::Attached) => {
+                self.out.truncate(mark);
+                return;
+            }
+        }
         match self.client.reply_mode {
             ReplyMode::On => {}
             ReplyMode::Off => self.out.truncate(mark),
@@ -748,6 +785,32 @@ impl Session {
         info.resp = if self.client.resp3 { 3 } else { 2 };
         info.last_active = Some(at);
         info.last_command = spec.full_name();
+    }
+
+    /// `WAIT`: until enough replicas acknowledged the offset, or the time is up; then the
+    /// number that did.
+    async fn wait_acks(&mut self, mut wait: AckWait) -> Result<(), End> {
+        let acked = loop {
+            let acked = self.node.keyspace().repl.acked(wait.offset);
+            if acked >= wait.replicas {
+                break acked;
+            }
+            tokio::select! {
+                changed = wait.acks.changed() => {
+                    if changed.is_err() {
+                        break acked;
+                    }
+                }
+                _ = sleep_until_or_never(wait.deadline) => {
+                    break self.node.keyspace().repl.acked(wait.offset);
+                }
+                _ = &mut self.killed => return Err(End::Closed),
+            }
+        };
+        let mark = self.out.len();
+        self.out.int(acked as i64);
+        self.after_reply(mark);
+        Ok(())
     }
 
     /// Waits until the blocked command is served, times out, or the client leaves.
@@ -899,7 +962,7 @@ impl Session {
 
     /// Subscribers and monitors wait for what the node sends them: never idle.
     fn never_idle(&self) -> bool {
-        self.client.subscriber || self.client.monitor
+        self.client.subscriber || self.client.monitor || self.client.replica.is_some()
     }
 
     /// Releases what the client held in shared state: watches, tracking and subscriptions.
@@ -915,6 +978,10 @@ impl Session {
         self.client.subscriber = false;
         if self.client.monitor {
             self.node.monitors.remove(self.client.id);
+        }
+        if self.client.replica.is_some() {
+            ks.repl.detach(self.client.id);
+            tracing::info!(peer = %self.client.handle.peer, "replica left");
         }
     }
 }

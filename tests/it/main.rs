@@ -17,6 +17,7 @@ mod node_keys;
 mod node_lists;
 mod node_notify;
 mod node_pubsub;
+mod node_replication;
 mod node_scripting;
 mod node_server;
 mod node_sets;

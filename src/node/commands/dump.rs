@@ -118,6 +118,14 @@ fn restore(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     ctx.db().set_with_expiry(key, value, expire_at, now);
     ctx.db().restore_use(key, options.idle, options.freq);
     ctx.dirty(1);
+    if let (Some(at), false) = (expire_at, options.absttl) {
+        // A relative TTL propagates as the absolute time it gave.
+        let mut args: Vec<&[u8]> = cmd.args().collect();
+        let mut n = itoa::Buffer::new();
+        args[2] = n.format(at).as_bytes();
+        args.push(b"ABSTTL");
+        ctx.propagate_as(args);
+    }
     ctx.notify(Events::GENERIC, "restore", key);
     ctx.out.ok();
     Ok(())

@@ -52,7 +52,6 @@ pub(super) const COMMANDS: &[(&str, Handler)] = &[
     ("monitor", monitor),
     ("module|list", module_list),
     ("shutdown", shutdown),
-    ("wait", wait),
 ];
 
 fn dbsize(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
@@ -307,6 +306,15 @@ fn write_section(ctx: &mut Ctx<'_>, section: &str, t: &mut String) {
                 "rejected_connections",
                 &stats.rejected_connections.load(Ordering::Relaxed),
             );
+            line("sync_full", &stats.sync_full.load(Ordering::Relaxed));
+            line(
+                "sync_partial_ok",
+                &stats.sync_partial_ok.load(Ordering::Relaxed),
+            );
+            line(
+                "sync_partial_err",
+                &stats.sync_partial_err.load(Ordering::Relaxed),
+            );
             line("expired_keys", &ctx.ks.stats.expired_keys);
             line("evicted_keys", &stats.evicted_keys.load(Ordering::Relaxed));
             line("keyspace_hits", &ctx.ks.stats.hits);
@@ -334,11 +342,42 @@ fn write_section(ctx: &mut Ctx<'_>, section: &str, t: &mut String) {
             line("total_error_replies", &calls.total_error_replies);
         }
         "replication" => {
+            let repl = &ctx.ks.repl;
             line("role", &"master");
-            line("connected_slaves", &0);
+            line("connected_slaves", &repl.replicas.len());
+            for (i, r) in repl.replicas.iter().enumerate() {
+                line(
+                    &format!("slave{i}"),
+                    &format!(
+                        "ip={},port={},state=online,offset={},lag={}",
+                        r.ip,
+                        r.listening_port,
+                        r.ack,
+                        r.last_ack.elapsed().as_secs()
+                    ),
+                );
+            }
             line("master_failover_state", &"no-failover");
-            line("master_replid", &node.run_id);
-            line("master_repl_offset", &0);
+            line("master_replid", &repl.replid);
+            line(
+                "master_replid2",
+                &"0000000000000000000000000000000000000000",
+            );
+            line("master_repl_offset", &repl.offset);
+            line("second_repl_offset", &-1);
+            let backlog = repl.backlog();
+            line("repl_backlog_active", &u8::from(backlog.is_some()));
+            line(
+                "repl_backlog_size",
+                &backlog.map_or(ctx.config.int("repl-backlog-size") as u64, |b| {
+                    b.capacity() as u64
+                }),
+            );
+            line(
+                "repl_backlog_first_byte_offset",
+                &backlog.map_or(0, |b| b.first_offset()),
+            );
+            line("repl_backlog_histlen", &backlog.map_or(0, |b| b.len()));
         }
         "cpu" => {
             let (user, sys) = cpu_seconds();
@@ -1187,17 +1226,9 @@ fn shutdown(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     Ok(())
 }
 
-/// `WAIT numreplicas timeout`: the node has no replicas yet, so 0 at once.
-fn wait(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
-    parse_i64(cmd.arg(1)).ok_or(CmdError::NotInteger)?;
-    parse_ms_timeout(cmd.arg(2))?;
-    ctx.out.int(0);
-    Ok(())
-}
-
 /// A timeout in milliseconds as Redis's `getTimeoutFromObjectOrReply` reads one: an integer,
 /// not negative.
-fn parse_ms_timeout(arg: &[u8]) -> Result<i64, CmdError> {
+pub(super) fn parse_ms_timeout(arg: &[u8]) -> Result<i64, CmdError> {
     let ms = parse_i64(arg)
         .ok_or_else(|| CmdError::text("ERR timeout is not an integer or out of range"))?;
     if ms < 0 {

@@ -154,6 +154,11 @@ impl RedisNode {
             .unwrap_or_else(|e| panic!("{args:?} on {} failed: {e}", self.addr()))
     }
 
+    /// The server's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// SIGKILLs the server (no shutdown, no save) and reaps it.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
