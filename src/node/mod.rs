@@ -47,5 +47,6 @@ pub const REDIS_VERSION: &str = "7.0.15";
 pub async fn run(config: NodeConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     let acl = acl::Acl::from_config(&config).map_err(|e| anyhow::anyhow!("ACL: {e}"))?;
     let node = Arc::new(Node::new(config, acl, shutdown));
+    rdb::persistence::load_at_start(&node)?;
     server::run(node).await
 }

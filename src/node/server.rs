@@ -19,6 +19,7 @@ use super::lua::Scripting;
 use super::monitor::Monitors;
 use super::notify;
 use super::pubsub::PubSub;
+use super::rdb::persistence::{self, Persistence};
 use super::session;
 use super::stats::NodeStats;
 use super::tracking;
@@ -58,6 +59,8 @@ pub struct Node {
     /// Whether the active expiry cycle runs (`DEBUG SET-ACTIVE-EXPIRE`): off, keys expire
     /// only when found by a command.
     pub active_expire: AtomicBool,
+    /// Snapshots on disk: `SAVE`, `BGSAVE`, the `save` rules and what `INFO persistence` says.
+    pub persistence: Persistence,
     next_client_id: AtomicU64,
 }
 
@@ -79,6 +82,7 @@ impl Node {
             unpaused: tokio::sync::watch::Sender::new(0),
             scripting: Scripting::new(),
             active_expire: AtomicBool::new(true),
+            persistence: Persistence::new(unix_ms() / 1000),
             next_client_id: AtomicU64::new(1),
         }
     }
@@ -128,12 +132,14 @@ pub async fn run(node: Arc<Node>) -> anyhow::Result<()> {
         tracker.spawn(accept_loop(node.clone(), listener, tracker.clone()));
     }
     tracker.spawn(expire_loop(node.clone()));
+    tracker.spawn(persistence::run(node.clone()));
     node.shutdown.cancelled().await;
     for client in node.clients.all() {
         client.kill.cancel();
     }
     tracker.close();
     let _ = tokio::time::timeout(Duration::from_secs(5), tracker.wait()).await;
+    persistence::save_on_exit(&node);
     Ok(())
 }
 

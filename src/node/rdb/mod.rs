@@ -11,6 +11,8 @@
 //! - [`lzf`]: the compression of long strings; [`crc64`]: the footer's checksum.
 //! - [`value`]: keyspace values to and from [`RdbObject`].
 //! - [`file`]: whole RDB files — [`write_snapshot`] and [`load_snapshot`].
+//! - [`persistence`]: `SAVE`, `BGSAVE`, the `save` rules, the save at exit and the load at
+//!   start, and what `INFO persistence` reports of them.
 //!
 //! Every length read from a payload is checked against the bytes left before anything is
 //! allocated for it, and no input makes any of it panic (see the property tests in
@@ -22,6 +24,7 @@ pub mod intset;
 pub mod listpack;
 pub mod lzf;
 pub mod object;
+pub mod persistence;
 pub mod reader;
 pub mod stream;
 pub mod value;
