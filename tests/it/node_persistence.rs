@@ -473,6 +473,39 @@ fn flushall_saves_the_empty_dataset() {
 }
 
 #[test]
+fn flushall_in_a_script_does_not_wait_on_the_script() {
+    let node = SlotgateNode::start();
+    let mut conn = node.raw();
+    cmd(&mut conn, &["SET", "k", "v"]);
+    assert_eq!(
+        request(&mut conn, &["EVAL", "return redis.call('FLUSHALL')", "0"]),
+        Reply::Simple("OK".into())
+    );
+    assert_eq!(request(&mut conn, &["DBSIZE"]), Reply::Integer(0));
+}
+
+#[test]
+fn sigterm_saves_when_rules_are_set() {
+    let mut node = SlotgateNode::start();
+    let mut conn = node.raw();
+    cmd(&mut conn, &["SET", "saved-on-sigterm", "1"]);
+    let pid = node.pid().expect("running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    assert_eventually(SAVE_TIMEOUT, "the node to exit", || {
+        node.exit_status().is_some()
+    });
+    node.restart();
+    assert_eq!(
+        request(&mut node.raw(), &["GET", "saved-on-sigterm"]),
+        Reply::bulk("1")
+    );
+}
+
+#[test]
 fn info_persistence_names_the_fields_redis_does() {
     let node = SlotgateNode::start();
     let redis = RedisNode::standalone();

@@ -87,7 +87,9 @@ fn flushdb(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 }
 
 /// `FLUSHALL [ASYNC|SYNC]`. With `save` rules set, Redis also saves the now empty dataset at
-/// once, so that a restart does not bring the keys back; a failed save does not fail it.
+/// once, so that a restart does not bring the keys back; a failed save does not fail it. Not
+/// from inside a script: the script holds the function libraries the snapshot needs (the
+/// `save` rules save the change soon after).
 fn flushall(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     flush_mode(cmd)?;
     let mut n = 0;
@@ -96,7 +98,8 @@ fn flushall(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         db.clear();
     }
     ctx.dirty(n);
-    if !persistence::save_rules(&ctx.config).is_empty() {
+    let in_script = ctx.node.scripting.watch.running_for().is_some();
+    if !in_script && !persistence::save_rules(&ctx.config).is_empty() {
         let node = ctx.node;
         let _ = node.persistence.save(node, ctx.ks, ctx.now);
     }

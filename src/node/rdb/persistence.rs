@@ -322,8 +322,10 @@ pub fn save_rules(config: &NodeConfig) -> Vec<(i64, u64)> {
         .collect()
 }
 
-/// The node's snapshot: the keyspace and the function libraries, at `now_ms`. The caller
-/// holds the keyspace; the scripting engine is locked inside it, as everywhere.
+/// The node's snapshot: the keyspace and the function libraries, at `now_ms`: what a full
+/// sync sends a replica too. The caller holds the keyspace, and the scripting engine is locked
+/// inside it, as everywhere; so never call this from inside a script, which holds the engine
+/// (SAVE, BGSAVE, SHUTDOWN and DEBUG are refused in scripts, as in Redis).
 pub fn snapshot(node: &Node, ks: &Keyspace, now_ms: i64) -> Vec<u8> {
     let engine = node.scripting.engine();
     let extras = SnapshotExtras {
