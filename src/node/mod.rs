@@ -9,7 +9,10 @@
 //! change; [`pubsub`] delivers published messages and [`notify`] the keyspace events;
 //! [`tracking`] remembers who caches which keys and sends their invalidations; [`lua`] runs
 //! scripts and functions; [`acl`] holds the users and what each may run; [`latency`] keeps the
-//! latency monitor and histograms; [`config`] holds the `redis.conf` directives.
+//! latency monitor and histograms; [`config`] holds the `redis.conf` directives; [`rdb`]
+//! serializes values (`DUMP`, `RESTORE`) and whole snapshot files, which
+//! [`rdb::persistence`] saves (`SAVE`, `BGSAVE`, the `save` rules, shutdown) and loads at
+//! start.
 
 pub mod acl;
 pub mod blocking;

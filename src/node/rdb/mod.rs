@@ -10,7 +10,7 @@
 //! - [`listpack`], [`ziplist`], [`intset`]: the compact encodings nested inside objects.
 //! - [`lzf`]: the compression of long strings; [`crc64`]: the footer's checksum.
 //! - [`value`]: keyspace values to and from [`RdbObject`].
-//! - [`file`]: whole RDB files — [`write_snapshot`] and [`load_snapshot`].
+//! - [`file`](mod@file): whole RDB files — [`write_snapshot`] and [`load_snapshot`].
 //! - [`persistence`]: `SAVE`, `BGSAVE`, the `save` rules, the save at exit and the load at
 //!   start, and what `INFO persistence` reports of them.
 //!
