@@ -19,6 +19,7 @@ use super::lua::Scripting;
 use super::monitor::Monitors;
 use super::notify;
 use super::pubsub::PubSub;
+use super::rdb::persistence::{self, Persistence};
 use super::session;
 use super::stats::NodeStats;
 use super::tracking;
@@ -60,6 +61,8 @@ pub struct Node {
     pub active_expire: AtomicBool,
     /// Bumped by every `REPLCONF ACK`: `WAIT` wakes on it.
     pub replication_acks: tokio::sync::watch::Sender<u64>,
+    /// Snapshots on disk: `SAVE`, `BGSAVE`, the `save` rules and what `INFO persistence` says.
+    pub persistence: Persistence,
     next_client_id: AtomicU64,
 }
 
@@ -82,6 +85,7 @@ impl Node {
             scripting: Scripting::new(),
             active_expire: AtomicBool::new(true),
             replication_acks: tokio::sync::watch::Sender::new(0),
+            persistence: Persistence::new(unix_ms() / 1000),
             next_client_id: AtomicU64::new(1),
         }
     }
@@ -132,12 +136,14 @@ pub async fn run(node: Arc<Node>) -> anyhow::Result<()> {
     }
     tracker.spawn(expire_loop(node.clone()));
     tracker.spawn(replication_cron(node.clone()));
+    tracker.spawn(persistence::run(node.clone()));
     node.shutdown.cancelled().await;
     for client in node.clients.all() {
         client.kill.cancel();
     }
     tracker.close();
     let _ = tokio::time::timeout(Duration::from_secs(5), tracker.wait()).await;
+    persistence::save_on_exit(&node);
     Ok(())
 }
 

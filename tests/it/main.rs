@@ -16,6 +16,7 @@ mod node_introspection;
 mod node_keys;
 mod node_lists;
 mod node_notify;
+mod node_persistence;
 mod node_pubsub;
 mod node_replication;
 mod node_scripting;

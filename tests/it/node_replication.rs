@@ -591,6 +591,43 @@ fn role_info_and_a_reconnecting_replica_continue_from_the_backlog() {
 }
 
 #[test]
+fn the_snapshot_carries_existing_data_to_a_new_replica() {
+    let master = SlotgateNode::start();
+    let mut m = master.raw();
+    run(
+        &mut m,
+        &[
+            &["SET", "s", "v", "EX", "1000"],
+            &["RPUSH", "l", "a", "b"],
+            &["SADD", "set", "1", "x"],
+            &["HSET", "h", "f", "v"],
+            &["ZADD", "z", "1.5", "a"],
+            &["XADD", "st", "1-1", "f", "v"],
+            &["XGROUP", "CREATE", "st", "g", "0"],
+            &["SELECT", "7"],
+            &["SET", "in7", "v"],
+            &[
+                "FUNCTION",
+                "LOAD",
+                "#!lua name=snaplib\nredis.register_function('f', function() return 1 end)",
+            ],
+        ],
+    );
+    let replicaof = format!("127.0.0.1 {}", master.port());
+    let replica = RedisNode::standalone_with(&[("replicaof", &replicaof)]);
+    let pair = Pair { master, replica };
+    pair.assert_same_data();
+    // The function libraries travel in the snapshot too.
+    let listed = RawConn::connect(pair.replica.addr()).request(&["FUNCTION", "LIST"]);
+    assert!(format!("{listed:?}").contains("snaplib"), "{listed:?}");
+    run(
+        &mut m,
+        &[&["SET", "after", "sync"], &["SELECT", "0"], &["DEL", "l"]],
+    );
+    pair.assert_same_data();
+}
+
+#[test]
 fn wait_counts_the_replicas_that_acknowledged_the_writes() {
     let pair = Pair::start();
     let mut m = pair.master.raw();

@@ -20,6 +20,7 @@ mod keys;
 mod latency;
 mod lists;
 mod memory;
+mod persistence;
 mod pubsub;
 mod replication;
 mod scan;
@@ -477,6 +478,7 @@ fn modules() -> impl Iterator<Item = &'static [(&'static str, Handler)]> {
         latency::COMMANDS,
         lists::COMMANDS,
         memory::COMMANDS,
+        persistence::COMMANDS,
         pubsub::COMMANDS,
         scripting::COMMANDS,
         server::COMMANDS,

@@ -74,7 +74,8 @@ fn full_sync(ctx: &mut Ctx<'_>, psync: bool) -> CmdResult {
     if ctx.client.replica.is_some() {
         return Ok(());
     }
-    let snapshot = snapshot(ctx)?;
+    // The keyspace and the function libraries, as `SAVE` writes them.
+    let snapshot = crate::node::rdb::persistence::snapshot(ctx.node, ctx.ks, ctx.now);
     let backlog_size = usize::try_from(ctx.config.int("repl-backlog-size")).unwrap_or(1 << 20);
     let replica = new_replica(ctx);
     let offset = ctx.ks.repl.attach(replica, backlog_size);
@@ -169,18 +170,6 @@ fn role(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
         ctx.out.bulk(r.ack.to_string().as_bytes());
     }
     Ok(())
-}
-
-/// TEMPORARY until the snapshot writer lands: only an empty keyspace can be sent.
-fn snapshot(ctx: &mut Ctx<'_>) -> Result<Vec<u8>, CmdError> {
-    if ctx.ks.dbs().iter().any(|db| !db.is_empty()) {
-        return Err(CmdError::text("ERR snapshot writer not merged yet"));
-    }
-    let mut out = b"REDIS0010".to_vec();
-    out.push(0xFF);
-    let crc = crate::node::rdb::crc64::crc64(0, &out);
-    out.extend_from_slice(&crc.to_le_bytes());
-    Ok(out)
 }
 
 /// `WAIT numreplicas timeout`: how many replicas acknowledged everything sent so far, waiting

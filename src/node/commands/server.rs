@@ -1,5 +1,5 @@
 //! Server and client commands: INFO CONFIG CLIENT COMMAND SLOWLOG DBSIZE FLUSHDB FLUSHALL TIME
-//! LASTSAVE DEBUG SHUTDOWN WAIT.
+//! DEBUG SHUTDOWN WAIT.
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -13,6 +13,7 @@ use crate::node::glob;
 use crate::node::keyspace::PauseKind;
 use crate::node::latency;
 use crate::node::memory;
+use crate::node::rdb::persistence;
 use crate::resp::{parse_i64, Command};
 
 pub(super) const COMMANDS: &[(&str, Handler)] = &[
@@ -21,7 +22,6 @@ pub(super) const COMMANDS: &[(&str, Handler)] = &[
     ("flushdb", flushdb),
     ("flushall", flushall),
     ("time", time),
-    ("lastsave", lastsave),
     ("lolwut", lolwut),
     ("config|get", config_get),
     ("config|set", config_set),
@@ -85,6 +85,10 @@ fn flushdb(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     Ok(())
 }
 
+/// `FLUSHALL [ASYNC|SYNC]`. With `save` rules set, Redis also saves the now empty dataset at
+/// once, so that a restart does not bring the keys back; a failed save does not fail it. Not
+/// from inside a script: the script holds the function libraries the snapshot needs (the
+/// `save` rules save the change soon after).
 fn flushall(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     flush_mode(cmd)?;
     let mut n = 0;
@@ -92,7 +96,13 @@ fn flushall(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         n += db.len() as u64;
         db.clear();
     }
-    ctx.dirty(n + 1);
+    ctx.dirty(n);
+    let in_script = ctx.node.scripting.watch.running_for().is_some();
+    if !in_script && !persistence::save_rules(&ctx.config).is_empty() {
+        let node = ctx.node;
+        let _ = node.persistence.save(node, ctx.ks, ctx.now);
+    }
+    ctx.dirty(1);
     ctx.invalidate_all();
     ctx.out.ok();
     Ok(())
@@ -122,13 +132,6 @@ fn lolwut(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     }
     let text = format!("Redis ver. {}\n", crate::node::REDIS_VERSION);
     ctx.out.verbatim(text.as_bytes());
-    Ok(())
-}
-
-fn lastsave(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
-    // No snapshot has been taken yet: Redis answers its start time then.
-    let started = ctx.now / 1000 - ctx.node.started.elapsed().as_secs() as i64;
-    ctx.out.int(started);
     Ok(())
 }
 
@@ -275,12 +278,24 @@ fn write_section(ctx: &mut Ctx<'_>, section: &str, t: &mut String) {
             line("mem_allocator", &"libc");
         }
         "persistence" => {
-            line("loading", &0);
-            line("rdb_changes_since_last_save", &ctx.ks.stats.dirty);
-            line("rdb_bgsave_in_progress", &0);
-            line("rdb_last_bgsave_status", &"ok");
-            line("aof_enabled", &0);
-            line("aof_rewrite_in_progress", &0);
+            node.persistence.write_info(ctx.ks.stats.dirty, &mut line);
+            // No append-only file yet: what Redis says with `appendonly no`.
+            for (name, value) in [
+                ("aof_enabled", "0"),
+                ("aof_rewrite_in_progress", "0"),
+                ("aof_rewrite_scheduled", "0"),
+                ("aof_last_rewrite_time_sec", "-1"),
+                ("aof_current_rewrite_time_sec", "-1"),
+                ("aof_last_bgrewrite_status", "ok"),
+                ("aof_rewrites", "0"),
+                ("aof_rewrites_consecutive_failures", "0"),
+                ("aof_last_write_status", "ok"),
+                ("aof_last_cow_size", "0"),
+                ("module_fork_in_progress", "0"),
+                ("module_fork_last_cow_size", "0"),
+            ] {
+                line(name, &value);
+            }
         }
         "stats" => {
             ctx.ks.collect_expired();
@@ -1164,7 +1179,8 @@ fn module_list(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
     Ok(())
 }
 
-/// `DEBUG SLEEP seconds`, `DEBUG OBJECT key`, `DEBUG SET-ACTIVE-EXPIRE 0|1`; others refused.
+/// `DEBUG SLEEP seconds`, `DEBUG OBJECT key`, `DEBUG SET-ACTIVE-EXPIRE 0|1`, `DEBUG RELOAD`
+/// (save, empty the databases, load the file back); others refused.
 fn debug(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let sub = cmd.arg(1).to_ascii_uppercase();
     match (sub.as_slice(), cmd.argc()) {
@@ -1192,6 +1208,16 @@ fn debug(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             ctx.out.simple(text.as_bytes());
             Ok(())
         }
+        (b"RELOAD", 2) => {
+            let node = ctx.node;
+            if node.persistence.bgsave_in_progress() {
+                return Err(CmdError::text("ERR Background save already in progress"));
+            }
+            persistence::reload(node, ctx.ks, ctx.now).map_err(CmdError::text)?;
+            ctx.invalidate_all();
+            ctx.out.ok();
+            Ok(())
+        }
         (b"SET-ACTIVE-EXPIRE", 3) => {
             // Redis reads the flag with atoi: anything but a non-zero number turns it off.
             let on = parse_i64(cmd.arg(2)).is_some_and(|n| n != 0);
@@ -1206,22 +1232,37 @@ fn debug(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     }
 }
 
-/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: stops the node; nothing is persisted yet, so
-/// SAVE and NOSAVE act alike. Like Redis, a successful shutdown replies nothing.
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: saves a snapshot when `save` rules are set
+/// (or SAVE says so; NOSAVE says not to), then stops the node. A failed save keeps the node
+/// running unless FORCE. Like Redis, a successful shutdown replies nothing.
 fn shutdown(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
-    let mut abort = false;
+    let (mut abort, mut save, mut nosave, mut force, mut now) = (false, false, false, false, false);
     for a in cmd.args().skip(1) {
         match a.to_ascii_uppercase().as_slice() {
-            b"NOSAVE" | b"SAVE" | b"NOW" | b"FORCE" => {}
+            b"NOSAVE" => nosave = true,
+            b"SAVE" => save = true,
+            b"FORCE" => force = true,
+            b"NOW" => now = true,
             b"ABORT" => abort = true,
             _ => return Err(CmdError::Syntax),
         }
+    }
+    if (abort && (save || nosave || force || now)) || (save && nosave) {
+        return Err(CmdError::Syntax);
     }
     if abort {
         return Err(CmdError::text("ERR No shutdown in progress."));
     }
     tracing::info!("SHUTDOWN requested by a client");
-    ctx.node.shutdown.cancel();
+    let node = ctx.node;
+    if save || (!nosave && !persistence::save_rules(&ctx.config).is_empty()) {
+        tracing::info!("Saving the final RDB snapshot before exiting.");
+        if node.persistence.save(node, ctx.ks, ctx.now).is_err() && !force {
+            return Err(CmdError::text("ERR Errors trying to SHUTDOWN. Check logs."));
+        }
+    }
+    node.persistence.exit_handled();
+    node.shutdown.cancel();
     ctx.client.close_after_reply = true;
     Ok(())
 }

@@ -122,6 +122,11 @@ impl RedisNode {
         self.child.is_some()
     }
 
+    /// The server's `dir`: its config, log and `dump.rdb`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The file the server logs to.
     pub fn log_path(&self) -> PathBuf {
         self.dir.join("redis.log")
