@@ -650,3 +650,34 @@ fn wait_counts_the_replicas_that_acknowledged_the_writes() {
     assert_eq!(alone.raw().request(&["WAIT", "0", "0"]), Reply::Integer(0));
     assert_eq!(alone.raw().request(&["WAIT", "1", "50"]), Reply::Integer(0));
 }
+
+#[test]
+fn a_script_can_keep_its_writes_from_the_replicas_with_set_repl() {
+    let pair = Pair::start();
+    let mut m = pair.master.raw();
+    let script = "
+        redis.set_repl(redis.REPL_NONE)
+        redis.call('SET', KEYS[1], 'master only')
+        redis.set_repl(redis.REPL_AOF)
+        redis.call('SET', KEYS[2], 'master only too')
+        redis.set_repl(redis.REPL_ALL)
+        redis.call('SET', KEYS[3], 'everywhere')
+        return 1";
+    assert_eq!(
+        m.request(&["EVAL", script, "3", "none", "aof", "all"]),
+        Reply::Integer(1)
+    );
+    pair.wait_synced();
+    let mut r = RawConn::connect(pair.replica.addr());
+    assert_eq!(r.request(&["GET", "none"]), Reply::Bulk(None));
+    assert_eq!(r.request(&["GET", "aof"]), Reply::Bulk(None));
+    assert_eq!(r.request(&["GET", "all"]), Reply::bulk("everywhere"));
+    assert_eq!(m.request(&["GET", "none"]), Reply::bulk("master only"));
+    // The next script starts with REPL_ALL again.
+    run(
+        &mut m,
+        &[&["EVAL", "redis.call('SET', KEYS[1], 'v')", "1", "later"]],
+    );
+    pair.wait_synced();
+    assert_eq!(r.request(&["GET", "later"]), Reply::bulk("v"));
+}

@@ -315,7 +315,7 @@ impl<'a> Ctx<'a> {
     {
         if self.replicating() {
             let db = self.client.db;
-            self.ks.repl.record(db, Command::from_args(args));
+            self.ks.repl.record_effect(db, Command::from_args(args));
         }
     }
 
@@ -364,15 +364,15 @@ impl<'a> Ctx<'a> {
         let db = self.client.db;
         match std::mem::take(&mut self.propagate) {
             Propagate::Never => {}
-            Propagate::Always => self.ks.repl.record(db, cmd.clone()),
+            Propagate::Always => self.ks.repl.record_effect(db, cmd.clone()),
             Propagate::As(rewritten) => {
                 if changed {
-                    self.ks.repl.record(db, rewritten);
+                    self.ks.repl.record_effect(db, rewritten);
                 }
             }
             Propagate::AsRun => {
                 if changed && spec.is_write() {
-                    self.ks.repl.record(db, cmd.clone());
+                    self.ks.repl.record_effect(db, cmd.clone());
                 }
             }
         }

@@ -76,6 +76,8 @@ pub struct Replication {
     depth: u32,
     /// The current unit: (database, command) in the order they ran.
     unit: Vec<(usize, Command)>,
+    /// See [`mute_effects`](Self::mute_effects).
+    effects_muted: bool,
     /// This stream's ID (`master_replid`): new at every start.
     pub replid: String,
     /// Bytes sent on the stream so far (`master_repl_offset`).
@@ -92,6 +94,7 @@ impl Replication {
             on: false,
             depth: 0,
             unit: Vec::new(),
+            effects_muted: false,
             replid,
             offset: 0,
             selected: None,
@@ -123,6 +126,21 @@ impl Replication {
     /// Records `cmd`, run in database `db`, in the current unit.
     pub fn record(&mut self, db: usize, cmd: Command) {
         self.unit.push((db, cmd));
+    }
+
+    /// Records what a command did ([`record`](Self::record)), unless a script asked for its
+    /// commands not to reach replicas (`redis.set_repl`). Deletions by expiry are recorded
+    /// whatever a script asked.
+    pub fn record_effect(&mut self, db: usize, cmd: Command) {
+        if !self.effects_muted {
+            self.record(db, cmd);
+        }
+    }
+
+    /// While `muted`, [`record_effect`](Self::record_effect) records nothing (a script ran
+    /// `redis.set_repl(redis.REPL_NONE)` or `REPL_AOF`).
+    pub fn mute_effects(&mut self, muted: bool) {
+        self.effects_muted = muted;
     }
 
     /// Sends `cmd` at once as a unit of its own (keys the expiry cycle deleted).
