@@ -580,6 +580,20 @@ fn role_info_and_a_reconnecting_replica_continue_from_the_backlog() {
             ]))])),
         ]))
     );
+    let listed = match m.request(&["CLIENT", "LIST", "TYPE", "replica"]) {
+        Reply::Bulk(Some(text)) | Reply::Verbatim(_, text) => String::from_utf8(text).unwrap(),
+        other => panic!("CLIENT LIST answered {other:?}"),
+    };
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(listed.contains("cmd=replconf"), "{listed}");
+    assert_eq!(
+        m.request(&["CLIENT", "KILL", "TYPE", "pubsub"]),
+        Reply::Integer(0)
+    );
+    assert_eq!(
+        m.request(&["REPLICAOF", "NO", "ONE"]),
+        Reply::Simple("OK".into())
+    );
     // Cut the link: the replica reconnects and continues with PSYNC from its offset.
     let killed = m.request(&["CLIENT", "KILL", "TYPE", "replica"]);
     assert_eq!(killed, Reply::Integer(1));

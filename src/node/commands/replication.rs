@@ -25,7 +25,21 @@ pub(super) const COMMANDS: &[(&str, Handler)] = &[
     ("replconf", replconf),
     ("role", role),
     ("wait", wait),
+    ("replicaof", replicaof),
+    ("slaveof", replicaof),
 ];
+
+/// `REPLICAOF NO ONE` on a master (the node always is one so far): `+OK`, as Redis answers.
+/// Following a master is not built yet, and says so.
+fn replicaof(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    if cmd.arg(1).eq_ignore_ascii_case(b"no") && cmd.arg(2).eq_ignore_ascii_case(b"one") {
+        ctx.out.ok();
+        return Ok(());
+    }
+    Err(CmdError::text(
+        "ERR REPLICAOF <host> <port> is not supported by slotgate node yet: it can only be a master",
+    ))
+}
 
 fn sync(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
     full_sync(ctx, false)

@@ -723,23 +723,54 @@ fn client_line_running(
     )
 }
 
+/// A client's type, as `CLIENT LIST TYPE` and `CLIENT KILL TYPE` name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientType {
+    Normal,
+    /// The node's own master link (none: the node is never a replica yet).
+    Master,
+    Replica,
+    Pubsub,
+}
+
+impl ClientType {
+    fn parse(arg: &[u8]) -> Result<ClientType, CmdError> {
+        match arg.to_ascii_lowercase().as_slice() {
+            b"normal" => Ok(ClientType::Normal),
+            b"master" => Ok(ClientType::Master),
+            b"replica" | b"slave" => Ok(ClientType::Replica),
+            b"pubsub" => Ok(ClientType::Pubsub),
+            _ => Err(CmdError::text(format!(
+                "ERR Unknown client type '{}'",
+                String::from_utf8_lossy(arg)
+            ))),
+        }
+    }
+
+    /// Client `id`'s type: a replica, a subscriber, or normal (monitors are normal, as in
+    /// Redis's `getClientType`).
+    fn of(ctx: &Ctx<'_>, id: u64) -> ClientType {
+        if ctx.ks.repl.replicas.iter().any(|r| r.handle.id == id) {
+            return ClientType::Replica;
+        }
+        let (channels, patterns, shard) = ctx.node.pubsub.lock().client_counts(id);
+        if channels + patterns + shard > 0 {
+            ClientType::Pubsub
+        } else {
+            ClientType::Normal
+        }
+    }
+}
+
 fn client_list(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let mut ids: Option<Vec<u64>> = None;
+    let mut kind: Option<ClientType> = None;
     let mut i = 2;
     while i < cmd.argc() {
         let opt = cmd.arg(i).to_ascii_uppercase();
         match opt.as_slice() {
             b"TYPE" if i + 1 < cmd.argc() => {
-                let t = cmd.arg(i + 1).to_ascii_lowercase();
-                if !matches!(
-                    t.as_slice(),
-                    b"normal" | b"master" | b"replica" | b"slave" | b"pubsub"
-                ) {
-                    return Err(CmdError::text(format!(
-                        "ERR Unknown client type '{}'",
-                        String::from_utf8_lossy(cmd.arg(i + 1))
-                    )));
-                }
+                kind = Some(ClientType::parse(cmd.arg(i + 1))?);
                 i += 2;
             }
             b"ID" if i + 1 < cmd.argc() => {
@@ -758,7 +789,9 @@ fn client_list(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     }
     let mut text = String::new();
     for h in ctx.node.clients.all() {
-        if ids.as_ref().is_some_and(|ids| !ids.contains(&h.id)) {
+        if ids.as_ref().is_some_and(|ids| !ids.contains(&h.id))
+            || kind.is_some_and(|k| ClientType::of(ctx, h.id) != k)
+        {
             continue;
         }
         let own = (h.id == ctx.client.id).then_some(&*ctx.client);
@@ -878,6 +911,7 @@ fn client_kill(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         return Err(CmdError::Syntax);
     }
     let (mut id, mut addr, mut laddr, mut skipme) = (None, None, None, true);
+    let mut kind: Option<ClientType> = None;
     let mut user: Option<Vec<u8>> = None;
     for pair in (2..cmd.argc()).step_by(2) {
         let value = cmd.arg(pair + 1);
@@ -908,7 +942,8 @@ fn client_kill(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
                 }
                 user = Some(value.to_vec());
             }
-            b"TYPE" | b"MAXAGE" => {}
+            b"TYPE" => kind = Some(ClientType::parse(value)?),
+            b"MAXAGE" => {}
             _ => return Err(CmdError::Syntax),
         }
     }
@@ -918,6 +953,7 @@ fn client_kill(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             || addr.as_ref().is_some_and(|a| *a != h.peer.to_string())
             || laddr.as_ref().is_some_and(|a| *a != h.local.to_string())
             || (skipme && h.id == ctx.client.id)
+            || kind.is_some_and(|k| ClientType::of(ctx, h.id) != k)
             || user.as_ref().is_some_and(|u| {
                 h.info.lock().unwrap_or_else(|p| p.into_inner()).user_name() != u.as_slice()
             })
