@@ -449,6 +449,21 @@ impl Session {
                 });
             }
         }
+        if self.client.multi.is_some()
+            && spec.flags().contains(crate::command::Flags::NO_MULTI)
+            && !runs_inside_multi(spec)
+        {
+            // `PSYNC`, `SYNC`, … : refused while queueing, which aborts the transaction.
+            if let Some(multi) = &mut self.client.multi {
+                multi.aborted = true;
+            }
+            let text = b"ERR Command not allowed inside a transaction";
+            node.stats
+                .record(spec, Duration::ZERO, Outcome::Rejected(text), false);
+            self.out.error(text);
+            self.after_reply(mark);
+            return None;
+        }
         if self.client.multi.is_some() && !runs_inside_multi(spec) {
             self.out.simple(b"QUEUED");
             if let Some(multi) = &mut self.client.multi {

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{wait_for_ok, RawConn, RedisNode, Reply, SlotgateNode};
+use crate::harness::{wait_for_ok, Differential, RawConn, RedisNode, Reply, SlotgateNode};
 
 const SYNC_TIMEOUT: Duration = Duration::from_secs(20);
 const DATABASES: usize = 16;
@@ -694,4 +694,27 @@ fn a_script_can_keep_its_writes_from_the_replicas_with_set_repl() {
     );
     pair.wait_synced();
     assert_eq!(r.request(&["GET", "later"]), Reply::bulk("v"));
+}
+
+#[test]
+fn replication_commands_answer_as_redis_does_outside_a_replica_link() {
+    let mut d = Differential::start();
+    d.check_all(&[
+        &["MULTI"],
+        &["PSYNC", "?", "-1"],
+        &["SET", "a", "1"],
+        &["EXEC"],
+        &["MULTI"],
+        &["SYNC"],
+        &["DISCARD"],
+        &["REPLCONF", "listening-port", "x"],
+        &["REPLCONF", "listening-port", "7000"],
+        &["REPLCONF", "capa", "eof", "capa", "psync2"],
+        &["REPLCONF", "bogus", "1"],
+        &["REPLCONF", "capa"],
+        &["ROLE"],
+        &["WAIT", "0", "0"],
+        &["REPLICAOF", "NO", "ONE"],
+        &["SLAVEOF", "no", "one"],
+    ]);
 }
