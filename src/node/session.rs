@@ -439,6 +439,17 @@ impl Session {
             self.after_reply(mark);
             return None;
         }
+        if spec.is_write() && !enough_good_replicas(ks, batch.config) {
+            if let Some(multi) = &mut self.client.multi {
+                multi.aborted = true;
+            }
+            let text = b"NOREPLICAS Not enough good replicas to write.";
+            node.stats
+                .record(spec, Duration::ZERO, Outcome::Rejected(text), false);
+            self.out.error(text);
+            self.after_reply(mark);
+            return None;
+        }
         if let Some(pause) = ks.paused(now) {
             if pause.holds(self.may_write(spec)) {
                 let wait_ms = u64::try_from(pause.end.saturating_sub(now)).unwrap_or(0);
@@ -1082,6 +1093,23 @@ fn protected_refusal(spec: &CommandSpec, config: &NodeConfig, peer: SocketAddr) 
             "ERR {command} command not allowed. If the {directive} option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
         )
     })
+}
+
+/// `min-replicas-to-write`: whether enough replicas acknowledged within
+/// `min-replicas-max-lag` seconds for a write to be taken (always, when it is 0).
+fn enough_good_replicas(ks: &Keyspace, config: &NodeConfig) -> bool {
+    let wanted = config.min_replicas_to_write();
+    if wanted <= 0 {
+        return true;
+    }
+    let max_lag = Duration::from_secs(config.int("min-replicas-max-lag").max(0) as u64);
+    let good = ks
+        .repl
+        .replicas
+        .iter()
+        .filter(|r| r.last_ack.elapsed() <= max_lag)
+        .count();
+    good as i64 >= wanted
 }
 
 fn allowed_before_auth(spec: &CommandSpec) -> bool {

@@ -716,5 +716,40 @@ fn replication_commands_answer_as_redis_does_outside_a_replica_link() {
         &["WAIT", "0", "0"],
         &["REPLICAOF", "NO", "ONE"],
         &["SLAVEOF", "no", "one"],
+        &["CONFIG", "SET", "min-replicas-to-write", "1"],
+        &["SET", "b", "1"],
+        &["GET", "b"],
+        &["EVAL", "return 1", "0"],
+        &["CONFIG", "SET", "min-replicas-to-write", "0"],
+        &["SET", "b", "1"],
     ]);
+}
+
+#[test]
+fn min_replicas_to_write_refuses_writes_without_enough_good_replicas() {
+    let pair = Pair::start();
+    let mut m = pair.master.raw();
+    run(&mut m, &[&["CONFIG", "SET", "min-replicas-to-write", "2"]]);
+    assert_eq!(
+        m.request(&["SET", "k", "v"]),
+        Reply::Error("NOREPLICAS Not enough good replicas to write.".into())
+    );
+    assert_eq!(
+        m.request(&["GET", "k"]),
+        Reply::Bulk(None),
+        "reads still work"
+    );
+    // A transaction with a refused write is aborted.
+    run(&mut m, &[&["MULTI"]]);
+    assert!(m.request(&["SET", "k", "v"]).is_error());
+    assert!(matches!(m.request(&["EXEC"]), Reply::Error(e) if e.starts_with("EXECABORT")));
+    // One replica that acknowledges in time is enough for 1.
+    run(&mut m, &[&["CONFIG", "SET", "min-replicas-to-write", "1"]]);
+    wait_for_ok(SYNC_TIMEOUT, "the write to be taken", || {
+        match m.request(&["SET", "k", "v"]) {
+            Reply::Simple(s) if s == "OK" => Ok(()),
+            other => Err(format!("SET answered {other:?}")),
+        }
+    });
+    pair.assert_same_data();
 }
