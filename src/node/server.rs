@@ -263,10 +263,10 @@ async fn expire_loop(node: Arc<Node>) {
     }
 }
 
-/// Once a second, for the replicas: a `PING` on the stream every `repl-ping-replica-period`
-/// seconds, so they know the link is alive while nothing is written, and the replicas that
-/// acknowledged nothing for `repl-timeout` seconds are disconnected (they reconnect and
-/// resynchronize).
+/// Once a second, for the replicas: the backlog's size follows `repl-backlog-size`, a `PING`
+/// goes on the stream every `repl-ping-replica-period` seconds, so they know the link is alive
+/// while nothing is written, and the replicas that acknowledged nothing for `repl-timeout`
+/// seconds are disconnected (they reconnect and resynchronize).
 async fn replication_cron(node: Arc<Node>) {
     let mut last_ping = Instant::now();
     loop {
@@ -280,6 +280,9 @@ async fn replication_cron(node: Arc<Node>) {
         let timeout = Duration::from_secs(config.int("repl-timeout").max(1) as u64);
         let (hard, _, _) = config.output_buffer_limit(ClientClass::Replica);
         let mut ks = node.keyspace();
+        // `CONFIG SET repl-backlog-size` takes effect here, keeping the newest bytes.
+        let backlog_size = usize::try_from(config.int("repl-backlog-size")).unwrap_or(1 << 20);
+        ks.repl.resize_backlog(backlog_size);
         if ks.repl.replicas.is_empty() {
             continue;
         }

@@ -602,6 +602,15 @@ fn role_info_and_a_reconnecting_replica_continue_from_the_backlog() {
     let stats = info(&mut m, "stats");
     assert_eq!(field(&stats, "sync_full"), Some("1"), "{stats}");
     assert_eq!(field(&stats, "sync_partial_ok"), Some("1"), "{stats}");
+    // The backlog follows CONFIG SET.
+    run(&mut m, &[&["CONFIG", "SET", "repl-backlog-size", "16kb"]]);
+    wait_for_ok(SYNC_TIMEOUT, "the backlog to shrink", || {
+        let replication = info(&mut m, "replication");
+        match field(&replication, "repl_backlog_size") {
+            Some("16384") => Ok(()),
+            other => Err(format!("repl_backlog_size {other:?}")),
+        }
+    });
 }
 
 #[test]

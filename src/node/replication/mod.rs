@@ -264,8 +264,13 @@ impl Replication {
         self.backlog.as_ref()
     }
 
+    /// A new `repl-backlog-size` (a no-op when it is the size already).
     pub fn resize_backlog(&mut self, size: usize) {
-        if let Some(b) = &mut self.backlog {
+        if let Some(b) = self
+            .backlog
+            .as_mut()
+            .filter(|b| b.capacity() != size.max(1))
+        {
             b.resize(size);
         }
     }
