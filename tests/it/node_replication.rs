@@ -586,6 +586,7 @@ fn role_info_and_a_reconnecting_replica_continue_from_the_backlog() {
     };
     assert_eq!(listed.lines().count(), 1, "{listed}");
     assert!(listed.contains("cmd=replconf"), "{listed}");
+    assert!(listed.contains("flags=S "), "{listed}");
     assert_eq!(
         m.request(&["CLIENT", "KILL", "TYPE", "pubsub"]),
         Reply::Integer(0)

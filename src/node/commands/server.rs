@@ -637,14 +637,36 @@ fn client_getname(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
 }
 
 /// One `CLIENT LIST` line, with Redis 7.0's fields.
+/// What a `CLIENT LIST` line's first flag letter says of the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineKind {
+    Normal,
+    /// In `MONITOR` mode (`O`).
+    Monitor,
+    /// A replica of this node (`S`).
+    Replica,
+}
+
+impl LineKind {
+    fn of(ctx: &Ctx<'_>, id: u64) -> LineKind {
+        if ctx.node.monitors.contains(id) {
+            LineKind::Monitor
+        } else if ctx.ks.repl.replicas.iter().any(|r| r.handle.id == id) {
+            LineKind::Replica
+        } else {
+            LineKind::Normal
+        }
+    }
+}
+
 fn client_line(
     h: &crate::node::client::ClientHandle,
     own: Option<&crate::node::client::Client>,
     subs: (usize, usize, usize),
-    monitor: bool,
+    kind: LineKind,
     tracking: Option<&crate::node::tracking::ClientTracking>,
 ) -> String {
-    client_line_running(h, own, subs, monitor, None, tracking)
+    client_line_running(h, own, subs, kind, None, tracking)
 }
 
 /// A client's `CLIENT LIST` line without its newline, as the ACL log keeps it: `cmd=` names
@@ -659,7 +681,11 @@ pub(crate) fn client_info_for_log(
         &client.handle,
         Some(client),
         subs,
-        client.monitor,
+        if client.monitor {
+            LineKind::Monitor
+        } else {
+            LineKind::Normal
+        },
         Some(running),
         None,
     );
@@ -671,7 +697,7 @@ fn client_line_running(
     h: &crate::node::client::ClientHandle,
     own: Option<&crate::node::client::Client>,
     subs: (usize, usize, usize),
-    monitor: bool,
+    kind: LineKind,
     running: Option<&'static str>,
     tracking: Option<&crate::node::tracking::ClientTracking>,
 ) -> String {
@@ -680,15 +706,23 @@ fn client_line_running(
         info.last_command = running;
     }
     let idle = info.last_active.map_or(0, |t| t.elapsed().as_secs());
-    let (base, multi) = match own {
-        _ if monitor => ("O", -1),
-        Some(c) if c.multi.is_some() => {
-            ("x", c.multi.as_ref().map_or(-1, |m| m.queued.len() as i64))
-        }
-        _ => ("", -1),
-    };
-    // Redis's letters in its order: tracking (`t`), a broken redirect (`R`), broadcast (`B`).
-    let mut flags = base.to_string();
+    let multi = own
+        .and_then(|c| c.multi.as_ref())
+        .map_or(-1, |m| m.queued.len() as i64);
+    // Redis's letters in its order: a monitor (`O`) or a replica (`S`), subscribed (`P`), in a
+    // transaction (`x`), tracking (`t`), a broken redirect (`R`), broadcast (`B`).
+    let mut flags = String::new();
+    match kind {
+        LineKind::Monitor => flags.push('O'),
+        LineKind::Replica => flags.push('S'),
+        LineKind::Normal => {}
+    }
+    if subs.0 + subs.1 + subs.2 > 0 {
+        flags.push('P');
+    }
+    if multi >= 0 {
+        flags.push('x');
+    }
     if let Some(t) = tracking {
         flags.push('t');
         if t.broken_redirect {
@@ -796,9 +830,9 @@ fn client_list(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         }
         let own = (h.id == ctx.client.id).then_some(&*ctx.client);
         let subs = ctx.node.pubsub.lock().client_counts(h.id);
-        let monitor = ctx.node.monitors.contains(h.id);
+        let kind = LineKind::of(ctx, h.id);
         let tracking = ctx.ks.tracking.client(h.id);
-        text.push_str(&client_line(&h, own, subs, monitor, tracking));
+        text.push_str(&client_line(&h, own, subs, kind, tracking));
     }
     ctx.out.verbatim(text.as_bytes());
     Ok(())
@@ -806,13 +840,13 @@ fn client_list(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 
 fn client_info(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
     let subs = ctx.node.pubsub.lock().client_counts(ctx.client.id);
-    let monitor = ctx.client.monitor;
+    let kind = LineKind::of(ctx, ctx.client.id);
     let tracking = ctx.ks.tracking.client(ctx.client.id);
     let line = client_line(
         &ctx.client.handle.clone(),
         Some(ctx.client),
         subs,
-        monitor,
+        kind,
         tracking,
     );
     ctx.out.verbatim(line.as_bytes());
