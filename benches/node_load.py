@@ -81,6 +81,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="runs per server; the median is shown [%(default)s]")
     parser.add_argument("--memory-keys", type=int, default=1_000_000, help="keys for the memory comparison [%(default)s]")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory comparison")
+    parser.add_argument("--with-replica", action="store_true",
+                        help="attach a redis-server replica to each server first, so the lines "
+                             "include propagating every write to it")
     parser.add_argument("--no-build", action="store_true", help="do not run `cargo build --release` first")
     parser.add_argument("--node-bin", default=str(REPO / "target" / "release" / "slotgate"), help="slotgate binary [%(default)s]")
     return parser.parse_args()
@@ -108,6 +111,21 @@ def start_servers(procs: Processes, scratch: Path, binary: str) -> dict[str, tup
         wait_until(f"{name} to answer PING", ready)
         servers[name] = (child.pid, port)
     return servers
+
+
+def attach_replicas(procs: Processes, scratch: Path, servers: dict[str, tuple[int, int]]) -> None:
+    """Starts a redis-server replica of each server and waits until each is in sync."""
+    for name, (_, master_port) in servers.items():
+        port = free_port()
+        args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", str(scratch), "--dbfilename", f"{name}-replica.rdb",
+                "--replicaof", "127.0.0.1", str(master_port)]
+        procs.spawn(args, scratch / f"{name}-replica.log")
+
+        def synced(port=port) -> bool:
+            return accepts(port) and "master_link_status:up" in redis_cli(port, "INFO", "replication")
+
+        wait_until(f"the replica of {name} to sync", synced)
 
 
 def requests(args: argparse.Namespace, pipeline: int) -> int:
@@ -207,7 +225,8 @@ def print_table(args: argparse.Namespace, lines: list[list[str]]) -> None:
               "slotgate CPU s/M", "redis CPU s/M"]
     rows = [header, *lines]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    print(f"\nslotgate node vs. redis-server: {args.clients} clients, -d {args.data_size}, -r {args.keyspace}, "
+    replica = ", each with a redis-server replica attached" if args.with_replica else ""
+    print(f"\nslotgate node vs. redis-server{replica}: {args.clients} clients, -d {args.data_size}, -r {args.keyspace}, "
           f"-n {args.requests} (x pipeline/4 when pipelined), median of {args.repeats}")
     for n, row in enumerate(rows):
         print("  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths))))
@@ -230,6 +249,8 @@ def main() -> int:
     try:
         if args.tests:
             servers = start_servers(procs, scratch, args.node_bin)
+            if args.with_replica:
+                attach_replicas(procs, scratch, servers)
             print_table(args, measure_throughput(args, servers))
             procs.stop_all()
         if not args.no_memory:

@@ -48,7 +48,24 @@ pub struct Client {
     /// Its script command gave way without effects: the session runs it again on a
     /// blocking thread.
     pub script_yielded: bool,
+    /// A replica of this node (after `SYNC`/`PSYNC`): it is sent the replication stream and
+    /// no replies.
+    pub replica: Option<ReplicaLink>,
+    /// What `REPLCONF listening-port` and `REPLCONF ip-address` said, before `PSYNC`.
+    pub repl_listening_port: Option<u16>,
+    pub repl_ip: Option<std::net::IpAddr>,
+    /// Set by `WAIT`: (stream offset, replicas, timeout) for the session to wait on.
+    pub wait_acks: Option<(u64, usize, Option<std::time::Duration>)>,
     pub handle: Arc<ClientHandle>,
+}
+
+/// Where a replica's connection is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplicaLink {
+    /// `PSYNC`'s answer and snapshot are being written: that reply goes out.
+    Attaching,
+    /// Receiving the stream: replies to its commands (`REPLCONF ACK`) are dropped.
+    Attached,
 }
 
 impl Client {
@@ -74,6 +91,10 @@ impl Client {
             monitor: false,
             script_must_finish: false,
             script_yielded: false,
+            replica: None,
+            repl_listening_port: None,
+            repl_ip: None,
+            wait_acks: None,
             handle,
         }
     }

@@ -419,6 +419,7 @@ struct Hot {
     lfu: Option<LfuSettings>,
     latency_monitor_threshold: i64,
     latency_tracking: bool,
+    min_replicas_to_write: i64,
 }
 
 /// The client classes `client-output-buffer-limit` sets limits for.
@@ -605,6 +606,7 @@ impl NodeConfig {
             maxmemory: self.int("maxmemory"),
             latency_monitor_threshold: self.int("latency-monitor-threshold"),
             latency_tracking: self.get("latency-tracking") == "yes",
+            min_replicas_to_write: self.int("min-replicas-to-write"),
             lfu: self
                 .get("maxmemory-policy")
                 .ends_with("-lfu")
@@ -647,6 +649,11 @@ impl NodeConfig {
     /// `slowlog-log-slower-than` in microseconds (negative: the slow log is off).
     pub fn slowlog_log_slower_than(&self) -> i64 {
         self.hot.slowlog_log_slower_than
+    }
+
+    /// `min-replicas-to-write` (0: writes never wait for replicas).
+    pub fn min_replicas_to_write(&self) -> i64 {
+        self.hot.min_replicas_to_write
     }
 
     /// `maxmemory` in bytes (0: no limit).

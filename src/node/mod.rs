@@ -9,7 +9,10 @@
 //! change; [`pubsub`] delivers published messages and [`notify`] the keyspace events;
 //! [`tracking`] remembers who caches which keys and sends their invalidations; [`lua`] runs
 //! scripts and functions; [`acl`] holds the users and what each may run; [`latency`] keeps the
-//! latency monitor and histograms; [`config`] holds the `redis.conf` directives.
+//! latency monitor and histograms; [`config`] holds the `redis.conf` directives; [`rdb`]
+//! serializes values (`DUMP`, `RESTORE`) and whole snapshot files, which
+//! [`rdb::persistence`] saves (`SAVE`, `BGSAVE`, the `save` rules, shutdown) and loads at
+//! start.
 
 pub mod acl;
 pub mod blocking;
@@ -27,6 +30,7 @@ pub mod notify;
 pub mod number;
 pub mod pubsub;
 pub mod rdb;
+pub mod replication;
 pub mod reply;
 pub mod server;
 pub mod session;
@@ -47,5 +51,6 @@ pub const REDIS_VERSION: &str = "7.0.15";
 pub async fn run(config: NodeConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
     let acl = acl::Acl::from_config(&config).map_err(|e| anyhow::anyhow!("ACL: {e}"))?;
     let node = Arc::new(Node::new(config, acl, shutdown));
+    rdb::persistence::load_at_start(&node)?;
     server::run(node).await
 }

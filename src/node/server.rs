@@ -12,13 +12,14 @@ use tokio_util::task::TaskTracker;
 
 use super::acl::Acl;
 use super::client::Clients;
-use super::config::NodeConfig;
+use super::config::{ClientClass, NodeConfig};
 use super::keyspace::Keyspace;
 use super::latency::LatencyMonitor;
 use super::lua::Scripting;
 use super::monitor::Monitors;
 use super::notify;
 use super::pubsub::PubSub;
+use super::rdb::persistence::{self, Persistence};
 use super::session;
 use super::stats::NodeStats;
 use super::tracking;
@@ -58,6 +59,10 @@ pub struct Node {
     /// Whether the active expiry cycle runs (`DEBUG SET-ACTIVE-EXPIRE`): off, keys expire
     /// only when found by a command.
     pub active_expire: AtomicBool,
+    /// Bumped by every `REPLCONF ACK`: `WAIT` wakes on it.
+    pub replication_acks: tokio::sync::watch::Sender<u64>,
+    /// Snapshots on disk: `SAVE`, `BGSAVE`, the `save` rules and what `INFO persistence` says.
+    pub persistence: Persistence,
     next_client_id: AtomicU64,
 }
 
@@ -79,6 +84,8 @@ impl Node {
             unpaused: tokio::sync::watch::Sender::new(0),
             scripting: Scripting::new(),
             active_expire: AtomicBool::new(true),
+            replication_acks: tokio::sync::watch::Sender::new(0),
+            persistence: Persistence::new(unix_ms() / 1000),
             next_client_id: AtomicU64::new(1),
         }
     }
@@ -128,12 +135,15 @@ pub async fn run(node: Arc<Node>) -> anyhow::Result<()> {
         tracker.spawn(accept_loop(node.clone(), listener, tracker.clone()));
     }
     tracker.spawn(expire_loop(node.clone()));
+    tracker.spawn(replication_cron(node.clone()));
+    tracker.spawn(persistence::run(node.clone()));
     node.shutdown.cancelled().await;
     for client in node.clients.all() {
         client.kill.cancel();
     }
     tracker.close();
     let _ = tokio::time::timeout(Duration::from_secs(5), tracker.wait()).await;
+    persistence::save_on_exit(&node);
     Ok(())
 }
 
@@ -238,6 +248,10 @@ async fn expire_loop(node: Arc<Node>) {
                 if ks.journals_on() {
                     notify::publish_noted(&node, &config, ks.take_noted());
                 }
+                if ks.repl.is_on() {
+                    let (hard, _, _) = config.output_buffer_limit(ClientClass::Replica);
+                    ks.send_deletions(hard);
+                }
                 tracking::settle(&mut ks, &node, &config, None);
                 done
             };
@@ -245,6 +259,42 @@ async fn expire_loop(node: Arc<Node>) {
                 break;
             }
             tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Once a second, for the replicas: the backlog's size follows `repl-backlog-size`, a `PING`
+/// goes on the stream every `repl-ping-replica-period` seconds, so they know the link is alive
+/// while nothing is written, and the replicas that acknowledged nothing for `repl-timeout`
+/// seconds are disconnected (they reconnect and resynchronize).
+async fn replication_cron(node: Arc<Node>) {
+    let mut last_ping = Instant::now();
+    loop {
+        tokio::select! {
+            _ = node.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        node.scripting.watch.idle().await;
+        let config = node.config.load();
+        let period = Duration::from_secs(config.int("repl-ping-replica-period").max(1) as u64);
+        let timeout = Duration::from_secs(config.int("repl-timeout").max(1) as u64);
+        let (hard, _, _) = config.output_buffer_limit(ClientClass::Replica);
+        let mut ks = node.keyspace();
+        // `CONFIG SET repl-backlog-size` takes effect here, keeping the newest bytes.
+        let backlog_size = usize::try_from(config.int("repl-backlog-size")).unwrap_or(1 << 20);
+        ks.repl.resize_backlog(backlog_size);
+        if ks.repl.replicas.is_empty() {
+            continue;
+        }
+        if last_ping.elapsed() >= period {
+            ks.repl.ping(hard);
+            last_ping = Instant::now();
+        }
+        for r in &ks.repl.replicas {
+            if r.last_ack.elapsed() > timeout && !r.handle.kill.is_cancelled() {
+                tracing::warn!(client_id = r.handle.id, "disconnecting timed-out replica");
+                r.handle.kill.cancel();
+            }
         }
     }
 }

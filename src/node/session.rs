@@ -31,7 +31,7 @@ use crate::resp::{Command, Limits, ProtocolError, RequestParser};
 
 use super::acl::Context as AclContext;
 use super::blocking::{TimeoutReply, Waiter};
-use super::client::{Client, ClientHandle, ClientInfo, ReplyMode};
+use super::client::{Client, ClientHandle, ClientInfo, ReplicaLink, ReplyMode};
 use super::commands::{self, write_timeout_reply, Ctx};
 use super::config::{ClientClass, NodeConfig};
 use super::error::CmdError;
@@ -149,8 +149,19 @@ struct Blocked {
     on_timeout: TimeoutReply,
 }
 
+/// `WAIT`'s wait: until `replicas` replicas acknowledged the stream up to `offset`, or the
+/// deadline.
+struct AckWait {
+    offset: u64,
+    replicas: usize,
+    deadline: Option<tokio::time::Instant>,
+    acks: tokio::sync::watch::Receiver<u64>,
+}
+
 /// Why a batch stopped before its commands ran out.
 enum Stop {
+    /// `WAIT` waits for replicas' acknowledgements.
+    Acks(AckWait),
     /// A script ran past its time on the session's thread without writing, and gave way:
     /// it runs again on a blocking thread.
     GaveWay,
@@ -197,6 +208,10 @@ impl Session {
                     }
                     Some(Stop::Paused { unpaused, until }) => {
                         self.wait_unpaused(unpaused, until).await?
+                    }
+                    Some(Stop::Acks(wait)) => {
+                        self.wait_acks(wait).await?;
+                        self.flush().await?;
                     }
                     // (a batch turns GaveWay into a flag for the next turn)
                     Some(Stop::GaveWay) | None => {}
@@ -424,6 +439,17 @@ impl Session {
             self.after_reply(mark);
             return None;
         }
+        if spec.is_write() && !enough_good_replicas(ks, batch.config) {
+            if let Some(multi) = &mut self.client.multi {
+                multi.aborted = true;
+            }
+            let text = b"NOREPLICAS Not enough good replicas to write.";
+            node.stats
+                .record(spec, Duration::ZERO, Outcome::Rejected(text), false);
+            self.out.error(text);
+            self.after_reply(mark);
+            return None;
+        }
         if let Some(pause) = ks.paused(now) {
             if pause.holds(self.may_write(spec)) {
                 let wait_ms = u64::try_from(pause.end.saturating_sub(now)).unwrap_or(0);
@@ -433,6 +459,21 @@ impl Session {
                     until: tokio::time::Instant::now() + Duration::from_millis(wait_ms + 1),
                 });
             }
+        }
+        if self.client.multi.is_some()
+            && spec.flags().contains(crate::command::Flags::NO_MULTI)
+            && !runs_inside_multi(spec)
+        {
+            // `PSYNC`, `SYNC`, … : refused while queueing, which aborts the transaction.
+            if let Some(multi) = &mut self.client.multi {
+                multi.aborted = true;
+            }
+            let text = b"ERR Command not allowed inside a transaction";
+            node.stats
+                .record(spec, Duration::ZERO, Outcome::Rejected(text), false);
+            self.out.error(text);
+            self.after_reply(mark);
+            return None;
         }
         if self.client.multi.is_some() && !runs_inside_multi(spec) {
             self.out.simple(b"QUEUED");
@@ -484,6 +525,17 @@ impl Session {
         }
         if !spec.flags().contains(crate::command::Flags::SKIP_SLOWLOG) {
             self.slowlog(node, batch.config, cmd, took);
+        }
+        if let Some((offset, replicas, timeout)) = self.client.wait_acks.take() {
+            // Subscribed under the lock: no acknowledgement after the count can be missed.
+            let wait = AckWait {
+                offset,
+                replicas,
+                deadline: timeout.map(|t| tokio::time::Instant::now() + t),
+                acks: node.replication_acks.subscribe(),
+            };
+            self.note_command(spec, ended);
+            return Some(Stop::Acks(wait));
         }
         let blocked = block.map(|request| {
             let (tx, rx) = oneshot::channel();
@@ -726,6 +778,17 @@ impl Session {
 
     /// Applies `CLIENT REPLY OFF|SKIP` to the reply just written after `mark`.
     fn after_reply(&mut self, mark: usize) {
+        match self.client.replica {
+            None => {}
+            Some(ReplicaLink::Attaching) => {
+                self.client.replica = Some(ReplicaLink::Attached);
+                return;
+            }
+            Some(ReplicaLink::Attached) => {
+                self.out.truncate(mark);
+                return;
+            }
+        }
         match self.client.reply_mode {
             ReplyMode::On => {}
             ReplyMode::Off => self.out.truncate(mark),
@@ -748,6 +811,32 @@ impl Session {
         info.resp = if self.client.resp3 { 3 } else { 2 };
         info.last_active = Some(at);
         info.last_command = spec.full_name();
+    }
+
+    /// `WAIT`: until enough replicas acknowledged the offset, or the time is up; then the
+    /// number that did.
+    async fn wait_acks(&mut self, mut wait: AckWait) -> Result<(), End> {
+        let acked = loop {
+            let acked = self.node.keyspace().repl.acked(wait.offset);
+            if acked >= wait.replicas {
+                break acked;
+            }
+            tokio::select! {
+                changed = wait.acks.changed() => {
+                    if changed.is_err() {
+                        break acked;
+                    }
+                }
+                _ = sleep_until_or_never(wait.deadline) => {
+                    break self.node.keyspace().repl.acked(wait.offset);
+                }
+                _ = &mut self.killed => return Err(End::Closed),
+            }
+        };
+        let mark = self.out.len();
+        self.out.int(acked as i64);
+        self.after_reply(mark);
+        Ok(())
     }
 
     /// Waits until the blocked command is served, times out, or the client leaves.
@@ -899,7 +988,7 @@ impl Session {
 
     /// Subscribers and monitors wait for what the node sends them: never idle.
     fn never_idle(&self) -> bool {
-        self.client.subscriber || self.client.monitor
+        self.client.subscriber || self.client.monitor || self.client.replica.is_some()
     }
 
     /// Releases what the client held in shared state: watches, tracking and subscriptions.
@@ -915,6 +1004,10 @@ impl Session {
         self.client.subscriber = false;
         if self.client.monitor {
             self.node.monitors.remove(self.client.id);
+        }
+        if self.client.replica.is_some() {
+            ks.repl.detach(self.client.id);
+            tracing::info!(peer = %self.client.handle.peer, "replica left");
         }
     }
 }
@@ -1000,6 +1093,23 @@ fn protected_refusal(spec: &CommandSpec, config: &NodeConfig, peer: SocketAddr) 
             "ERR {command} command not allowed. If the {directive} option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
         )
     })
+}
+
+/// `min-replicas-to-write`: whether enough replicas acknowledged within
+/// `min-replicas-max-lag` seconds for a write to be taken (always, when it is 0).
+fn enough_good_replicas(ks: &Keyspace, config: &NodeConfig) -> bool {
+    let wanted = config.min_replicas_to_write();
+    if wanted <= 0 {
+        return true;
+    }
+    let max_lag = Duration::from_secs(config.int("min-replicas-max-lag").max(0) as u64);
+    let good = ks
+        .repl
+        .replicas
+        .iter()
+        .filter(|r| r.last_ack.elapsed() <= max_lag)
+        .count();
+    good as i64 >= wanted
 }
 
 fn allowed_before_auth(spec: &CommandSpec) -> bool {

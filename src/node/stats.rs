@@ -37,6 +37,11 @@ pub struct NodeStats {
     pub client_query_buffer_limit_disconnections: AtomicU64,
     /// The highest `used_memory` seen (`used_memory_peak`, `MEMORY STATS`).
     pub memory_peak: AtomicU64,
+    /// Replicas that loaded a full snapshot (`sync_full`), that continued from the backlog
+    /// (`sync_partial_ok`), and that asked to continue but could not (`sync_partial_err`).
+    pub sync_full: AtomicU64,
+    pub sync_partial_ok: AtomicU64,
+    pub sync_partial_err: AtomicU64,
     calls: Mutex<CallStats>,
 }
 

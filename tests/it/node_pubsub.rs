@@ -543,3 +543,34 @@ proptest! {
         run_session(resp3, &steps);
     }
 }
+
+/// `CLIENT LIST` flags a subscribed client `P`, on the node as on redis-server.
+#[test]
+fn client_list_flags_subscribers_p() {
+    let d = Differential::start();
+    let flags_of_subscriber = |port: u16| {
+        let mut sub = RawConn::connect(crate::harness::loopback(port));
+        sub.request(&["CLIENT", "SETNAME", "listener"]);
+        sub.request(&["SUBSCRIBE", "ch"]);
+        let mut other = RawConn::connect(crate::harness::loopback(port));
+        let list = match other.request(&["CLIENT", "LIST"]) {
+            Reply::Bulk(Some(text)) | Reply::Verbatim(_, text) => String::from_utf8(text).unwrap(),
+            reply => panic!("CLIENT LIST answered {reply:?}"),
+        };
+        let line = list
+            .lines()
+            .find(|l| l.contains("name=listener"))
+            .expect("the subscriber is listed")
+            .to_string();
+        let flags = line
+            .split(' ')
+            .find_map(|f| f.strip_prefix("flags="))
+            .unwrap()
+            .to_string();
+        drop(sub);
+        flags
+    };
+    let (node, redis) = (d.ours.port(), d.redis.port());
+    assert_eq!(flags_of_subscriber(node), flags_of_subscriber(redis));
+    assert_eq!(flags_of_subscriber(node), "P");
+}

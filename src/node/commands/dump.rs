@@ -1,21 +1,14 @@
 //! DUMP and RESTORE: a key's value as Redis's serialized payload, and back.
 //!
-//! The payload format lives in [`crate::node::rdb`], which speaks [`RdbObject`]; this file
-//! converts between it and the keyspace's values ([`to_rdb`], [`from_rdb`]) through the value
-//! types' public methods.
+//! The payload format lives in [`crate::node::rdb`], which speaks
+//! [`RdbObject`](crate::node::rdb::RdbObject); [`crate::node::rdb::value`] converts between it
+//! and the keyspace's values, for snapshots as for these commands.
 
 use super::{Ctx, Handler};
-use crate::node::config::NodeConfig;
 use crate::node::error::{CmdError, CmdResult};
-use crate::node::keyspace::hash::{Hash, HashLimits};
-use crate::node::keyspace::list::List;
-use crate::node::keyspace::set::Set;
-use crate::node::keyspace::stream::Stream;
-use crate::node::keyspace::string::Str;
-use crate::node::keyspace::zset::{ZSet, ZSetLimits};
-use crate::node::keyspace::Value;
 use crate::node::notify::Events;
-use crate::node::rdb::{dump_payload, restore_payload, RdbObject};
+use crate::node::rdb::value::{from_rdb, to_rdb};
+use crate::node::rdb::{dump_payload, restore_payload};
 use crate::resp::{parse_i64, Command};
 
 pub(super) const COMMANDS: &[(&str, Handler)] = &[("dump", dump), ("restore", restore)];
@@ -23,10 +16,7 @@ pub(super) const COMMANDS: &[(&str, Handler)] = &[("dump", dump), ("restore", re
 /// `DUMP key`: the payload, or a null reply when the key does not exist.
 fn dump(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let now = ctx.now;
-    let obj = match ctx.db().value(cmd.arg(1), now) {
-        Some(value) => Some(to_rdb(value)?),
-        None => None,
-    };
+    let obj = ctx.db().value(cmd.arg(1), now).map(to_rdb);
     match obj {
         Some(obj) => {
             ctx.ks.stats.hits += 1;
@@ -98,7 +88,7 @@ fn restore(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         return Err(CmdError::text("ERR Invalid TTL value, must be >= 0"));
     }
     let obj = restore_payload(cmd.arg(3)).map_err(|e| CmdError::text(e.to_string()))?;
-    let value = from_rdb(obj, &ctx.config)?;
+    let value = from_rdb(obj, &ctx.config).map_err(|e| CmdError::text(e.to_string()))?;
 
     let deleted = options.replace && ctx.db().remove(key, now).is_some();
     let expire_at = match ttl {
@@ -118,61 +108,15 @@ fn restore(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     ctx.db().set_with_expiry(key, value, expire_at, now);
     ctx.db().restore_use(key, options.idle, options.freq);
     ctx.dirty(1);
+    if let (Some(at), false) = (expire_at, options.absttl) {
+        // A relative TTL propagates as the absolute time it gave.
+        let mut args: Vec<&[u8]> = cmd.args().collect();
+        let mut n = itoa::Buffer::new();
+        args[2] = n.format(at).as_bytes();
+        args.push(b"ABSTTL");
+        ctx.propagate_as(args);
+    }
     ctx.notify(Events::GENERIC, "restore", key);
     ctx.out.ok();
     Ok(())
-}
-
-/// A value as an [`RdbObject`].
-fn to_rdb(value: &Value) -> Result<RdbObject, CmdError> {
-    match value {
-        Value::Str(s) => Ok(RdbObject::Str(s.to_vec())),
-        Value::List(l) => Ok(RdbObject::List(l.iter().map(<[u8]>::to_vec).collect())),
-        Value::Set(set) => Ok(RdbObject::Set(set.iter().map(|m| m.into_owned()).collect())),
-        Value::Hash(h) => {
-            let pairs = h.iter().map(|(f, v)| (f.to_vec(), v.to_vec())).collect();
-            Ok(match h.encoding() {
-                "listpack" => RdbObject::HashListpack(pairs),
-                _ => RdbObject::Hash(pairs),
-            })
-        }
-        Value::ZSet(z) => {
-            let pairs = z.iter().map(|(m, s)| (m.to_vec(), s)).collect();
-            Ok(match z.encoding() {
-                "listpack" => RdbObject::ZSetListpack(pairs),
-                _ => RdbObject::ZSet(pairs),
-            })
-        }
-        Value::Stream(s) => Ok(RdbObject::Stream(Box::new(s.to_rdb()))),
-    }
-}
-
-/// An [`RdbObject`] as a value, encoded by `config`'s thresholds as Redis would after loading.
-fn from_rdb(obj: RdbObject, config: &NodeConfig) -> Result<Value, CmdError> {
-    match obj {
-        RdbObject::Str(bytes) => Ok(Value::Str(Str::from_bytes(&bytes))),
-        RdbObject::List(items) => Ok(Value::List(Box::new(List::from_items(
-            config.int("list-max-listpack-size"),
-            items,
-        )))),
-        RdbObject::Set(members) => Ok(Value::Set(Box::new(Set::from_members(
-            members,
-            config.usize("set-max-intset-entries"),
-        )))),
-        RdbObject::Hash(pairs) | RdbObject::HashListpack(pairs) => Ok(Value::Hash(Box::new(
-            Hash::from_pairs(pairs, &HashLimits::from_config(config)),
-        ))),
-        RdbObject::Stream(rdb) => Stream::from_rdb(*rdb)
-            .map(|s| Value::Stream(Box::new(s)))
-            .map_err(|_| CmdError::text("ERR Bad data format")),
-        RdbObject::ZSet(pairs) | RdbObject::ZSetListpack(pairs) => {
-            Ok(Value::ZSet(Box::new(ZSet::from_pairs(
-                pairs,
-                ZSetLimits {
-                    entries: config.usize("zset-max-listpack-entries"),
-                    value: config.usize("zset-max-listpack-value"),
-                },
-            ))))
-        }
-    }
 }

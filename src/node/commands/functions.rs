@@ -101,6 +101,9 @@ fn function_load(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         .libraries
         .install(lib, replace)
         .map_err(|e| CmdError::text(format!("ERR {e}")))?;
+    drop(engine);
+    // A change of the dataset, as Redis counts it: saved, and propagated to replicas.
+    ctx.dirty(1);
     ctx.out.bulk(name.as_bytes());
     Ok(())
 }
@@ -187,6 +190,7 @@ fn function_delete(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     if node.scripting.engine().libraries.remove(&name).is_none() {
         return Err(CmdError::text("ERR Library not found"));
     }
+    ctx.dirty(1);
     ctx.out.ok();
     Ok(())
 }
@@ -203,6 +207,7 @@ fn function_flush(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         ));
     }
     ctx.node.scripting.engine().libraries.clear();
+    ctx.dirty(1);
     ctx.out.ok();
     Ok(())
 }
@@ -265,6 +270,8 @@ fn function_restore(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         .libraries
         .join(libs, policy == Policy::Replace)
         .map_err(|e| CmdError::text(format!("ERR {e}")))?;
+    drop(engine);
+    ctx.dirty(1);
     ctx.out.ok();
     Ok(())
 }

@@ -240,6 +240,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let limits = limits(ctx);
     write(ctx.db(), cmd.arg(1), now)?.insert(cmd.arg(2), text.as_bytes(), &limits);
     ctx.dirty(1);
+    ctx.propagate_as([&b"HSET"[..], cmd.arg(1), cmd.arg(2), text.as_bytes()]);
     ctx.notify(Events::HASH, "hincrbyfloat", cmd.arg(1));
     ctx.out.bulk(text.as_bytes());
     Ok(())

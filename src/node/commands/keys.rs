@@ -183,6 +183,7 @@ fn set_expiry(ctx: &mut Ctx<'_>, cmd: &Command, kind: ExpireKind) -> CmdResult {
     }
     ctx.db().set_expire(key, Some(at), now);
     ctx.dirty(1);
+    ctx.propagate_expire_at(key, at);
     // A time already past deletes the key.
     let event = if at <= now { "del" } else { "expire" };
     ctx.notify(Events::GENERIC, event, key);

@@ -141,6 +141,21 @@ fn pop_end(list: &mut List, end: End) -> Option<Vec<u8>> {
 }
 
 /// The event a pop from `end` publishes.
+/// The pop that propagates for a pop from `end` (`BLPOP` as `LPOP`).
+fn pop_name(end: End) -> &'static [u8] {
+    match end {
+        End::Left => b"LPOP",
+        End::Right => b"RPOP",
+    }
+}
+
+fn end_name(end: End) -> &'static [u8] {
+    match end {
+        End::Left => b"LEFT",
+        End::Right => b"RIGHT",
+    }
+}
+
 fn pop_event(end: End) -> &'static str {
     match end {
         End::Left => "lpop",
@@ -676,6 +691,9 @@ fn mpop_first(
         out.bulk(key);
         pop_into_reply(db, out, key, end, n, now)?;
         ctx.dirty(n as u64);
+        // The key it popped from and how many: a replica pops the same.
+        let mut count = itoa::Buffer::new();
+        ctx.propagate_as([pop_name(end), key, count.format(n).as_bytes()]);
         ctx.notify(Events::LIST, pop_event(end), key);
         ctx.remove_if_empty(key);
         return Ok(true);
@@ -707,6 +725,7 @@ fn pop_first(ctx: &mut Ctx<'_>, keys: &[Vec<u8>], end: End) -> Result<bool, CmdE
         out.bulk(key);
         out.bulk(&item);
         ctx.dirty(1);
+        ctx.propagate_as([pop_name(end), key]);
         ctx.notify(Events::LIST, pop_event(end), key);
         ctx.remove_if_empty(key);
         return Ok(true);
@@ -771,6 +790,8 @@ fn block_move(
         Some(v) => !v.as_list()?.is_empty(),
     };
     if has_items {
+        // As the non-blocking form: a replica must never block.
+        ctx.propagate_as([&b"LMOVE"[..], src, cmd.arg(2), end_name(from), end_name(to)]);
         move_one(ctx, src, cmd.arg(2), from, to)
     } else {
         ctx.block_on(vec![src.to_vec()], timeout, TimeoutReply::Null);

@@ -20,7 +20,9 @@ mod keys;
 mod latency;
 mod lists;
 mod memory;
+mod persistence;
 mod pubsub;
+mod replication;
 mod scan;
 mod scripting;
 mod server;
@@ -44,6 +46,7 @@ use super::error::{CmdError, CmdResult};
 use super::keyspace::{Db, Keyspace};
 use super::notify::{self, Events};
 use super::pubsub::{OutputLimit, Publisher};
+use super::replication::Propagate;
 use super::reply::Reply;
 use super::server::Node;
 use super::tracking::Delivery;
@@ -71,6 +74,9 @@ pub struct Ctx<'a> {
     /// from that key only (and only if it holds the waited-for type), not from its first
     /// non-empty key.
     pub(crate) serving_key: Option<&'a [u8]>,
+    /// How the running command is to be propagated to replicas (see
+    /// [`crate::node::replication`]).
+    pub(crate) propagate: Propagate,
 }
 
 impl<'a> Ctx<'a> {
@@ -92,6 +98,7 @@ impl<'a> Ctx<'a> {
             block: None,
             serving_blocked: false,
             serving_key: None,
+            propagate: Propagate::AsRun,
         }
     }
 
@@ -279,6 +286,99 @@ impl<'a> Ctx<'a> {
     pub fn dirty(&mut self, changes: u64) {
         self.ks.stats.dirty += changes;
     }
+
+    /// Whether what commands do is being recorded for replicas: handlers that propagate a
+    /// rewritten form check this before building it.
+    #[inline]
+    pub fn replicating(&self) -> bool {
+        self.ks.repl.is_on()
+    }
+
+    /// The running command propagates as `args` rather than as it was sent (what it did, when
+    /// that depends on the clock or on chance: `PEXPIREAT` for `EXPIRE`, `SREM` for `SPOP`).
+    pub fn propagate_as<I, A>(&mut self, args: I)
+    where
+        I: IntoIterator<Item = A>,
+        A: AsRef<[u8]>,
+    {
+        if self.replicating() {
+            self.propagate = Propagate::As(Command::from_args(args));
+        }
+    }
+
+    /// Propagates `args` now, in the running command's unit and database, ahead of the command
+    /// itself (which still propagates unless [`no_propagate`](Self::no_propagate) is called).
+    pub fn also_propagate<I, A>(&mut self, args: I)
+    where
+        I: IntoIterator<Item = A>,
+        A: AsRef<[u8]>,
+    {
+        if self.replicating() {
+            let db = self.client.db;
+            self.ks.repl.record_effect(db, Command::from_args(args));
+        }
+    }
+
+    /// The running command propagates as setting `key`'s expiry to the Unix time `at` in ms:
+    /// `PEXPIREAT`, or `DEL` when that time is past (the key is gone).
+    pub fn propagate_expire_at(&mut self, key: &[u8], at: i64) {
+        if !self.replicating() {
+            return;
+        }
+        if at <= self.now {
+            self.propagate_as([&b"DEL"[..], key]);
+        } else {
+            let mut n = itoa::Buffer::new();
+            self.propagate_as([&b"PEXPIREAT"[..], key, n.format(at).as_bytes()]);
+        }
+    }
+
+    /// The running command propagates as `SET key value PXAT at` (a `SET`, `SETEX`, `PSETEX`
+    /// with a relative expiry, which a replica applying it later would make later).
+    pub fn propagate_set_at(&mut self, key: &[u8], value: &[u8], at: i64) {
+        if self.replicating() {
+            let mut n = itoa::Buffer::new();
+            self.propagate_as([&b"SET"[..], key, value, b"PXAT", n.format(at).as_bytes()]);
+        }
+    }
+
+    /// The running command is not propagated itself (what it did went with
+    /// [`also_propagate`](Self::also_propagate)).
+    pub fn no_propagate(&mut self) {
+        self.propagate = Propagate::Never;
+    }
+
+    /// The running command propagates as it ran though it changed no data (`PUBLISH`).
+    pub fn force_propagate(&mut self) {
+        self.propagate = Propagate::Always;
+    }
+
+    /// The end of a command's propagation: the keys it found expired go first (as `DEL`s),
+    /// then the command in the form its handler chose, if it changed data (its counted
+    /// changes or the changes signalled to watchers moved: `before`), and never a command
+    /// that blocked.
+    fn propagate_command(&mut self, spec: &CommandSpec, cmd: &Command, before: (u64, u64)) {
+        self.ks.record_deletions();
+        let changed = self.block.is_none()
+            && (self.ks.stats.dirty != before.0 || self.ks.changes() != before.1);
+        let db = self.client.db;
+        match std::mem::take(&mut self.propagate) {
+            Propagate::Never => {}
+            Propagate::Always => self.ks.repl.record_effect(db, cmd.clone()),
+            Propagate::As(rewritten) => {
+                if changed {
+                    self.ks.repl.record_effect(db, rewritten);
+                }
+            }
+            Propagate::AsRun => {
+                if changed && spec.is_write() {
+                    self.ks.repl.record_effect(db, cmd.clone());
+                }
+            }
+        }
+        let (hard, _, _) = self.config.output_buffer_limit(ClientClass::Replica);
+        self.ks.repl.leave(hard);
+    }
 }
 
 pub use acl::{denial_text as acl_denial_text, log_denial as log_acl_denial, Refused};
@@ -293,6 +393,17 @@ pub fn write_timeout_reply(out: &mut Reply, on_timeout: TimeoutReply) {
 
 /// Runs `cmd` (already resolved to `spec`) and writes its reply or error.
 pub fn execute(ctx: &mut Ctx<'_>, spec: &CommandSpec, cmd: &Command) -> CmdResult {
+    let replicating = ctx.replicating();
+    // A transaction runs its commands through here with its own context: each has its own
+    // propagation form, and the transaction's is restored after.
+    let outer = std::mem::take(&mut ctx.propagate);
+    let mut before = (0, 0);
+    if replicating {
+        before = (ctx.ks.stats.dirty, ctx.ks.changes());
+        ctx.ks.repl.enter();
+        // Keys evicted to make room for it go before it.
+        ctx.ks.record_deletions();
+    }
     super::keyspace::begin_command();
     ctx.ks.set_notify(ctx.config.notify_events());
     if ctx.ks.journals_on() {
@@ -321,6 +432,10 @@ pub fn execute(ctx: &mut Ctx<'_>, spec: &CommandSpec, cmd: &Command) -> CmdResul
         let peer = ctx.client.handle.peer;
         ctx.node.monitors.feed(spec, cmd, ctx.client.db, peer, hard);
     }
+    if replicating {
+        ctx.propagate_command(spec, cmd, before);
+    }
+    ctx.propagate = outer;
     result
 }
 
@@ -363,9 +478,11 @@ fn modules() -> impl Iterator<Item = &'static [(&'static str, Handler)]> {
         latency::COMMANDS,
         lists::COMMANDS,
         memory::COMMANDS,
+        persistence::COMMANDS,
         pubsub::COMMANDS,
         scripting::COMMANDS,
         server::COMMANDS,
+        replication::COMMANDS,
         sets::COMMANDS,
         sort::COMMANDS,
         streams::COMMANDS,

@@ -1,5 +1,5 @@
 //! Server and client commands: INFO CONFIG CLIENT COMMAND SLOWLOG DBSIZE FLUSHDB FLUSHALL TIME
-//! LASTSAVE DEBUG SHUTDOWN WAIT.
+//! DEBUG SHUTDOWN WAIT.
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -13,6 +13,7 @@ use crate::node::glob;
 use crate::node::keyspace::PauseKind;
 use crate::node::latency;
 use crate::node::memory;
+use crate::node::rdb::persistence;
 use crate::resp::{parse_i64, Command};
 
 pub(super) const COMMANDS: &[(&str, Handler)] = &[
@@ -21,7 +22,6 @@ pub(super) const COMMANDS: &[(&str, Handler)] = &[
     ("flushdb", flushdb),
     ("flushall", flushall),
     ("time", time),
-    ("lastsave", lastsave),
     ("lolwut", lolwut),
     ("config|get", config_get),
     ("config|set", config_set),
@@ -52,7 +52,6 @@ pub(super) const COMMANDS: &[(&str, Handler)] = &[
     ("monitor", monitor),
     ("module|list", module_list),
     ("shutdown", shutdown),
-    ("wait", wait),
 ];
 
 fn dbsize(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
@@ -86,6 +85,10 @@ fn flushdb(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     Ok(())
 }
 
+/// `FLUSHALL [ASYNC|SYNC]`. With `save` rules set, Redis also saves the now empty dataset at
+/// once, so that a restart does not bring the keys back; a failed save does not fail it. Not
+/// from inside a script: the script holds the function libraries the snapshot needs (the
+/// `save` rules save the change soon after).
 fn flushall(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     flush_mode(cmd)?;
     let mut n = 0;
@@ -93,7 +96,13 @@ fn flushall(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         n += db.len() as u64;
         db.clear();
     }
-    ctx.dirty(n + 1);
+    ctx.dirty(n);
+    let in_script = ctx.node.scripting.watch.running_for().is_some();
+    if !in_script && !persistence::save_rules(&ctx.config).is_empty() {
+        let node = ctx.node;
+        let _ = node.persistence.save(node, ctx.ks, ctx.now);
+    }
+    ctx.dirty(1);
     ctx.invalidate_all();
     ctx.out.ok();
     Ok(())
@@ -123,13 +132,6 @@ fn lolwut(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     }
     let text = format!("Redis ver. {}\n", crate::node::REDIS_VERSION);
     ctx.out.verbatim(text.as_bytes());
-    Ok(())
-}
-
-fn lastsave(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
-    // No snapshot has been taken yet: Redis answers its start time then.
-    let started = ctx.now / 1000 - ctx.node.started.elapsed().as_secs() as i64;
-    ctx.out.int(started);
     Ok(())
 }
 
@@ -276,12 +278,24 @@ fn write_section(ctx: &mut Ctx<'_>, section: &str, t: &mut String) {
             line("mem_allocator", &"libc");
         }
         "persistence" => {
-            line("loading", &0);
-            line("rdb_changes_since_last_save", &ctx.ks.stats.dirty);
-            line("rdb_bgsave_in_progress", &0);
-            line("rdb_last_bgsave_status", &"ok");
-            line("aof_enabled", &0);
-            line("aof_rewrite_in_progress", &0);
+            node.persistence.write_info(ctx.ks.stats.dirty, &mut line);
+            // No append-only file yet: what Redis says with `appendonly no`.
+            for (name, value) in [
+                ("aof_enabled", "0"),
+                ("aof_rewrite_in_progress", "0"),
+                ("aof_rewrite_scheduled", "0"),
+                ("aof_last_rewrite_time_sec", "-1"),
+                ("aof_current_rewrite_time_sec", "-1"),
+                ("aof_last_bgrewrite_status", "ok"),
+                ("aof_rewrites", "0"),
+                ("aof_rewrites_consecutive_failures", "0"),
+                ("aof_last_write_status", "ok"),
+                ("aof_last_cow_size", "0"),
+                ("module_fork_in_progress", "0"),
+                ("module_fork_last_cow_size", "0"),
+            ] {
+                line(name, &value);
+            }
         }
         "stats" => {
             ctx.ks.collect_expired();
@@ -306,6 +320,15 @@ fn write_section(ctx: &mut Ctx<'_>, section: &str, t: &mut String) {
             line(
                 "rejected_connections",
                 &stats.rejected_connections.load(Ordering::Relaxed),
+            );
+            line("sync_full", &stats.sync_full.load(Ordering::Relaxed));
+            line(
+                "sync_partial_ok",
+                &stats.sync_partial_ok.load(Ordering::Relaxed),
+            );
+            line(
+                "sync_partial_err",
+                &stats.sync_partial_err.load(Ordering::Relaxed),
             );
             line("expired_keys", &ctx.ks.stats.expired_keys);
             line("evicted_keys", &stats.evicted_keys.load(Ordering::Relaxed));
@@ -334,11 +357,42 @@ fn write_section(ctx: &mut Ctx<'_>, section: &str, t: &mut String) {
             line("total_error_replies", &calls.total_error_replies);
         }
         "replication" => {
+            let repl = &ctx.ks.repl;
             line("role", &"master");
-            line("connected_slaves", &0);
+            line("connected_slaves", &repl.replicas.len());
+            for (i, r) in repl.replicas.iter().enumerate() {
+                line(
+                    &format!("slave{i}"),
+                    &format!(
+                        "ip={},port={},state=online,offset={},lag={}",
+                        r.ip,
+                        r.listening_port,
+                        r.ack,
+                        r.last_ack.elapsed().as_secs()
+                    ),
+                );
+            }
             line("master_failover_state", &"no-failover");
-            line("master_replid", &node.run_id);
-            line("master_repl_offset", &0);
+            line("master_replid", &repl.replid);
+            line(
+                "master_replid2",
+                &"0000000000000000000000000000000000000000",
+            );
+            line("master_repl_offset", &repl.offset);
+            line("second_repl_offset", &-1);
+            let backlog = repl.backlog();
+            line("repl_backlog_active", &u8::from(backlog.is_some()));
+            line(
+                "repl_backlog_size",
+                &backlog.map_or(ctx.config.int("repl-backlog-size") as u64, |b| {
+                    b.capacity() as u64
+                }),
+            );
+            line(
+                "repl_backlog_first_byte_offset",
+                &backlog.map_or(0, |b| b.first_offset()),
+            );
+            line("repl_backlog_histlen", &backlog.map_or(0, |b| b.len()));
         }
         "cpu" => {
             let (user, sys) = cpu_seconds();
@@ -583,14 +637,36 @@ fn client_getname(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
 }
 
 /// One `CLIENT LIST` line, with Redis 7.0's fields.
+/// What a `CLIENT LIST` line's first flag letter says of the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineKind {
+    Normal,
+    /// In `MONITOR` mode (`O`).
+    Monitor,
+    /// A replica of this node (`S`).
+    Replica,
+}
+
+impl LineKind {
+    fn of(ctx: &Ctx<'_>, id: u64) -> LineKind {
+        if ctx.node.monitors.contains(id) {
+            LineKind::Monitor
+        } else if ctx.ks.repl.replicas.iter().any(|r| r.handle.id == id) {
+            LineKind::Replica
+        } else {
+            LineKind::Normal
+        }
+    }
+}
+
 fn client_line(
     h: &crate::node::client::ClientHandle,
     own: Option<&crate::node::client::Client>,
     subs: (usize, usize, usize),
-    monitor: bool,
+    kind: LineKind,
     tracking: Option<&crate::node::tracking::ClientTracking>,
 ) -> String {
-    client_line_running(h, own, subs, monitor, None, tracking)
+    client_line_running(h, own, subs, kind, None, tracking)
 }
 
 /// A client's `CLIENT LIST` line without its newline, as the ACL log keeps it: `cmd=` names
@@ -605,7 +681,11 @@ pub(crate) fn client_info_for_log(
         &client.handle,
         Some(client),
         subs,
-        client.monitor,
+        if client.monitor {
+            LineKind::Monitor
+        } else {
+            LineKind::Normal
+        },
         Some(running),
         None,
     );
@@ -617,7 +697,7 @@ fn client_line_running(
     h: &crate::node::client::ClientHandle,
     own: Option<&crate::node::client::Client>,
     subs: (usize, usize, usize),
-    monitor: bool,
+    kind: LineKind,
     running: Option<&'static str>,
     tracking: Option<&crate::node::tracking::ClientTracking>,
 ) -> String {
@@ -626,15 +706,23 @@ fn client_line_running(
         info.last_command = running;
     }
     let idle = info.last_active.map_or(0, |t| t.elapsed().as_secs());
-    let (base, multi) = match own {
-        _ if monitor => ("O", -1),
-        Some(c) if c.multi.is_some() => {
-            ("x", c.multi.as_ref().map_or(-1, |m| m.queued.len() as i64))
-        }
-        _ => ("", -1),
-    };
-    // Redis's letters in its order: tracking (`t`), a broken redirect (`R`), broadcast (`B`).
-    let mut flags = base.to_string();
+    let multi = own
+        .and_then(|c| c.multi.as_ref())
+        .map_or(-1, |m| m.queued.len() as i64);
+    // Redis's letters in its order: a monitor (`O`) or a replica (`S`), subscribed (`P`), in a
+    // transaction (`x`), tracking (`t`), a broken redirect (`R`), broadcast (`B`).
+    let mut flags = String::new();
+    match kind {
+        LineKind::Monitor => flags.push('O'),
+        LineKind::Replica => flags.push('S'),
+        LineKind::Normal => {}
+    }
+    if subs.0 + subs.1 + subs.2 > 0 {
+        flags.push('P');
+    }
+    if multi >= 0 {
+        flags.push('x');
+    }
     if let Some(t) = tracking {
         flags.push('t');
         if t.broken_redirect {
@@ -669,23 +757,54 @@ fn client_line_running(
     )
 }
 
+/// A client's type, as `CLIENT LIST TYPE` and `CLIENT KILL TYPE` name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientType {
+    Normal,
+    /// The node's own master link (none: the node is never a replica yet).
+    Master,
+    Replica,
+    Pubsub,
+}
+
+impl ClientType {
+    fn parse(arg: &[u8]) -> Result<ClientType, CmdError> {
+        match arg.to_ascii_lowercase().as_slice() {
+            b"normal" => Ok(ClientType::Normal),
+            b"master" => Ok(ClientType::Master),
+            b"replica" | b"slave" => Ok(ClientType::Replica),
+            b"pubsub" => Ok(ClientType::Pubsub),
+            _ => Err(CmdError::text(format!(
+                "ERR Unknown client type '{}'",
+                String::from_utf8_lossy(arg)
+            ))),
+        }
+    }
+
+    /// Client `id`'s type: a replica, a subscriber, or normal (monitors are normal, as in
+    /// Redis's `getClientType`).
+    fn of(ctx: &Ctx<'_>, id: u64) -> ClientType {
+        if ctx.ks.repl.replicas.iter().any(|r| r.handle.id == id) {
+            return ClientType::Replica;
+        }
+        let (channels, patterns, shard) = ctx.node.pubsub.lock().client_counts(id);
+        if channels + patterns + shard > 0 {
+            ClientType::Pubsub
+        } else {
+            ClientType::Normal
+        }
+    }
+}
+
 fn client_list(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let mut ids: Option<Vec<u64>> = None;
+    let mut kind: Option<ClientType> = None;
     let mut i = 2;
     while i < cmd.argc() {
         let opt = cmd.arg(i).to_ascii_uppercase();
         match opt.as_slice() {
             b"TYPE" if i + 1 < cmd.argc() => {
-                let t = cmd.arg(i + 1).to_ascii_lowercase();
-                if !matches!(
-                    t.as_slice(),
-                    b"normal" | b"master" | b"replica" | b"slave" | b"pubsub"
-                ) {
-                    return Err(CmdError::text(format!(
-                        "ERR Unknown client type '{}'",
-                        String::from_utf8_lossy(cmd.arg(i + 1))
-                    )));
-                }
+                kind = Some(ClientType::parse(cmd.arg(i + 1))?);
                 i += 2;
             }
             b"ID" if i + 1 < cmd.argc() => {
@@ -704,14 +823,16 @@ fn client_list(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     }
     let mut text = String::new();
     for h in ctx.node.clients.all() {
-        if ids.as_ref().is_some_and(|ids| !ids.contains(&h.id)) {
+        if ids.as_ref().is_some_and(|ids| !ids.contains(&h.id))
+            || kind.is_some_and(|k| ClientType::of(ctx, h.id) != k)
+        {
             continue;
         }
         let own = (h.id == ctx.client.id).then_some(&*ctx.client);
         let subs = ctx.node.pubsub.lock().client_counts(h.id);
-        let monitor = ctx.node.monitors.contains(h.id);
+        let kind = LineKind::of(ctx, h.id);
         let tracking = ctx.ks.tracking.client(h.id);
-        text.push_str(&client_line(&h, own, subs, monitor, tracking));
+        text.push_str(&client_line(&h, own, subs, kind, tracking));
     }
     ctx.out.verbatim(text.as_bytes());
     Ok(())
@@ -719,13 +840,13 @@ fn client_list(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 
 fn client_info(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
     let subs = ctx.node.pubsub.lock().client_counts(ctx.client.id);
-    let monitor = ctx.client.monitor;
+    let kind = LineKind::of(ctx, ctx.client.id);
     let tracking = ctx.ks.tracking.client(ctx.client.id);
     let line = client_line(
         &ctx.client.handle.clone(),
         Some(ctx.client),
         subs,
-        monitor,
+        kind,
         tracking,
     );
     ctx.out.verbatim(line.as_bytes());
@@ -824,6 +945,7 @@ fn client_kill(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         return Err(CmdError::Syntax);
     }
     let (mut id, mut addr, mut laddr, mut skipme) = (None, None, None, true);
+    let mut kind: Option<ClientType> = None;
     let mut user: Option<Vec<u8>> = None;
     for pair in (2..cmd.argc()).step_by(2) {
         let value = cmd.arg(pair + 1);
@@ -854,7 +976,8 @@ fn client_kill(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
                 }
                 user = Some(value.to_vec());
             }
-            b"TYPE" | b"MAXAGE" => {}
+            b"TYPE" => kind = Some(ClientType::parse(value)?),
+            b"MAXAGE" => {}
             _ => return Err(CmdError::Syntax),
         }
     }
@@ -864,6 +987,7 @@ fn client_kill(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             || addr.as_ref().is_some_and(|a| *a != h.peer.to_string())
             || laddr.as_ref().is_some_and(|a| *a != h.local.to_string())
             || (skipme && h.id == ctx.client.id)
+            || kind.is_some_and(|k| ClientType::of(ctx, h.id) != k)
             || user.as_ref().is_some_and(|u| {
                 h.info.lock().unwrap_or_else(|p| p.into_inner()).user_name() != u.as_slice()
             })
@@ -1125,7 +1249,8 @@ fn module_list(ctx: &mut Ctx<'_>, _cmd: &Command) -> CmdResult {
     Ok(())
 }
 
-/// `DEBUG SLEEP seconds`, `DEBUG OBJECT key`, `DEBUG SET-ACTIVE-EXPIRE 0|1`; others refused.
+/// `DEBUG SLEEP seconds`, `DEBUG OBJECT key`, `DEBUG SET-ACTIVE-EXPIRE 0|1`, `DEBUG RELOAD`
+/// (save, empty the databases, load the file back); others refused.
 fn debug(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let sub = cmd.arg(1).to_ascii_uppercase();
     match (sub.as_slice(), cmd.argc()) {
@@ -1153,6 +1278,16 @@ fn debug(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             ctx.out.simple(text.as_bytes());
             Ok(())
         }
+        (b"RELOAD", 2) => {
+            let node = ctx.node;
+            if node.persistence.bgsave_in_progress() {
+                return Err(CmdError::text("ERR Background save already in progress"));
+            }
+            persistence::reload(node, ctx.ks, ctx.now).map_err(CmdError::text)?;
+            ctx.invalidate_all();
+            ctx.out.ok();
+            Ok(())
+        }
         (b"SET-ACTIVE-EXPIRE", 3) => {
             // Redis reads the flag with atoi: anything but a non-zero number turns it off.
             let on = parse_i64(cmd.arg(2)).is_some_and(|n| n != 0);
@@ -1167,37 +1302,44 @@ fn debug(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     }
 }
 
-/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: stops the node; nothing is persisted yet, so
-/// SAVE and NOSAVE act alike. Like Redis, a successful shutdown replies nothing.
+/// `SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]`: saves a snapshot when `save` rules are set
+/// (or SAVE says so; NOSAVE says not to), then stops the node. A failed save keeps the node
+/// running unless FORCE. Like Redis, a successful shutdown replies nothing.
 fn shutdown(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
-    let mut abort = false;
+    let (mut abort, mut save, mut nosave, mut force, mut now) = (false, false, false, false, false);
     for a in cmd.args().skip(1) {
         match a.to_ascii_uppercase().as_slice() {
-            b"NOSAVE" | b"SAVE" | b"NOW" | b"FORCE" => {}
+            b"NOSAVE" => nosave = true,
+            b"SAVE" => save = true,
+            b"FORCE" => force = true,
+            b"NOW" => now = true,
             b"ABORT" => abort = true,
             _ => return Err(CmdError::Syntax),
         }
+    }
+    if (abort && (save || nosave || force || now)) || (save && nosave) {
+        return Err(CmdError::Syntax);
     }
     if abort {
         return Err(CmdError::text("ERR No shutdown in progress."));
     }
     tracing::info!("SHUTDOWN requested by a client");
-    ctx.node.shutdown.cancel();
+    let node = ctx.node;
+    if save || (!nosave && !persistence::save_rules(&ctx.config).is_empty()) {
+        tracing::info!("Saving the final RDB snapshot before exiting.");
+        if node.persistence.save(node, ctx.ks, ctx.now).is_err() && !force {
+            return Err(CmdError::text("ERR Errors trying to SHUTDOWN. Check logs."));
+        }
+    }
+    node.persistence.exit_handled();
+    node.shutdown.cancel();
     ctx.client.close_after_reply = true;
-    Ok(())
-}
-
-/// `WAIT numreplicas timeout`: the node has no replicas yet, so 0 at once.
-fn wait(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
-    parse_i64(cmd.arg(1)).ok_or(CmdError::NotInteger)?;
-    parse_ms_timeout(cmd.arg(2))?;
-    ctx.out.int(0);
     Ok(())
 }
 
 /// A timeout in milliseconds as Redis's `getTimeoutFromObjectOrReply` reads one: an integer,
 /// not negative.
-fn parse_ms_timeout(arg: &[u8]) -> Result<i64, CmdError> {
+pub(super) fn parse_ms_timeout(arg: &[u8]) -> Result<i64, CmdError> {
     let ms = parse_i64(arg)
         .ok_or_else(|| CmdError::text("ERR timeout is not an integer or out of range"))?;
     if ms < 0 {

@@ -161,8 +161,12 @@ fn spop(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             set.remove(m);
         }
         ctx.notify(Events::SET, "spop", key);
-        ctx.remove_if_empty(key);
+        let emptied = ctx.db().remove_if_empty(key);
+        if emptied {
+            ctx.notify(Events::GENERIC, "del", key);
+        }
         ctx.dirty(n as u64);
+        propagate_popped(ctx, key, &picked, emptied);
     }
     match count {
         Some(_) => write_members(ctx.out, picked.iter().map(|m| Cow::Borrowed(&m[..]))),
@@ -172,6 +176,35 @@ fn spop(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         },
     }
     Ok(())
+}
+
+/// Most members one propagated `SREM` names (Redis's `SPOP_MOVE_STRATEGY_MUL` batches).
+const SREM_BATCH: usize = 1024;
+
+/// `SPOP` propagates what it took, not a new draw: `DEL` when it took the whole set, else
+/// `SREM`s of the members it picked.
+fn propagate_popped(ctx: &mut Ctx<'_>, key: &[u8], picked: &[impl AsRef<[u8]>], emptied: bool) {
+    if !ctx.replicating() {
+        return;
+    }
+    if emptied {
+        ctx.propagate_as([&b"DEL"[..], key]);
+        return;
+    }
+    if picked.len() <= SREM_BATCH {
+        let args = [&b"SREM"[..], key]
+            .into_iter()
+            .chain(picked.iter().map(AsRef::as_ref));
+        ctx.propagate_as(args);
+        return;
+    }
+    for batch in picked.chunks(SREM_BATCH) {
+        let args = [&b"SREM"[..], key]
+            .into_iter()
+            .chain(batch.iter().map(AsRef::as_ref));
+        ctx.also_propagate(args);
+    }
+    ctx.no_propagate();
 }
 
 fn srandmember(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {

@@ -376,6 +376,29 @@ fn xadd(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     if let Some(trim) = args.trim {
         removed = s.trim(trim);
     }
+    let exact_trim = args.trim.map(|t| exact_trim(s, t));
+    let id_given = matches!(
+        args.id,
+        Some(ParsedId {
+            seq_given: true,
+            ..
+        })
+    );
+    if ctx.replicating() && (!id_given || args.trim.is_some_and(|t| t.approx)) {
+        // What it did: the ID it made, and `~` trimming as the exact trim it came to.
+        let id_text = id.to_bytes();
+        let mut threshold = Vec::new();
+        let mut out: Vec<&[u8]> = vec![b"XADD", key];
+        if args.no_mkstream {
+            out.push(b"NOMKSTREAM");
+        }
+        if let Some(by) = exact_trim {
+            out.extend(trim_args(by, &mut threshold));
+        }
+        out.push(&id_text);
+        out.extend((field_pos..argc).map(|i| cmd.arg(i)));
+        ctx.propagate_as(out);
+    }
     ctx.out.bulk(&id.to_bytes());
     ctx.dirty(1 + removed);
     ctx.notify(Events::STREAM, "xadd", key);
@@ -392,10 +415,16 @@ fn xtrim(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         return Err(CmdError::Syntax);
     };
     let key = cmd.arg(1);
-    let removed = match write_stream(ctx.db(), key, now)? {
-        Some(s) => s.trim(trim),
-        None => 0,
+    let (removed, exact) = match write_stream(ctx.db(), key, now)? {
+        Some(s) => (s.trim(trim), Some(exact_trim(s, trim))),
+        None => (0, None),
     };
+    if let (Some(by), true) = (exact, trim.approx && removed > 0) {
+        let mut threshold = Vec::new();
+        let mut out: Vec<&[u8]> = vec![b"XTRIM", key];
+        out.extend(trim_args(by, &mut threshold));
+        ctx.propagate_as(out);
+    }
     if removed > 0 {
         ctx.db().touch(key);
         ctx.notify(Events::STREAM, "xtrim", key);
@@ -403,6 +432,33 @@ fn xtrim(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     ctx.dirty(removed);
     ctx.out.int(removed as i64);
     Ok(())
+}
+
+/// The exact trim a replica must apply to end where `trim` left `s`: `~` trimming stops at
+/// chunk boundaries, so it propagates as `MAXLEN = <length now>` or `MINID = <first ID now>`
+/// (Redis's `streamRewriteTrimArgument`).
+fn exact_trim(s: &Stream, trim: Trim) -> TrimBy {
+    if !trim.approx {
+        return trim.by;
+    }
+    match trim.by {
+        TrimBy::MaxLen(_) => TrimBy::MaxLen(s.len()),
+        TrimBy::MinId(_) if s.is_empty() => TrimBy::MinId(StreamId::new(0, 0)),
+        TrimBy::MinId(_) => TrimBy::MinId(s.first_id),
+    }
+}
+
+/// `MAXLEN = n` or `MINID = id`, the threshold written into `buf`.
+fn trim_args(by: TrimBy, buf: &mut Vec<u8>) -> [&[u8]; 3] {
+    *buf = match by {
+        TrimBy::MaxLen(n) => n.to_string().into_bytes(),
+        TrimBy::MinId(id) => id.to_bytes().to_vec(),
+    };
+    let name: &[u8] = match by {
+        TrimBy::MaxLen(_) => b"MAXLEN",
+        TrimBy::MinId(_) => b"MINID",
+    };
+    [name, b"=", buf]
 }
 
 // ---- reading ----
@@ -736,13 +792,14 @@ fn read_generic(ctx: &mut Ctx<'_>, cmd: &Command, with_group: bool) -> CmdResult
                 let Some(s) = write_stream(ctx.db(), key, now)? else {
                     continue;
                 };
-                let created = serve_group(
+                let served = serve_group(
                     &mut body, s, group, consumer, start, args.count, args.noack, history, now,
                 );
                 ctx.dirty(1);
-                if created {
+                if served.created {
                     ctx.notify(Events::STREAM, "xgroup-createconsumer", key);
                 }
+                propagate_group_change(ctx, key, group, consumer, &served);
             }
             None => {
                 write_range(&mut body, s, start, StreamId::MAX, false, args.count);
@@ -846,16 +903,17 @@ fn serve_blocked(ctx: &mut Ctx<'_>, cmd: &Command, args: &ReadArgs<'_>, key: &[u
     out.bulk(key);
     match args.group {
         Some((group, consumer)) => {
-            let created = match db.get_mut(key, now) {
+            let served = match db.get_mut(key, now) {
                 Some(Value::Stream(s)) => serve_group(
                     out, s, group, consumer, start, args.count, args.noack, false, now,
                 ),
-                _ => false,
+                _ => Served::default(),
             };
             ctx.dirty(1);
-            if created {
+            if served.created {
                 ctx.notify(Events::STREAM, "xgroup-createconsumer", key);
             }
+            propagate_group_change(ctx, key, group, consumer, &served);
         }
         None => {
             if let Some(Value::Stream(s)) = db.value(key, now) {
@@ -864,6 +922,107 @@ fn serve_blocked(ctx: &mut Ctx<'_>, cmd: &Command, args: &ReadArgs<'_>, key: &[u
         }
     }
     Ok(())
+}
+
+/// What a group read or claim did, for propagation.
+#[derive(Default)]
+struct Served {
+    /// The consumer was created.
+    created: bool,
+    /// Entries now pending with a new delivery (time, count or consumer).
+    claimed: Vec<StreamId>,
+    /// Entries taken out of the pending lists because they were deleted from the stream.
+    acked: Vec<StreamId>,
+    /// The group's last ID moved.
+    moved: bool,
+}
+
+/// `XREADGROUP`, `XCLAIM` and `XAUTOCLAIM` propagate as what they did to the group (Redis's
+/// `streamPropagateXCLAIM` and `streamPropagateGroupID`): the consumer's creation, an `XACK`
+/// of the entries dropped for being deleted, an `XCLAIM … FORCE JUSTID` per delivered or
+/// claimed entry with its delivery time and count, and the group's new last ID with its
+/// entries-read counter. Replicas then hold the same pending lists to the millisecond.
+fn propagate_group_change(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    group: &[u8],
+    consumer: &[u8],
+    served: &Served,
+) {
+    if !ctx.replicating() {
+        return;
+    }
+    ctx.no_propagate();
+    if served.created {
+        ctx.also_propagate([&b"XGROUP"[..], b"CREATECONSUMER", key, group, consumer]);
+    }
+    if !served.acked.is_empty() {
+        let ids: Vec<Vec<u8>> = served
+            .acked
+            .iter()
+            .map(|id| id.to_bytes().to_vec())
+            .collect();
+        let args = [&b"XACK"[..], key, group]
+            .into_iter()
+            .chain(ids.iter().map(Vec::as_slice));
+        ctx.also_propagate(args);
+    }
+    let now = ctx.now;
+    let mut commands: Vec<Vec<Vec<u8>>> = Vec::new();
+    if let Some(Value::Stream(s)) = ctx.db().value(key, now) {
+        let Some(g) = s.groups.get(group) else {
+            return;
+        };
+        let last = g.last_id.to_bytes().to_vec();
+        for id in &served.claimed {
+            if let Some(p) = g.pending.get(id) {
+                commands.push(claim_args(key, group, &p.consumer, *id, p, &last));
+            }
+        }
+        if served.moved {
+            let read = g.entries_read.map_or(-1, |n| n as i64);
+            commands.push(vec![
+                b"XGROUP".to_vec(),
+                b"SETID".to_vec(),
+                key.to_vec(),
+                group.to_vec(),
+                last,
+                b"ENTRIESREAD".to_vec(),
+                read.to_string().into_bytes(),
+            ]);
+        }
+    }
+    for args in commands {
+        ctx.also_propagate(args);
+    }
+}
+
+/// `XCLAIM key group consumer 0 id TIME t RETRYCOUNT n FORCE JUSTID LASTID last`: makes a
+/// replica's pending entry `id` exactly `p`.
+fn claim_args(
+    key: &[u8],
+    group: &[u8],
+    consumer: &[u8],
+    id: StreamId,
+    p: &crate::node::keyspace::stream::Pending,
+    last: &[u8],
+) -> Vec<Vec<u8>> {
+    vec![
+        b"XCLAIM".to_vec(),
+        key.to_vec(),
+        group.to_vec(),
+        consumer.to_vec(),
+        b"0".to_vec(),
+        id.to_bytes().to_vec(),
+        b"TIME".to_vec(),
+        p.delivery_time.to_string().into_bytes(),
+        b"RETRYCOUNT".to_vec(),
+        p.delivery_count.to_string().into_bytes(),
+        b"FORCE".to_vec(),
+        b"JUSTID".to_vec(),
+        b"LASTID".to_vec(),
+        last.to_vec(),
+    ]
 }
 
 /// Delivers entries to `consumer` of `group` and writes them: new entries from `start` on
@@ -880,12 +1039,13 @@ fn serve_group(
     noack: bool,
     history: bool,
     now: i64,
-) -> bool {
+) -> Served {
+    let mut served = Served::default();
     let Some(g) = s.groups.get_mut(group) else {
         out.array(0);
-        return false;
+        return served;
     };
-    let created = g.touch_consumer(consumer, now);
+    served.created = g.touch_consumer(consumer, now);
     if history {
         let ids: Vec<StreamId> = g
             .consumers
@@ -908,6 +1068,7 @@ fn serve_group(
                 if let Some(p) = s.groups.get_mut(group).and_then(|g| g.pending.get_mut(&id)) {
                     p.delivery_time = now;
                     p.delivery_count += 1;
+                    served.claimed.push(id);
                 }
             } else {
                 out.array(2);
@@ -915,7 +1076,7 @@ fn serve_group(
                 out.null_array();
             }
         }
-        return created;
+        return served;
     }
     let mut ids = Vec::new();
     s.visit(start, StreamId::MAX, false, |e| {
@@ -930,15 +1091,17 @@ fn serve_group(
         write_range(out, s, start, end, false, 0)
     };
     debug_assert_eq!(n, ids.len());
+    served.moved = !ids.is_empty();
     for id in ids {
         s.advance_group(group, id);
         if !noack {
             if let Some(g) = s.groups.get_mut(group) {
                 g.deliver(id, consumer, now);
             }
+            served.claimed.push(id);
         }
     }
-    created
+    served
 }
 
 // ---- XGROUP ----
@@ -1375,6 +1538,7 @@ fn xclaim(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let mut n = 0usize;
     let mut changes = 0u64;
     let mut created = false;
+    let mut served = Served::default();
     for id in ids {
         let exists = s.contains(id);
         let Some(g) = s.groups.get_mut(group) else {
@@ -1382,10 +1546,12 @@ fn xclaim(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         };
         if last_id > g.last_id {
             g.last_id = last_id;
+            served.moved = true;
         }
         if !exists {
             if g.ack(id) {
                 changes += 1;
+                served.acked.push(id);
             }
             continue;
         }
@@ -1424,6 +1590,7 @@ fn xclaim(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             }
         }
         changes += 1;
+        served.claimed.push(id);
         if justid {
             write_id(&mut body, id);
         } else if !write_one(&mut body, s, id) {
@@ -1434,6 +1601,7 @@ fn xclaim(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     if let Some(g) = s.groups.get_mut(group) {
         if last_id > g.last_id {
             g.last_id = last_id;
+            served.moved = true;
         }
     }
     out.array(n);
@@ -1442,6 +1610,8 @@ fn xclaim(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     if created {
         ctx.notify(Events::STREAM, "xgroup-createconsumer", key);
     }
+    served.created = created;
+    propagate_group_change(ctx, key, group, consumer, &served);
     Ok(())
 }
 
@@ -1490,6 +1660,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     let mut next: Option<StreamId> = None;
     let mut changes = 0u64;
     let mut created = false;
+    let mut served = Served::default();
     loop {
         let candidate = s
             .groups
@@ -1514,6 +1685,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
         if !exists {
             g.ack(id);
             deleted.push(id);
+            served.acked.push(id);
             count -= 1;
             changes += 1;
         } else {
@@ -1536,6 +1708,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
                     body.null();
                 }
                 claimed += 1;
+                served.claimed.push(id);
                 count -= 1;
                 changes += 1;
             }
@@ -1556,6 +1729,8 @@ fn xautoclaim(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     if created {
         ctx.notify(Events::STREAM, "xgroup-createconsumer", key);
     }
+    served.created = created;
+    propagate_group_change(ctx, key, group, consumer, &served);
     Ok(())
 }
 

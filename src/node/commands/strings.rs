@@ -188,6 +188,9 @@ fn set(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             ctx.db().set_with_expiry(key, value, expire_at, now);
         }
         ctx.dirty(1);
+        if let Some(at) = expire_at {
+            ctx.propagate_set_at(key, cmd.arg(2), at);
+        }
         ctx.notify(Events::STRING, "set", key);
         if expire_at.is_some() {
             ctx.notify(Events::GENERIC, "expire", key);
@@ -240,6 +243,7 @@ fn set_with_ttl_arg(
         now,
     );
     ctx.dirty(1);
+    ctx.propagate_set_at(cmd.arg(1), cmd.arg(3), at);
     ctx.notify(Events::STRING, "set", cmd.arg(1));
     ctx.notify(Events::GENERIC, "expire", cmd.arg(1));
     ctx.out.ok();
@@ -268,6 +272,7 @@ fn getdel(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
             let now = ctx.now;
             ctx.db().remove(cmd.arg(1), now);
             ctx.dirty(1);
+            ctx.propagate_as([&b"DEL"[..], cmd.arg(1)]);
             ctx.notify(Events::GENERIC, "del", cmd.arg(1));
             ctx.out.bulk(&old);
         }
@@ -311,12 +316,14 @@ fn getex(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     if let Some(at) = at {
         ctx.db().set_expire(key, Some(at), now);
         ctx.dirty(1);
+        ctx.propagate_expire_at(key, at);
         // A time already past deletes the key.
         let event = if at <= now { "del" } else { "expire" };
         ctx.notify(Events::GENERIC, event, key);
     } else if persist && ctx.db().expire_at(key, now).is_some() {
         ctx.db().set_expire(key, None, now);
         ctx.dirty(1);
+        ctx.propagate_as([&b"PERSIST"[..], key]);
         ctx.notify(Events::GENERIC, "persist", key);
     }
     ctx.out.bulk(&value);
@@ -478,6 +485,8 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
     ctx.db()
         .set_keep_ttl(key, Value::Str(Str::from_bytes(text.as_bytes())), now);
     ctx.dirty(1);
+    // The sum as stored: a replica's arithmetic could differ in the last digit.
+    ctx.propagate_as([&b"SET"[..], key, text.as_bytes(), b"KEEPTTL"]);
     ctx.notify(Events::STRING, "incrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
     Ok(())

@@ -807,6 +807,10 @@ fn pop_from_keys(
     }
     ctx.dirty(popped.len() as u64);
     if !popped.is_empty() {
+        // A replica pops as many from the same key, and never blocks (`BZPOPMIN`, `ZMPOP`).
+        let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+        let mut n = itoa::Buffer::new();
+        ctx.propagate_as([name, key, n.format(popped.len()).as_bytes()]);
         ctx.notify(Events::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
     }
     ctx.remove_if_empty(key);

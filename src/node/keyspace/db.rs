@@ -252,6 +252,9 @@ struct Store {
     journal: Journal,
     /// Keys a lookup found expired and deleted, for client-side caching (see [`ChangeLog`]).
     lazily_expired: ChangeLog,
+    /// Keys deleted by expiry or eviction, to be propagated as `DEL` to replicas; None while
+    /// nothing is replicated.
+    deletions: Option<Vec<Box<[u8]>>>,
     /// Under an LFU policy, the keys (positions) whose use the running command has counted:
     /// a handler may look a key up more than once (to check its type, then to change it),
     /// and Redis counts one use per lookup it makes, which is one per command.
@@ -282,6 +285,12 @@ impl Counted {
 }
 
 impl Store {
+    fn note_deletion(&mut self, key: &[u8]) {
+        if let Some(d) = &mut self.deletions {
+            d.push(key.into());
+        }
+    }
+
     fn find(&self, key: &[u8]) -> Option<&Item> {
         let pos = position(key);
         self.table
@@ -322,6 +331,9 @@ impl Store {
             self.expired += 1;
             self.journal.note(Events::EXPIRED, "expired", key);
             self.lazily_expired.note(key);
+            if let Some(d) = &mut self.deletions {
+                d.push(key.into());
+            }
         }
         if read {
             self.journal.note_miss(key);
@@ -352,6 +364,9 @@ impl Store {
                     self.expired += 1;
                     self.journal.note(Events::EXPIRED, "expired", key);
                     self.journal.note(Events::NEW, "new", key);
+                    if let Some(d) = &mut self.deletions {
+                        d.push(key.into());
+                    }
                 }
                 &mut item.entry
             }
@@ -388,6 +403,9 @@ impl Store {
                     self.expired += 1;
                     self.journal.note(Events::EXPIRED, "expired", key);
                     self.journal.note(Events::NEW, "new", key);
+                    if let Some(d) = &mut self.deletions {
+                        d.push(key.into());
+                    }
                     None
                 } else {
                     item.entry.expire_at()
@@ -505,6 +523,8 @@ struct Signals {
     ready: Vec<Box<[u8]>>,
     /// Keys changed, for client-side caching's invalidations.
     changed: ChangeLog,
+    /// Changes signalled so far: replication's sign that a command changed data.
+    changes: u64,
 }
 
 /// The keys a database changed, noted only while client tracking is live (see
@@ -532,6 +552,7 @@ struct Watch {
 impl Signals {
     /// Marks `key` changed: its watchers' transactions will fail, its waiters will be served.
     fn touch(&mut self, key: &[u8]) {
+        self.changes += 1;
         self.changed.note(key);
         if !self.watched.is_empty() {
             if let Some(w) = self.watched.get_mut(key) {
@@ -555,6 +576,7 @@ impl Signals {
     }
 
     fn touch_all(&mut self) {
+        self.changes += 1;
         for w in self.watched.values_mut() {
             w.version += 1;
         }
@@ -562,6 +584,11 @@ impl Signals {
 }
 
 impl Db {
+    /// How many changes were signalled to watchers so far (every change signals one).
+    pub fn changes(&self) -> u64 {
+        self.signals.changes
+    }
+
     pub fn len(&self) -> usize {
         self.store.table.len()
     }
@@ -687,6 +714,7 @@ impl Db {
     pub fn evict(&mut self, key: &[u8]) {
         if self.remove_entry(key).is_some() {
             self.store.journal.note(Events::EVICTED, "evicted", key);
+            self.store.note_deletion(key);
         }
     }
 
@@ -767,6 +795,7 @@ impl Db {
         // The expired counts and the journals belong to the databases, not to the data.
         std::mem::swap(&mut self.store.expired, &mut other.store.expired);
         std::mem::swap(&mut self.store.journal, &mut other.store.journal);
+        std::mem::swap(&mut self.store.deletions, &mut other.store.deletions);
         std::mem::swap(
             &mut self.store.lazily_expired,
             &mut other.store.lazily_expired,
@@ -808,6 +837,7 @@ impl Db {
             self.remove_entry(&key);
             self.store.expired += 1;
             self.store.journal.note(Events::EXPIRED, "expired", &key);
+            self.store.note_deletion(&key);
             n += 1;
         }
         n
@@ -817,6 +847,23 @@ impl Db {
     /// without deleting it, so that the dataset does not change.
     pub fn hold_expired(&mut self, hold: bool) {
         self.store.hold_expired = hold;
+    }
+
+    /// Whether keys deleted by expiry or eviction are noted for replication (see
+    /// [`take_deletions`](Self::take_deletions)).
+    pub fn note_deletions(&mut self, on: bool) {
+        if on != self.store.deletions.is_some() {
+            self.store.deletions = on.then(Vec::new);
+        }
+    }
+
+    /// The keys expiry and eviction deleted since the last call, oldest first, while
+    /// [`note_deletions`](Self::note_deletions) is on.
+    pub fn take_deletions(&mut self) -> Vec<Box<[u8]>> {
+        match &mut self.store.deletions {
+            Some(d) if !d.is_empty() => std::mem::take(d),
+            _ => Vec::new(),
+        }
     }
 
     /// Keys expired since the last call.

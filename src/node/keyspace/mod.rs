@@ -26,6 +26,7 @@ pub use value::{Kind, Value};
 
 use crate::node::blocking::Waiters;
 use crate::node::notify::{Events, Noted};
+use crate::node::replication::{self, Replication};
 use crate::node::tracking::Tracking;
 
 /// Counters the keyspace keeps as commands run (`INFO stats`).
@@ -50,6 +51,8 @@ pub struct Keyspace {
     journaled: Events,
     /// Client-side caching: who may cache which keys (see [`crate::node::tracking`]).
     pub tracking: Tracking,
+    /// What commands change, for the replicas (see [`crate::node::replication`]).
+    pub repl: Replication,
 }
 
 impl Keyspace {
@@ -61,6 +64,39 @@ impl Keyspace {
             pause: None,
             journaled: Events::NONE,
             tracking: Tracking::default(),
+            repl: Replication::new(replication::new_replid()),
+        }
+    }
+
+    /// From now on, keys deleted by expiry or eviction are noted, to be propagated.
+    pub fn note_deletions(&mut self) {
+        for db in &mut self.dbs {
+            db.note_deletions(true);
+        }
+    }
+
+    /// Sends the keys expiry deleted outside any command (the active expiry cycle), each as
+    /// its own `DEL`.
+    pub fn send_deletions(&mut self, hard_limit: u64) {
+        for (i, db) in self.dbs.iter_mut().enumerate() {
+            for key in db.take_deletions() {
+                self.repl.send_now(i, replication::del(&key), hard_limit);
+            }
+        }
+    }
+
+    /// Changes signalled in every database so far: a command changed data when this moved.
+    pub fn changes(&self) -> u64 {
+        self.dbs.iter().map(Db::changes).sum()
+    }
+
+    /// Records the keys expiry and eviction deleted since the last call, as `DEL`s in the
+    /// current replication unit.
+    pub fn record_deletions(&mut self) {
+        for (i, db) in self.dbs.iter_mut().enumerate() {
+            for key in db.take_deletions() {
+                self.repl.record(i, replication::del(&key));
+            }
         }
     }
 

@@ -531,7 +531,8 @@ fn raw_redis(lua: &Lua) -> mlua::Result<Table> {
                     "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
                 );
             }
-            // Accepted: effects replication will read the flags once the node replicates.
+            // Read by each `redis.call` of the run (see `run::replicas_muted`).
+            lua.set_app_data(super::run::ReplFlags(flags as u8));
             ok_value(Value::Nil)
         })?,
     )?;

@@ -6,8 +6,10 @@
 //! the way `EXEC` runs queued commands, then convert the reply to Lua. The bridge functions
 //! exist only for the run (an mlua scope), so they can hold the command's [`Ctx`].
 //!
-//! Replication hooks in here once the node replicates: every write command a script runs is
-//! where Redis 7.0 propagates effects (`redis.set_repl` would filter them).
+//! Effects replication: the commands a script runs record their own propagation (see
+//! [`crate::node::replication`]) and the script's command records none, so replicas get the
+//! writes, never the script. `redis.set_repl` without `REPL_REPLICA` mutes the writes after it
+//! (keys found expired still go as `DEL`s).
 
 use std::cell::RefCell;
 
@@ -35,6 +37,19 @@ pub(crate) const BRIDGE_ACL_CHECK: i64 = 3;
 /// written): other clients wait that long at most before a long script moves to a blocking
 /// thread, the same order of wait as a slow command.
 const INLINE_BUDGET_MS: u64 = 100;
+
+/// The run's `redis.set_repl` flags (Lua app data): `REPL_ALL` (3) at the start of each run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReplFlags(pub u8);
+
+/// `REPL_REPLICA`: the bit that lets a script's writes reach replicas.
+const REPL_REPLICA: u8 = 2;
+
+/// Whether the script turned replication of its writes off (`REPL_NONE`, `REPL_AOF`).
+fn replicas_muted(lua: &Lua) -> bool {
+    lua.app_data_ref::<ReplFlags>()
+        .is_some_and(|f| f.0 & REPL_REPLICA == 0)
+}
 
 /// One run of a script or function.
 pub struct Run<'r> {
@@ -109,6 +124,7 @@ impl Scratch {
 /// Runs `run` and writes its reply (or error) to `ctx.out`.
 pub fn run_script(engine: &mut ScriptEngine, ctx: &mut Ctx<'_>, run: Run<'_>) -> CmdResult {
     let lua = engine.lua.clone();
+    lua.set_app_data(ReplFlags(3));
     // Everything up to the script's first instruction is our own allocation (see Unlimited).
     let unlimited = Unlimited::new(&lua);
     let to_table = |items: &[Bytes]| -> mlua::Result<mlua::Table> {
@@ -379,7 +395,14 @@ impl Bridge<'_, '_> {
                 ctx.config.clone(),
                 ctx.now,
             );
+            let muted = replicas_muted(lua);
+            if muted {
+                sub.ks.repl.mute_effects(true);
+            }
             let _ = execute(&mut sub, spec, &cmd);
+            if muted {
+                sub.ks.repl.mute_effects(false);
+            }
             if !std::sync::Arc::ptr_eq(&sub.config, &ctx.config) {
                 ctx.config = sub.config.clone();
             }

@@ -1,28 +1,36 @@
-//! Redis's RDB object serialization: the bytes `DUMP` answers and `RESTORE` takes, and (later)
-//! what `MIGRATE`, replication and snapshots carry.
+//! Redis's RDB serialization: the bytes `DUMP` answers and `RESTORE` takes, the snapshot files
+//! the node saves and loads, and (later) what `MIGRATE` and replication carry.
 //!
-//! This module knows nothing of the keyspace's types: it speaks [`RdbObject`], a plain
-//! intermediate that the commands convert to and from their values.
+//! The object layer knows nothing of the keyspace's types: it speaks [`RdbObject`], a plain
+//! intermediate that [`value`] converts to and from the keyspace's values.
 //!
 //! - [`object`]: one object's type byte and body, and the `DUMP` payload around it (RDB
 //!   version and CRC-64 footer) — [`dump_payload`] and [`restore_payload`].
 //! - [`reader`]: a bounded cursor over untrusted bytes; RDB lengths and strings.
 //! - [`listpack`], [`ziplist`], [`intset`]: the compact encodings nested inside objects.
 //! - [`lzf`]: the compression of long strings; [`crc64`]: the footer's checksum.
+//! - [`value`]: keyspace values to and from [`RdbObject`].
+//! - [`file`](mod@file): whole RDB files — [`write_snapshot`] and [`load_snapshot`].
+//! - [`persistence`]: `SAVE`, `BGSAVE`, the `save` rules, the save at exit and the load at
+//!   start, and what `INFO persistence` reports of them.
 //!
 //! Every length read from a payload is checked against the bytes left before anything is
 //! allocated for it, and no input makes any of it panic (see the property tests in
 //! [`object`]).
 
 pub mod crc64;
+pub mod file;
 pub mod intset;
 pub mod listpack;
 pub mod lzf;
 pub mod object;
+pub mod persistence;
 pub mod reader;
 pub mod stream;
+pub mod value;
 pub mod ziplist;
 
+pub use file::{load_snapshot, write_snapshot, write_snapshot_with, SnapshotError};
 pub use object::{dump_payload, restore_payload, RDB_VERSION};
 
 /// One value, as RDB carries it: elements as bytes, in the order they are written.

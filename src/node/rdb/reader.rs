@@ -39,6 +39,11 @@ impl<'a> Reader<'a> {
         self.remaining() == 0
     }
 
+    /// How many bytes have been read: where the next read starts, for error messages.
+    pub fn offset(&self) -> usize {
+        self.pos
+    }
+
     /// The next `n` bytes.
     pub fn take(&mut self, n: usize) -> Result<&'a [u8], RdbError> {
         if n > self.remaining() {

@@ -26,7 +26,7 @@ mod temp_dir;
 mod wait;
 
 pub use cluster::{ClusterOptions, RedisCluster, SLOTS};
-pub use node::{Differential, SlotgateNode};
+pub use node::{run_node_to_exit, Differential, SlotgateNode};
 pub use ports::{free_port, loopback};
 pub use proxy::{run_proxy_to_exit, Proxy};
 pub use redis_node::{NodeOptions, RedisNode};

@@ -25,6 +25,8 @@ pub struct SlotgateNode {
     port: u16,
     log_path: PathBuf,
     dir: Option<TempDir>,
+    /// The arguments it was started with, for [`restart`](Self::restart).
+    args: Vec<String>,
 }
 
 impl SlotgateNode {
@@ -36,40 +38,54 @@ impl SlotgateNode {
     /// Starts a node with more arguments: a config file and/or `--directive value` pairs. The
     /// harness adds `--port` and `--dir` (its scratch directory) last.
     pub fn start_with(args: &[&str]) -> SlotgateNode {
-        let dir = TempDir::new("node");
-        let log_path = dir.path().join("node.log");
+        SlotgateNode::start_in(TempDir::new("node"), args)
+    }
+
+    /// [`start_with`](Self::start_with) in `dir`, which may already hold files the node reads
+    /// at start (a `dump.rdb`).
+    pub fn start_in(dir: TempDir, args: &[&str]) -> SlotgateNode {
+        let mut node = SlotgateNode {
+            child: None,
+            port: 0,
+            log_path: dir.path().join("node.log"),
+            dir: Some(dir),
+            args: args.iter().map(|a| a.to_string()).collect(),
+        };
+        node.spawn_and_wait();
+        node
+    }
+
+    /// Starts the node again in the same directory with the same arguments (on a new port),
+    /// after [`kill`](Self::kill) or a shutdown; SIGKILLs it first if it still runs.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn_and_wait();
+    }
+
+    fn spawn_and_wait(&mut self) {
+        let dir = self.dir().to_path_buf();
         for _ in 0..START_ATTEMPTS {
             let port = free_port();
-            let log = std::fs::File::create(&log_path)
-                .unwrap_or_else(|e| panic!("cannot create {}: {e}", log_path.display()));
+            let log = std::fs::File::create(&self.log_path)
+                .unwrap_or_else(|e| panic!("cannot create {}: {e}", self.log_path.display()));
             let child = Command::new(env!("CARGO_BIN_EXE_slotgate"))
                 .arg("node")
-                .args(args)
+                .args(&self.args)
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--dir", &dir.path().display().to_string()])
-                .current_dir(dir.path())
+                .args(["--dir", &dir.display().to_string()])
+                .current_dir(&dir)
                 .env("RUST_BACKTRACE", "1")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(log)
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot run slotgate: {e}"));
-            let mut node = SlotgateNode {
-                child: Some(child),
-                port,
-                log_path: log_path.clone(),
-                dir: None,
-            };
-            match node.wait_until_ready() {
-                Ok(()) => {
-                    node.dir = Some(dir);
-                    return node;
-                }
-                Err(_) if node.log().contains("in use") => continue,
-                Err(failure) => {
-                    node.dir = Some(dir);
-                    panic!("{failure}");
-                }
+            self.child = Some(child);
+            self.port = port;
+            match self.wait_until_ready() {
+                Ok(()) => return,
+                Err(_) if self.log().contains("in use") => continue,
+                Err(failure) => panic!("{failure}"),
             }
         }
         panic!("slotgate node did not start after {START_ATTEMPTS} attempts: ports were taken");
@@ -157,6 +173,43 @@ impl SlotgateNode {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+}
+
+/// Runs `slotgate node <args>` in `dir` (on a free port) expecting it to exit by itself within
+/// `within`, as it must when it cannot start: its exit status and what it logged. Panics if it
+/// is still running then.
+pub fn run_node_to_exit(dir: &Path, args: &[&str], within: Duration) -> (ExitStatus, String) {
+    let log_path = dir.join("node-exit.log");
+    let log = std::fs::File::create(&log_path)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", log_path.display()));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_slotgate"))
+        .arg("node")
+        .args(args)
+        .args(["--port", &free_port().to_string(), "--bind", "127.0.0.1"])
+        .args(["--dir", &dir.display().to_string()])
+        .current_dir(dir)
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run slotgate: {e}"));
+    let deadline = Instant::now() + within;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait on slotgate") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("slotgate node {args:?} still runs after {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (
+        status,
+        std::fs::read_to_string(&log_path).unwrap_or_default(),
+    )
 }
 
 impl Drop for SlotgateNode {

@@ -122,6 +122,11 @@ impl RedisNode {
         self.child.is_some()
     }
 
+    /// The server's `dir`: its config, log and `dump.rdb`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The file the server logs to.
     pub fn log_path(&self) -> PathBuf {
         self.dir.join("redis.log")
@@ -152,6 +157,11 @@ impl RedisNode {
             .arg(&args[1..])
             .query(&mut self.client())
             .unwrap_or_else(|e| panic!("{args:?} on {} failed: {e}", self.addr()))
+    }
+
+    /// The server's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// SIGKILLs the server (no shutdown, no save) and reaps it.
