@@ -38,6 +38,11 @@ impl Reply {
         self.buf.is_empty()
     }
 
+    /// Everything written so far, left in place (a reply read where it was written).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
     /// Everything written so far, leaving the writer empty.
     pub fn take(&mut self) -> BytesMut {
         self.buf.split()

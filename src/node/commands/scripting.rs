@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::{Ctx, Handler};
 use crate::node::error::{CmdError, CmdResult};
-use crate::node::lua::engine::CachedScript;
+use crate::node::lua::engine::{lua_error_text, CachedScript};
 use crate::node::lua::run::{run_script, Run};
 use crate::node::lua::shebang::{eval_flags, ScriptFlags};
 use crate::node::lua::ScriptEngine;
@@ -81,6 +81,11 @@ fn cache_script(engine: &mut ScriptEngine, body: &[u8]) -> Result<String, CmdErr
                 String::from_utf8_lossy(&crate::node::lua::convert::one_line(e.as_bytes()))
             ))
         })?;
+    // Every EVAL script shares one environment (its KEYS and ARGV are set per run there), so
+    // it is set once here rather than at each run.
+    function
+        .set_environment(engine.eval_env.clone())
+        .map_err(|e| CmdError::text(format!("ERR {}", lua_error_text(&e))))?;
     engine.scripts.insert(
         sha.clone(),
         CachedScript {
@@ -96,16 +101,22 @@ fn eval_generic(ctx: &mut Ctx<'_>, cmd: &Command, by_sha: bool, ro: bool) -> Cmd
     let numkeys = numkeys(cmd)?;
     let node = ctx.node;
     let mut engine = node.scripting.engine();
-    let sha = if by_sha {
-        let sha = cmd.arg(1);
-        if sha.len() != 40 {
+    // The SHA1 lowercased on the stack: EVALSHA, the hot path, allocates no name.
+    let mut lower = [0u8; 40];
+    let compiled;
+    let sha: &str = if by_sha {
+        let given = cmd.arg(1);
+        if given.len() != 40 {
             return Err(CmdError::text(NOSCRIPT));
         }
-        String::from_utf8_lossy(sha).to_ascii_lowercase()
+        lower.copy_from_slice(given);
+        lower.make_ascii_lowercase();
+        std::str::from_utf8(&lower).map_err(|_| CmdError::text(NOSCRIPT))?
     } else {
-        cache_script(&mut engine, cmd.arg(1))?
+        compiled = cache_script(&mut engine, cmd.arg(1))?;
+        &compiled
     };
-    let Some(script) = engine.scripts.get(&sha) else {
+    let Some(script) = engine.scripts.get(sha) else {
         return Err(CmdError::text(NOSCRIPT));
     };
     let (flags, function) = (script.flags, script.function.clone());
@@ -116,7 +127,7 @@ fn eval_generic(ctx: &mut Ctx<'_>, cmd: &Command, by_sha: bool, ro: bool) -> Cmd
     let run = Run {
         function: &function,
         eval: true,
-        name: &sha,
+        name: sha,
         keys,
         args: argv,
         read_only: ro || flags.no_writes,

@@ -7,10 +7,11 @@
 //! `big_number`/`map`/`set` field as that kind of reply, any other table as an array that
 //! stops at its first nil.
 
+use bytes::Bytes;
 use mlua::{Lua, Table, Value};
 
 use crate::node::reply::Reply;
-use crate::resp::Frame;
+use crate::resp::{Frame, Limits};
 
 /// Deepest nesting of tables a script may return (Redis stops at Lua's stack limit).
 const MAX_DEPTH: usize = 1000;
@@ -81,6 +82,90 @@ pub fn frame_to_lua(lua: &Lua, frame: &Frame, resp3: bool) -> mlua::Result<Value
         }
         Frame::Attribute { value, .. } => frame_to_lua(lua, value, resp3)?,
     })
+}
+
+/// The Lua value for a command's whole reply as RESP, and whether it is an error. A reply
+/// of one line or one bulk string (most commands' replies) is read where it lies; anything
+/// else is decoded into a [`Frame`] first and converted by [`frame_to_lua`].
+pub fn reply_to_lua(lua: &Lua, reply: &[u8], resp3: bool) -> mlua::Result<(Value, bool)> {
+    if let Some(answer) = simple_reply_to_lua(lua, reply, resp3)? {
+        return Ok(answer);
+    }
+    let limits = Limits {
+        max_depth: 1024,
+        ..Limits::default()
+    };
+    let frame = match Frame::decode(&Bytes::copy_from_slice(reply), limits) {
+        Ok(Some((frame, _))) => frame,
+        _ => Frame::Null,
+    };
+    let is_error = matches!(frame, Frame::Error(_) | Frame::BulkError(_));
+    Ok((frame_to_lua(lua, &frame, resp3)?, is_error))
+}
+
+/// [`reply_to_lua`] for a reply that is one integer, status, error, null or bulk string
+/// filling `reply` exactly (None for anything else), with [`frame_to_lua`]'s results.
+fn simple_reply_to_lua(
+    lua: &Lua,
+    reply: &[u8],
+    resp3: bool,
+) -> mlua::Result<Option<(Value, bool)>> {
+    let null = if resp3 {
+        Value::Nil
+    } else {
+        Value::Boolean(false)
+    };
+    let Some((&kind, rest)) = reply.split_first() else {
+        return Ok(None);
+    };
+    // The first line, which must be the only one but for a bulk string's data.
+    let Some(eol) = rest.iter().position(|&b| b == b'\r') else {
+        return Ok(None);
+    };
+    let (line, after) = (&rest[..eol], &rest[eol..]);
+    if !after.starts_with(b"\r\n") {
+        return Ok(None);
+    }
+    let after = &after[2..];
+    if kind == b'$' {
+        let Some(len) = crate::resp::parse_i64(line) else {
+            return Ok(None);
+        };
+        if len == -1 && after.is_empty() {
+            return Ok(Some((null, false)));
+        }
+        let Ok(len) = usize::try_from(len) else {
+            return Ok(None);
+        };
+        if len > Limits::DEFAULT_MAX_BULK_LEN || after.len() != len + 2 || !after.ends_with(b"\r\n")
+        {
+            return Ok(None);
+        }
+        let data = &after[..len];
+        return Ok(Some((Value::String(lua.create_string(data)?), false)));
+    }
+    if !after.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(match kind {
+        b':' => match crate::resp::parse_i64(line) {
+            Some(n) => (Value::Number(n as f64), false),
+            None => return Ok(None),
+        },
+        b'+' => {
+            let t = lua.create_table()?;
+            t.raw_set("ok", lua.create_string(line)?)?;
+            (Value::Table(t), false)
+        }
+        b'-' => {
+            let mut text = Vec::with_capacity(line.len() + 1);
+            text.push(b'-');
+            text.extend_from_slice(line);
+            (Value::Table(error_table(lua, &text)?), true)
+        }
+        b'_' if line.is_empty() => (null, false),
+        _ => return Ok(None),
+    }))
 }
 
 /// The `{err = "CODE message"}` table Redis's `luaPushErrorBuff` builds from an error text:
@@ -248,6 +333,44 @@ mod tests {
             &out.take()[..],
             b"*7\r\n:1\r\n:2\r\n:-2\r\n$1\r\na\r\n$-1\r\n:1\r\n+fine\r\n"
         );
+    }
+
+    #[test]
+    fn replies_read_in_place_convert_as_frames_do() {
+        let lua = Lua::new();
+        let replies: &[&[u8]] = &[
+            b":5\r\n",
+            b":-12\r\n",
+            b"$3\r\nabc\r\n",
+            b"$0\r\n\r\n",
+            b"$4\r\na\r\nb\r\n",
+            b"$-1\r\n",
+            b"_\r\n",
+            b"+OK\r\n",
+            b"-ERR bad thing\r\n",
+            b"-WRONGTYPE Operation against a key\r\n",
+            b"*2\r\n:1\r\n$1\r\na\r\n",
+            b"*-1\r\n",
+            b"#t\r\n",
+        ];
+        for &reply in replies {
+            for resp3 in [false, true] {
+                let (fast, fast_error) = reply_to_lua(&lua, reply, resp3).unwrap();
+                let frame = Frame::decode(&Bytes::copy_from_slice(reply), Limits::default())
+                    .unwrap()
+                    .unwrap()
+                    .0;
+                let slow = frame_to_lua(&lua, &frame, resp3).unwrap();
+                let slow_error = matches!(frame, Frame::Error(_) | Frame::BulkError(_));
+                let (mut a, mut b) = (Reply::new(resp3), Reply::new(resp3));
+                write_lua_value(&mut a, &fast, resp3);
+                write_lua_value(&mut b, &slow, resp3);
+                let reply = String::from_utf8_lossy(reply);
+                assert_eq!(a.take(), b.take(), "{reply:?} resp3={resp3}");
+                assert_eq!(fast_error, slow_error, "{reply:?}");
+                assert_eq!(fast.type_name(), slow.type_name(), "{reply:?}");
+            }
+        }
     }
 
     #[test]

@@ -9,7 +9,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use mlua::{HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+use mlua::{
+    HookTriggers, LightUserData, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState,
+};
 
 use super::bit;
 use super::busy::ScriptWatch;
@@ -44,7 +46,7 @@ pub struct CachedScript {
 /// The node's Lua state.
 pub struct ScriptEngine {
     pub(crate) lua: Lua,
-    /// The sandbox's hidden table: `call`, `run`, `new_env`, `handler`, `globals`.
+    /// The sandbox's hidden table: `call`, `run`, `eval_env`, `handler`, `globals`.
     pub(crate) hooks: Table,
     /// Polled by the instruction hook; also times library loads.
     pub(crate) watch: Arc<ScriptWatch>,
@@ -52,24 +54,16 @@ pub struct ScriptEngine {
     pub scripts: HashMap<String, CachedScript>,
     /// `FUNCTION LOAD`ed libraries, by name.
     pub libraries: super::library::Libraries,
-    /// The keys every run uses, made once: a key given as `&str` is a new Lua string (and a
-    /// protected call) each time.
-    pub(crate) names: Names,
     /// The connection handle of the clients scripts' commands run as (a detached one: no
     /// socket), made once rather than per run.
     pub(crate) script_handle: Arc<crate::node::client::ClientHandle>,
     /// `EVAL` scripts' globals: the read-only ones plus `KEYS` and `ARGV`, which each run
     /// replaces (Redis too keeps one global table for every script).
     pub(crate) eval_env: Table,
-}
-
-/// Lua strings for the keys of `hooks` and of the scripts' globals.
-pub(crate) struct Names {
-    pub call: mlua::LuaString,
-    pub pending: mlua::LuaString,
-    pub run: mlua::LuaString,
-    pub keys: mlua::LuaString,
-    pub argv: mlua::LuaString,
+    /// `hooks.run`, looked up once: every script and function call starts there.
+    pub(crate) runner: mlua::Function,
+    /// The bridge's buffers, lent to each run.
+    pub(crate) scratch: super::run::Scratch,
 }
 
 impl std::fmt::Debug for ScriptEngine {
@@ -115,13 +109,18 @@ impl ScriptEngine {
         random_functions(&lua, &hooks, rng)?;
         let redis: Table = g.raw_get("redis")?;
         install(&lua, &hooks, &redis, &raw_redis(&lua)?)?;
-        for name in ["call", "pcall", "setresp", "acl_check_cmd"] {
-            redis.raw_set(name, bridge_function(&lua, &hooks, name)?)?;
+        {
+            use super::run::{BRIDGE_ACL_CHECK, BRIDGE_CALL, BRIDGE_PCALL, BRIDGE_SETRESP};
+            for (name, op) in [
+                ("pcall", BRIDGE_PCALL),
+                ("call", BRIDGE_CALL),
+                ("setresp", BRIDGE_SETRESP),
+                ("acl_check_cmd", BRIDGE_ACL_CHECK),
+            ] {
+                redis.raw_set(name, bridge_function(&lua, &hooks, op)?)?;
+            }
         }
-        hooks.raw_set(
-            "register_function",
-            bridge_function(&lua, &hooks, "register_function")?,
-        )?;
+        hooks.raw_set("register_function", register_function(&lua, &hooks)?)?;
         let math: Table = g.raw_get("math")?;
         let random = lua.create_table()?;
         random.raw_set("random", hooks.raw_get::<mlua::Function>("random")?)?;
@@ -142,16 +141,16 @@ impl ScriptEngine {
             error_handler(&lua, hooks.clone(), watch.clone())?,
         )?;
         // Until a script runs, `redis.call` has nothing to call.
+        let outside = hooks.clone();
         hooks.raw_set(
             "call",
-            lua.create_function(|lua, _: MultiValue| {
-                Ok((
-                    false,
-                    Value::Table(error_table(
-                        lua,
-                        b"redis.call/pcall can only be called inside a script invocation",
-                    )?),
-                ))
+            lua.create_function(move |lua, _: MultiValue| {
+                let text = b"redis.call/pcall can only be called inside a script invocation";
+                settle(
+                    lua,
+                    &outside,
+                    (false, Value::Table(error_table(lua, text)?)),
+                )
             })?,
         )?;
         lua.load(include_str!("prelude.lua"))
@@ -171,23 +170,17 @@ impl ScriptEngine {
                 }
             },
         )?;
-        let names = Names {
-            call: lua.create_string("call")?,
-            pending: lua.create_string("pending")?,
-            run: lua.create_string("run")?,
-            keys: lua.create_string("KEYS")?,
-            argv: lua.create_string("ARGV")?,
-        };
-        let new_env: mlua::Function = hooks.raw_get("new_env")?;
-        let eval_env: Table = new_env.call((lua.create_table()?, lua.create_table()?))?;
+        let eval_env: Table = hooks.raw_get("eval_env")?;
+        let runner: mlua::Function = hooks.raw_get("run")?;
         Ok(ScriptEngine {
             lua,
             hooks,
             watch,
             scripts: HashMap::new(),
             libraries: Default::default(),
-            names,
             eval_env,
+            runner,
+            scratch: Default::default(),
             script_handle: crate::node::client::Client::detached(0).handle,
         })
     }
@@ -227,6 +220,34 @@ impl ScriptEngine {
     pub fn flush_scripts(&mut self) {
         self.scripts.clear();
         let _ = self.lua.gc_collect();
+    }
+}
+
+/// Lifts the state's memory limit until dropped (then puts back the one before, so guards
+/// nest).
+///
+/// With a limit set, mlua runs every API call that may allocate (making a string or table,
+/// `raw_set`) as a protected call, and on Lua 5.1 each protected call allocates two C closures
+/// for Lua's collector to free again: several times the cost of the operation itself, on each
+/// of the dozens a script run makes from Rust (KEYS/ARGV, `redis.call`'s reply). The limit is
+/// there for what scripts allocate, so the runner lifts it only around its own Rust-side work,
+/// which allocates in proportion to what a command answered; Lua code always runs under it (a
+/// script that went past it while the limit was lifted fails at its next allocation).
+pub(crate) struct Unlimited<'l> {
+    lua: &'l Lua,
+    previous: usize,
+}
+
+impl<'l> Unlimited<'l> {
+    pub(crate) fn new(lua: &'l Lua) -> Unlimited<'l> {
+        let previous = lua.set_memory_limit(0).unwrap_or(MEMORY_LIMIT);
+        Unlimited { lua, previous }
+    }
+}
+
+impl Drop for Unlimited<'_> {
+    fn drop(&mut self) {
+        let _ = self.lua.set_memory_limit(self.previous);
     }
 }
 
@@ -272,26 +293,39 @@ fn install(lua: &Lua, hooks: &Table, into: &Table, raw: &Table) -> mlua::Result<
     Ok(())
 }
 
-/// `redis.call` and the others that reach the running command: they look up the run's
-/// bridge function in `hooks` at each call (it exists only while a script runs).
-fn bridge_function(lua: &Lua, hooks: &Table, name: &'static str) -> mlua::Result<mlua::Function> {
+/// `redis.pcall`, `redis.setresp`, `redis.acl_check_cmd` (and `redis.call` outside a run):
+/// they hand their arguments to the run's bridge (`hooks.call`, replaced for each run) with
+/// [`forwarded`] and `op` in front, saying which of them called; the bridge raises the errors.
+/// Each run installs its bridge as `redis.call` itself, sparing the commonest call this hop
+/// (a protected call and a conversion of every argument both ways). They are Rust, not Lua
+/// wrappers, because a script's `return redis.call(...)` is a tail call: into a Lua function
+/// it would erase the script's frame, and the line its errors show.
+fn bridge_function(lua: &Lua, hooks: &Table, op: i64) -> mlua::Result<mlua::Function> {
     let hooks = hooks.clone();
-    // The key of the function in `hooks` this one forwards to (made once), and what the
-    // run's bridge is asked to do.
-    use super::run::{BRIDGE_ACL_CHECK, BRIDGE_CALL, BRIDGE_PCALL, BRIDGE_SETRESP};
-    let (key, op) = match name {
-        "pcall" => ("call", Some(BRIDGE_PCALL)),
-        "call" => ("call", Some(BRIDGE_CALL)),
-        "setresp" => ("call", Some(BRIDGE_SETRESP)),
-        "acl_check_cmd" => ("call", Some(BRIDGE_ACL_CHECK)),
-        "register_function" => ("register", None),
-        other => (other, None),
-    };
-    let key = lua.create_string(key)?;
-    lua.create_function(move |lua, mut args: MultiValue| {
-        if let Some(op) = op {
-            args.push_front(Value::Integer(op));
-        }
+    let key = lua.create_string("call")?;
+    lua.create_function(move |_, mut args: MultiValue| {
+        args.push_front(Value::Integer(op));
+        args.push_front(Value::LightUserData(forwarded()));
+        let target: mlua::Function = hooks.raw_get(&key)?;
+        target.call::<Value>(args)
+    })
+}
+
+/// Whose address marks a call of the run's bridge as forwarded by [`bridge_function`].
+static FORWARDED: u8 = 0;
+
+/// The first argument of a forwarded bridge call: a light userdata no script can make (Lua
+/// code makes none; `cjson.null`, the only one a library hands out, is NULL).
+pub(crate) fn forwarded() -> LightUserData {
+    LightUserData(std::ptr::addr_of!(FORWARDED).cast_mut().cast())
+}
+
+/// `redis.register_function` (offered while a library loads): forwards to the load's own
+/// `hooks.register`.
+fn register_function(lua: &Lua, hooks: &Table) -> mlua::Result<mlua::Function> {
+    let hooks = hooks.clone();
+    let key = lua.create_string("register")?;
+    lua.create_function(move |lua, args: MultiValue| {
         let target: mlua::Function = hooks.raw_get(&key)?;
         let answer = target.call::<(bool, Value)>(args)?;
         settle(lua, &hooks, answer)
@@ -601,6 +635,22 @@ fn random_functions(lua: &Lua, hooks: &Table, rng: Arc<Mutex<Rand48>>) -> mlua::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unlimited_nests_and_puts_the_limit_back() {
+        let engine = ScriptEngine::new(Arc::new(ScriptWatch::default())).unwrap();
+        {
+            let _outer = Unlimited::new(&engine.lua);
+            {
+                let _inner = Unlimited::new(&engine.lua);
+            }
+            assert_eq!(engine.lua.set_memory_limit(0).unwrap(), 0);
+        }
+        assert_eq!(
+            engine.lua.set_memory_limit(MEMORY_LIMIT).unwrap(),
+            MEMORY_LIMIT
+        );
+    }
 
     #[test]
     fn handler_finds_the_script_line() {

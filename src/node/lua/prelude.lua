@@ -24,14 +24,13 @@ for _, k in ipairs({'string', 'math', 'table', 'coroutine', 'redis', 'cjson', 'c
   if visible[k] then visible[k] = readonly(visible[k]) end
 end
 
-local function global_index(_, k)
-  local v = visible[k]
-  if v == nil then
-    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
-  end
-  return v
+-- A global a script reads is found in `visible` by Lua's own table lookup (no function call
+-- per read: `redis`, on every redis.call, is one); only a missing one reaches this function,
+-- called from the script's frame all the same, so level 2 is the script.
+local function missing_global(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
 end
-local env_meta = {__index = global_index, __newindex = readonly_error, __metatable = false}
+local env_meta = {__index = visible, __newindex = readonly_error, __metatable = false}
 local globals = setmetatable({}, env_meta)
 visible._G = globals
 -- Errors raised from Rust arrive as userdata; the value meant (a string or an {err=...}
@@ -59,6 +58,7 @@ visible.loadstring = function(s, name)
   if f then setfenv(f, globals) end
   return f, e
 end
+setmetatable(visible, {__index = missing_global, __metatable = false})
 
 -- FUNCTION LOAD runs a library's code with only a smaller `redis` (register_function, log,
 -- the constants) as its globals; its functions, called later, see the full one. Both through one environment
@@ -79,7 +79,7 @@ local library_meta = {
     if loading[t] then
       if k == 'redis' then v = load_redis end
     else
-      v = visible[k]
+      v = rawget(visible, k)
     end
     if v == nil then
       error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
@@ -98,14 +98,37 @@ function hooks.library_loaded(env)
   loading[env] = nil
 end
 
--- A script's globals: the shared read-only ones plus its own KEYS and ARGV (EVAL).
-function hooks.new_env(keys, argv)
-  return setmetatable({KEYS = keys, ARGV = argv}, env_meta)
-end
+-- EVAL scripts' globals: the shared read-only ones plus KEYS and ARGV, which each run replaces
+-- (Redis too keeps one global table for every script).
+local eval_env = setmetatable({KEYS = {}, ARGV = {}}, env_meta)
+hooks.eval_env = eval_env
 hooks.globals = globals
 
--- Runs f(a, b) with the error handler that notes the script's line.
-function hooks.run(f, a, b)
-  local ok, v = xpcall(function() return f(a, b) end, hooks.handler)
+-- Runs f(a, b) with the error handler that notes the script's line; f() when a is nil (a
+-- library's code: Redis calls it with no arguments), which needs no closure. For a script or
+-- function run, `call` is the run's bridge: it is `redis.call` (and what the other bridge
+-- functions forward to) until the run ends. An EVAL script (`eval`) gets a (KEYS) and b (ARGV)
+-- as globals in eval_env, and no arguments. All of a run's setup is here, in one call from
+-- Rust, because each table write (or table handed over) from Rust costs more than the Lua
+-- that does it.
+local redis_functions, call_outside = G.redis, G.redis.call
+local rawset = G.rawset
+function hooks.run(f, a, b, call, eval)
+  hooks.pending = nil
+  if call then
+    hooks.call = call
+    redis_functions.call = call
+  end
+  local ok, v
+  if eval then
+    rawset(eval_env, 'KEYS', a)
+    rawset(eval_env, 'ARGV', b)
+    ok, v = xpcall(f, hooks.handler)
+  elseif a == nil then
+    ok, v = xpcall(f, hooks.handler)
+  else
+    ok, v = xpcall(function() return f(a, b) end, hooks.handler)
+  end
+  redis_functions.call = call_outside
   return ok, v
 end

@@ -15,16 +15,17 @@ use std::cell::RefCell;
 
 use bytes::Bytes;
 use mlua::{Lua, MultiValue, Value};
+use smallvec::SmallVec;
 
-use super::convert::{error_table, frame_to_lua, one_line, write_lua_value};
-use super::engine::{lua_error_text, ScriptEngine};
+use super::convert::{error_table, one_line, reply_to_lua, write_lua_value};
+use super::engine::{forwarded, lua_error_text, settle, ScriptEngine, Unlimited};
 use crate::command::table;
 use crate::node::client::Client;
 use crate::node::commands::{execute, Ctx};
 use crate::node::error::{CmdError, CmdResult};
 use crate::node::memory::{self, Room};
 use crate::node::reply::{format_g, Reply};
-use crate::resp::{Command, Frame, Limits};
+use crate::resp::Command;
 
 /// What the run's one bridge function is asked to do (its first argument).
 pub(crate) const BRIDGE_PCALL: i64 = 0;
@@ -74,33 +75,78 @@ struct Bridge<'c, 'a> {
     read_only: bool,
     allow_oom: bool,
     wrote: bool,
+    /// Buffers every `redis.call` of the run reuses (kept by the engine between runs).
+    scratch: Scratch,
+}
+
+/// The buffers a bridge call fills and empties again: its arguments and its command's reply.
+/// Kept from call to call and run to run, so a call allocates only its command.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    /// The call's arguments end to end; `ends[i]` is where argument `i` ends.
+    args: Vec<u8>,
+    ends: Vec<usize>,
+    out: Reply,
+}
+
+impl Scratch {
+    /// Copies a bridge call's arguments in, as Redis turns them into a command's: strings
+    /// as they are, numbers as `%.17g`; the error text for anything else.
+    fn fill_args(&mut self, args: &MultiValue) -> Result<(), &'static [u8]> {
+        self.args.clear();
+        self.ends.clear();
+        if args.is_empty() {
+            return Err(b"Please specify at least one argument for this redis lib call");
+        }
+        for a in args {
+            match a {
+                Value::String(s) => self.args.extend_from_slice(&s.as_bytes()),
+                Value::Number(x) => self.args.extend_from_slice(format_g(*x, 17).as_bytes()),
+                Value::Integer(n) => self
+                    .args
+                    .extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
+                _ => return Err(b"Lua redis lib command arguments must be strings or integers"),
+            }
+            self.ends.push(self.args.len());
+        }
+        Ok(())
+    }
+
+    /// The arguments [`fill_args`](Self::fill_args) copied in.
+    fn args(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter().copied())
+            .map(|(start, end)| &self.args[start..end])
+    }
 }
 
 /// Runs `run` and writes its reply (or error) to `ctx.out`.
 pub fn run_script(engine: &mut ScriptEngine, ctx: &mut Ctx<'_>, run: Run<'_>) -> CmdResult {
     let lua = engine.lua.clone();
     lua.set_app_data(ReplFlags(3));
+    // Everything up to the script's first instruction is our own allocation (see Unlimited).
+    let unlimited = Unlimited::new(&lua);
     let to_table = |items: &[Bytes]| -> mlua::Result<mlua::Table> {
+        // Text (keys and arguments nearly always are) goes straight onto Lua's stack in one
+        // API call for the whole table; anything else through a Lua string handle each.
+        let text: Option<SmallVec<[&str; 8]>> = items
+            .iter()
+            .map(|item| std::str::from_utf8(item).ok())
+            .collect();
+        if let Some(text) = text {
+            return lua.create_sequence_from(text);
+        }
         let t = lua.create_table_with_capacity(items.len(), 0)?;
         for (i, item) in items.iter().enumerate() {
-            t.raw_set(i + 1, lua.create_string(item)?)?;
+            t.raw_seti(i + 1, lua.create_string(item)?)?;
         }
         Ok(t)
     };
-    let prepared = (|| -> mlua::Result<(Value, Value)> {
-        let keys = to_table(&run.keys)?;
-        let args = to_table(&run.args)?;
-        if run.eval {
-            let env = &engine.eval_env;
-            env.raw_set(&engine.names.keys, keys)?;
-            env.raw_set(&engine.names.argv, args)?;
-            run.function.set_environment(env.clone())?;
-            Ok((Value::Nil, Value::Nil))
-        } else {
-            Ok((Value::Table(keys), Value::Table(args)))
-        }
+    let prepared = (|| -> mlua::Result<(mlua::Table, mlua::Table)> {
+        Ok((to_table(&run.keys)?, to_table(&run.args)?))
     })();
-    let (a, b) = prepared.map_err(|e| run_failure(run.name, &e))?;
+    let (keys, args) = prepared.map_err(|e| run_failure(run.name, &e))?;
     // The script's own client: the caller's id and database, on a handle made once.
     let mut client = Client::new(
         engine.script_handle.clone(),
@@ -131,31 +177,39 @@ pub fn run_script(engine: &mut ScriptEngine, ctx: &mut Ctx<'_>, run: Run<'_>) ->
         read_only: run.read_only,
         allow_oom: run.allow_oom,
         wrote: false,
+        scratch: std::mem::take(&mut engine.scratch),
     });
     let hooks = engine.hooks.clone();
-    let names = &engine.names;
-    let _ = hooks.raw_set(&names.pending, Value::Nil);
+    let runner = &engine.runner;
     let outcome = lua.scope(|scope| {
-        // One bridge for the run (each scoped function costs allocations): its first
-        // argument says which of redis.call/pcall/setresp/acl_check_cmd called it.
-        hooks.raw_set(
-            &names.call,
-            scope.create_function(|lua, mut args: MultiValue| {
-                let op = match args.pop_front() {
-                    Some(Value::Integer(op)) => op,
-                    _ => BRIDGE_CALL,
-                };
-                match op {
-                    BRIDGE_SETRESP => set_resp(lua, &bridge, &args),
-                    BRIDGE_ACL_CHECK => acl_check(lua, &bridge, &args),
-                    op => bridge.borrow_mut().call(lua, op == BRIDGE_CALL, args),
+        // One bridge for the run (each scoped function costs allocations): `redis.call`
+        // itself, and what redis.pcall/setresp/acl_check_cmd forward to, saying which they
+        // are. It answers the value, or raises the error (`settle`).
+        let call = scope.create_function(|lua, mut args: MultiValue| {
+            let _unlimited = Unlimited::new(lua);
+            let op = match args.front() {
+                Some(Value::LightUserData(marker)) if *marker == forwarded() => {
+                    args.pop_front();
+                    match args.pop_front() {
+                        Some(Value::Integer(op)) => op,
+                        _ => BRIDGE_CALL,
+                    }
                 }
-            })?,
-        )?;
-        let runner: mlua::Function = hooks.raw_get(&names.run)?;
-        runner.call::<(bool, Value)>((run.function.clone(), a, b))
+                _ => BRIDGE_CALL,
+            };
+            let answer = match op {
+                BRIDGE_SETRESP => set_resp(lua, &bridge, &args),
+                BRIDGE_ACL_CHECK => acl_check(lua, &bridge, &args),
+                op => bridge.borrow_mut().call(lua, op == BRIDGE_CALL, args),
+            }?;
+            settle(lua, &hooks, answer)
+        })?;
+        // The script itself runs under the limit.
+        drop(unlimited);
+        runner.call::<(bool, Value)>((run.function, keys, args, call, run.eval))
     });
     let bridge = bridge.into_inner();
+    engine.scratch = bridge.scratch;
     let (script_resp3, ctx) = (bridge.resp3, bridge.ctx);
     let yielded = watch.yielded();
     watch.set_yield_at(None);
@@ -241,11 +295,11 @@ fn acl_check(
     bridge: &RefCell<Bridge<'_, '_>>,
     args: &MultiValue,
 ) -> mlua::Result<(bool, Value)> {
-    let argv = match command_args(lua, args) {
-        Ok(argv) => argv,
-        Err(reply) => return Ok(reply),
-    };
-    let cmd = Command::from_args(&argv);
+    let mut bridge = bridge.borrow_mut();
+    if let Err(text) = bridge.scratch.fill_args(args) {
+        return fail(lua, true, text);
+    }
+    let cmd = Command::from_args(bridge.scratch.args());
     let Ok(spec) = table().resolve(&cmd) else {
         return fail(
             lua,
@@ -253,8 +307,10 @@ fn acl_check(
             b"Invalid command passed to redis.acl_check_cmd()",
         );
     };
-    let user = bridge.borrow().client.user.clone();
-    Ok((true, Value::Boolean(user.check(spec, &cmd).is_ok())))
+    Ok((
+        true,
+        Value::Boolean(bridge.client.user.check(spec, &cmd).is_ok()),
+    ))
 }
 
 /// `(ok, {err = text})` for a failed bridge call: raised by `redis.call` (`raise`), returned
@@ -273,42 +329,15 @@ fn script_denial_text(denial: crate::node::acl::Denial) -> &'static [u8] {
     }
 }
 
-/// A bridge call's arguments as a command's, or the reply refusing them.
-fn command_args(lua: &Lua, args: &MultiValue) -> Result<Vec<Vec<u8>>, (bool, Value)> {
-    let refuse = |text: &[u8]| match error_table(lua, text) {
-        Ok(t) => (false, Value::Table(t)),
-        Err(_) => (false, Value::Nil),
-    };
-    if args.is_empty() {
-        return Err(refuse(
-            b"Please specify at least one argument for this redis lib call",
-        ));
-    }
-    let mut argv = Vec::with_capacity(args.len());
-    for a in args {
-        match a {
-            Value::String(s) => argv.push(s.as_bytes().to_vec()),
-            Value::Number(x) => argv.push(format_g(*x, 17).into_bytes()),
-            Value::Integer(n) => argv.push(n.to_string().into_bytes()),
-            _ => {
-                return Err(refuse(
-                    b"Lua redis lib command arguments must be strings or integers",
-                ))
-            }
-        }
-    }
-    Ok(argv)
-}
-
 impl Bridge<'_, '_> {
     /// `redis.call` (`raise`) or `redis.pcall`: checks the command as Redis's `scriptCall`
     /// does, runs it, and converts its reply.
     fn call(&mut self, lua: &Lua, raise: bool, args: MultiValue) -> mlua::Result<(bool, Value)> {
-        let argv = match command_args(lua, &args) {
-            Ok(argv) => argv,
-            Err((_, v)) => return Ok((!raise, v)),
-        };
-        let cmd = Command::from_args(&argv);
+        if let Err(text) = self.scratch.fill_args(&args) {
+            return fail(lua, raise, text);
+        }
+        drop(args);
+        let cmd = Command::from_args(self.scratch.args());
         let Ok(spec) = table().resolve(&cmd) else {
             return fail(lua, raise, b"Unknown Redis command called from script");
         };
@@ -353,13 +382,15 @@ impl Bridge<'_, '_> {
             self.ctx.node.scripting.watch.note_write();
         }
         self.client.resp3 = self.resp3;
-        let mut out = Reply::new(self.resp3);
+        let out = &mut self.scratch.out;
+        out.truncate(0);
+        out.set_resp3(self.resp3);
         {
             let ctx = &mut *self.ctx;
             let mut sub = Ctx::new(
                 ctx.ks,
                 &mut self.client,
-                &mut out,
+                out,
                 ctx.node,
                 ctx.config.clone(),
                 ctx.now,
@@ -376,17 +407,7 @@ impl Bridge<'_, '_> {
                 ctx.config = sub.config.clone();
             }
         }
-        let bytes = out.take().freeze();
-        let limits = Limits {
-            max_depth: 1024,
-            ..Limits::default()
-        };
-        let frame = match Frame::decode(&bytes, limits) {
-            Ok(Some((frame, _))) => frame,
-            _ => Frame::Null,
-        };
-        let value = frame_to_lua(lua, &frame, self.resp3)?;
-        let is_error = matches!(frame, Frame::Error(_) | Frame::BulkError(_));
+        let (value, is_error) = reply_to_lua(lua, out.as_bytes(), self.resp3)?;
         Ok((!(raise && is_error), value))
     }
 }
