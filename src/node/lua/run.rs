@@ -124,7 +124,10 @@ impl Scratch {
 /// Runs `run` and writes its reply (or error) to `ctx.out`.
 pub fn run_script(engine: &mut ScriptEngine, ctx: &mut Ctx<'_>, run: Run<'_>) -> CmdResult {
     let lua = engine.lua.clone();
-    lua.set_app_data(ReplFlags(3));
+    // Back to REPL_ALL if the last run changed it (a lookup, not an allocation, per run).
+    if replicas_muted(&lua) {
+        lua.set_app_data(ReplFlags(3));
+    }
     // Everything up to the script's first instruction is our own allocation (see Unlimited).
     let unlimited = Unlimited::new(&lua);
     let to_table = |items: &[Bytes]| -> mlua::Result<mlua::Table> {
@@ -395,7 +398,8 @@ impl Bridge<'_, '_> {
                 ctx.config.clone(),
                 ctx.now,
             );
-            let muted = replicas_muted(lua);
+            // The flags matter only while something replicates.
+            let muted = sub.ks.repl.is_on() && replicas_muted(lua);
             if muted {
                 sub.ks.repl.mute_effects(true);
             }
