@@ -128,6 +128,9 @@ struct Session {
     offload_script: bool,
 }
 
+/// Most bytes of queued pushes gathered into one write.
+const PUSH_BATCH_BYTES: usize = 256 * 1024;
+
 /// What the commands of one batch share.
 struct Batch<'a> {
     /// The configuration the batch's commands see; `CONFIG SET` replaces it.
@@ -960,11 +963,32 @@ impl Session {
         self.stream.write_all(&bytes).await.map_err(|_| End::Closed)
     }
 
-    async fn write_push(&mut self, push: bytes::Bytes) -> Result<(), End> {
+    /// Writes `push` and whatever else is queued behind it (up to [`PUSH_BATCH_BYTES`]) in one
+    /// write: a replica fed the stream, or a busy subscriber, costs one system call per batch
+    /// rather than one per message.
+    async fn write_push(&mut self, first: bytes::Bytes) -> Result<(), End> {
+        let mut taken = first.len();
+        let push = match self.push_rx.try_recv() {
+            Err(_) => first,
+            Ok(next) => {
+                let mut batch = BytesMut::with_capacity(first.len() + next.len());
+                batch.extend_from_slice(&first);
+                batch.extend_from_slice(&next);
+                taken += next.len();
+                while batch.len() < PUSH_BATCH_BYTES {
+                    let Ok(more) = self.push_rx.try_recv() else {
+                        break;
+                    };
+                    taken += more.len();
+                    batch.extend_from_slice(&more);
+                }
+                batch.freeze()
+            }
+        };
         self.client
             .handle
             .pending_push_bytes
-            .fetch_sub(push.len(), Ordering::Relaxed);
+            .fetch_sub(taken, Ordering::Relaxed);
         // A subscriber that does not read blocks this write; killing it (output buffer limit)
         // must still end the session.
         tokio::select! {
