@@ -732,6 +732,11 @@ fn replication_commands_answer_as_redis_does_outside_a_replica_link() {
         &["EVAL", "return 1", "0"],
         &["CONFIG", "SET", "min-replicas-to-write", "0"],
         &["SET", "b", "1"],
+        &["CLIENT", "KILL", "TYPE", "bogus"],
+        &["CLIENT", "KILL", "TYPE", "master"],
+        &["CLIENT", "KILL", "TYPE", "replica"],
+        &["CLIENT", "KILL", "MAXAGE", "100"],
+        &["CLIENT", "LIST", "TYPE", "replica"],
     ]);
 }
 

@@ -976,8 +976,8 @@ fn client_kill(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
                 }
                 user = Some(value.to_vec());
             }
+            // (`MAXAGE` came with Redis 7.4: 7.0 answers a syntax error.)
             b"TYPE" => kind = Some(ClientType::parse(value)?),
-            b"MAXAGE" => {}
             _ => return Err(CmdError::Syntax),
         }
     }
