@@ -358,32 +358,17 @@ impl Session {
         let spec = match table().lookup(cmd) {
             Ok(spec) => spec,
             Err(e) => {
-                if let Some(multi) = &mut self.client.multi {
-                    multi.aborted = true;
-                }
                 let text = e.message_bytes();
                 node.stats.record_error(&text);
-                self.out.error(&text);
-                self.after_reply(mark);
-                return None;
+                return self.refuse(mark, &text);
             }
         };
         if let Some(refusal) = protected_refusal(spec, batch.config, self.client.handle.peer) {
-            if let Some(multi) = &mut self.client.multi {
-                multi.aborted = true;
-            }
             node.stats.record_error(refusal.as_bytes());
-            self.out.error(refusal.as_bytes());
-            self.after_reply(mark);
-            return None;
+            return self.refuse(mark, refusal.as_bytes());
         }
         if !self.client.authenticated && !node.acl.default_open() && !allowed_before_auth(spec) {
-            if let Some(multi) = &mut self.client.multi {
-                multi.aborted = true;
-            }
-            self.out.error(&CmdError::NoAuth.message_bytes());
-            self.after_reply(mark);
-            return None;
+            return self.refuse(mark, &CmdError::NoAuth.message_bytes());
         }
         node.acl.refresh(&mut self.client);
         if !self.client.user.unrestricted() {
@@ -404,54 +389,27 @@ impl Session {
                 };
                 commands::log_acl_denial(node, &self.client, batch.config, refused);
                 let text = commands::acl_denial_text(spec, denial);
-                node.stats.record(
-                    spec,
-                    Duration::ZERO,
-                    Outcome::Rejected(text.as_bytes()),
-                    false,
-                );
-                self.out.error(text.as_bytes());
-                self.after_reply(mark);
-                return None;
+                node.stats.record_rejected(spec, text.as_bytes());
+                return self.refuse(mark, text.as_bytes());
             }
         }
         if self.client.subscriber && !self.client.resp3 && !allowed_while_subscribed(spec) {
-            if let Some(multi) = &mut self.client.multi {
-                multi.aborted = true;
-            }
-            self.out.error(
-                format!(
-                    "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-                    spec.full_name()
-                )
-                .as_bytes(),
+            let text = format!(
+                "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                spec.full_name()
             );
-            self.after_reply(mark);
-            return None;
+            return self.refuse(mark, text.as_bytes());
         }
         if spec.denies_oom() && memory::make_room(ks, node, batch.config, now) == Room::OutOfMemory
         {
-            // Refused while queueing, the transaction is aborted, as in Redis.
-            if let Some(multi) = &mut self.client.multi {
-                multi.aborted = true;
-            }
             let text = b"OOM command not allowed when used memory > 'maxmemory'.";
-            node.stats
-                .record(spec, Duration::ZERO, Outcome::Rejected(text), false);
-            self.out.error(text);
-            self.after_reply(mark);
-            return None;
+            node.stats.record_rejected(spec, text);
+            return self.refuse(mark, text);
         }
         if spec.is_write() && !enough_good_replicas(ks, batch.config) {
-            if let Some(multi) = &mut self.client.multi {
-                multi.aborted = true;
-            }
             let text = b"NOREPLICAS Not enough good replicas to write.";
-            node.stats
-                .record(spec, Duration::ZERO, Outcome::Rejected(text), false);
-            self.out.error(text);
-            self.after_reply(mark);
-            return None;
+            node.stats.record_rejected(spec, text);
+            return self.refuse(mark, text);
         }
         if let Some(pause) = ks.paused(now) {
             if pause.holds(self.may_write(spec)) {
@@ -467,16 +425,10 @@ impl Session {
             && spec.flags().contains(crate::command::Flags::NO_MULTI)
             && !runs_inside_multi(spec)
         {
-            // `PSYNC`, `SYNC`, … : refused while queueing, which aborts the transaction.
-            if let Some(multi) = &mut self.client.multi {
-                multi.aborted = true;
-            }
+            // `PSYNC`, `SYNC`, …
             let text = b"ERR Command not allowed inside a transaction";
-            node.stats
-                .record(spec, Duration::ZERO, Outcome::Rejected(text), false);
-            self.out.error(text);
-            self.after_reply(mark);
-            return None;
+            node.stats.record_rejected(spec, text);
+            return self.refuse(mark, text);
         }
         if self.client.multi.is_some() && !runs_inside_multi(spec) {
             self.out.simple(b"QUEUED");
@@ -777,6 +729,17 @@ impl Session {
             self.client.handle.peer.to_string(),
             name.unwrap_or_default(),
         );
+    }
+
+    /// Answers `text` instead of running the command. Refused while a transaction is being
+    /// queued, the command aborts it (`EXEC` answers `EXECABORT`), as in Redis.
+    fn refuse(&mut self, mark: usize, text: &[u8]) -> Option<Stop> {
+        if let Some(multi) = &mut self.client.multi {
+            multi.aborted = true;
+        }
+        self.out.error(text);
+        self.after_reply(mark);
+        None
     }
 
     /// Applies `CLIENT REPLY OFF|SKIP` to the reply just written after `mark`.

@@ -132,6 +132,11 @@ impl NodeStats {
         self.calls().count_error(text);
     }
 
+    /// A command refused before it ran (OOM, NOREPLICAS, an ACL denial, …) with `text`.
+    pub fn record_rejected(&self, spec: &CommandSpec, text: &[u8]) {
+        self.record(spec, Duration::ZERO, Outcome::Rejected(text), false);
+    }
+
     /// Counts one command: its call and time, or its failure or rejection; with `tracking`
     /// (`latency-tracking`), its time goes into its latency histogram too.
     pub fn record(&self, spec: &CommandSpec, took: Duration, outcome: Outcome<'_>, tracking: bool) {
