@@ -10,6 +10,7 @@ use super::ports::{free_port, loopback};
 use super::redis_node::RedisNode;
 use super::resp::{encode_command, RawConn, Reply, READ_TIMEOUT};
 use super::temp_dir::{tail, TempDir};
+use super::wait::wait_for_exit;
 
 /// How long the node may take to accept connections.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -68,19 +69,7 @@ impl SlotgateNode {
             let port = free_port();
             let log = std::fs::File::create(&self.log_path)
                 .unwrap_or_else(|e| panic!("cannot create {}: {e}", self.log_path.display()));
-            let child = Command::new(env!("CARGO_BIN_EXE_slotgate"))
-                .arg("node")
-                .args(&self.args)
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--dir", &dir.display().to_string()])
-                .current_dir(&dir)
-                .env("RUST_BACKTRACE", "1")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot run slotgate: {e}"));
-            self.child = Some(child);
+            self.child = Some(spawn_node(&dir, &self.args, port, log));
             self.port = port;
             match self.wait_until_ready() {
                 Ok(()) => return,
@@ -182,10 +171,26 @@ pub fn run_node_to_exit(dir: &Path, args: &[&str], within: Duration) -> (ExitSta
     let log_path = dir.join("node-exit.log");
     let log = std::fs::File::create(&log_path)
         .unwrap_or_else(|e| panic!("cannot create {}: {e}", log_path.display()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_slotgate"))
+    let mut child = spawn_node(dir, args, free_port(), log);
+    let status = wait_for_exit(&mut child, within, &format!("slotgate node {args:?}"));
+    (
+        status,
+        std::fs::read_to_string(&log_path).unwrap_or_default(),
+    )
+}
+
+/// `slotgate node <args> --port <port> --bind 127.0.0.1 --dir <dir>`, started in `dir` with
+/// its stderr going to `log`.
+fn spawn_node<A: AsRef<std::ffi::OsStr>>(
+    dir: &Path,
+    args: &[A],
+    port: u16,
+    log: std::fs::File,
+) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_slotgate"))
         .arg("node")
         .args(args)
-        .args(["--port", &free_port().to_string(), "--bind", "127.0.0.1"])
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--dir", &dir.display().to_string()])
         .current_dir(dir)
         .env("RUST_BACKTRACE", "1")
@@ -193,23 +198,7 @@ pub fn run_node_to_exit(dir: &Path, args: &[&str], within: Duration) -> (ExitSta
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot run slotgate: {e}"));
-    let deadline = Instant::now() + within;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait on slotgate") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("slotgate node {args:?} still runs after {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (
-        status,
-        std::fs::read_to_string(&log_path).unwrap_or_default(),
-    )
+        .unwrap_or_else(|e| panic!("cannot run slotgate: {e}"))
 }
 
 impl Drop for SlotgateNode {

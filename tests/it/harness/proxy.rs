@@ -9,6 +9,7 @@ use super::cluster::RedisCluster;
 use super::ports::{free_port, loopback};
 use super::resp::{RawConn, READ_TIMEOUT};
 use super::temp_dir::{tail, TempDir};
+use super::wait::wait_for_exit;
 
 /// How long the proxy may take to accept connections: long enough for a dead seed's connect
 /// timeout before a live seed answers.
@@ -195,18 +196,7 @@ pub fn run_proxy_to_exit(seeds: &str, args: &[&str], within: Duration) -> (ExitS
         .stderr(log)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run slotgate: {e}"));
-    let deadline = Instant::now() + within;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait on slotgate") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("slotgate proxy {args:?} still runs after {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_for_exit(&mut child, within, &format!("slotgate proxy {args:?}"));
     (
         status,
         std::fs::read_to_string(&log_path).unwrap_or_default(),

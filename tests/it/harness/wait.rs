@@ -1,5 +1,6 @@
 //! Waiting on conditions with a deadline, never a fixed sleep.
 
+use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
 /// How often a condition is polled: short, so that waits end soon after the condition holds.
@@ -44,6 +45,24 @@ pub fn wait_for_ok<T>(
         };
         if Instant::now() >= deadline {
             panic!("timed out after {timeout:?} waiting for {what}; last problem: {problem}");
+        }
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// Waits for `child` to exit by itself and returns its status; SIGKILLs and reaps it and panics
+/// naming `what` if it still runs after `within`.
+#[track_caller]
+pub fn wait_for_exit(child: &mut Child, within: Duration, what: &str) -> ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait on the child") {
+            return status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} still runs after {within:?}");
         }
         std::thread::sleep(POLL_INTERVAL);
     }
