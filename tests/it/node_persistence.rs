@@ -9,7 +9,8 @@
 use std::time::Duration;
 
 use crate::harness::{
-    assert_eventually, run_node_to_exit, RawConn, RedisNode, Reply, SlotgateNode, TempDir,
+    assert_eventually, assert_same_dataset, dataset, run_node_to_exit, RawConn, RedisNode, Reply,
+    SlotgateNode, TempDir,
 };
 
 /// The databases [`fill`] writes to.
@@ -142,162 +143,6 @@ fn request(conn: &mut RawConn, args: &[&str]) -> Reply {
     conn.request(args)
 }
 
-fn items(reply: &Reply) -> Vec<Reply> {
-    reply.as_array().map(<[Reply]>::to_vec).unwrap_or_default()
-}
-
-/// A flat [k, v, k, v …] reply as pairs.
-fn pairs(reply: &Reply) -> Vec<(Reply, Reply)> {
-    items(reply)
-        .chunks(2)
-        .map(|p| (p[0].clone(), p[1].clone()))
-        .collect()
-}
-
-/// Keeps the named fields of a flat map reply.
-fn fields(reply: &Reply, keep: &[&str]) -> Vec<(Reply, Reply)> {
-    pairs(reply)
-        .into_iter()
-        .filter(|(k, _)| {
-            k.as_bytes()
-                .is_some_and(|k| keep.iter().any(|n| n.as_bytes() == k))
-        })
-        .collect()
-}
-
-fn sorted(mut v: Vec<Reply>) -> Vec<Reply> {
-    v.sort_by_key(|r| format!("{r:?}"));
-    v
-}
-
-/// What a server holds, as (what, reply) lines that do not depend on time or element order.
-fn contents(conn: &mut RawConn) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut note = |what: String, reply: &dyn std::fmt::Debug| {
-        out.push((what, format!("{reply:?}")));
-    };
-    for db in DBS {
-        request(conn, &["SELECT", db]);
-        let mut keys: Vec<String> = items(&request(conn, &["KEYS", "*"]))
-            .iter()
-            .map(|k| String::from_utf8_lossy(k.as_bytes().expect("a key")).into_owned())
-            .collect();
-        keys.sort();
-        note(format!("db {db} keys"), &keys);
-        for key in &keys {
-            let k = key.as_str();
-            let at = |what: &str| format!("db {db} {k} {what}");
-            let ty = request(conn, &["TYPE", k]);
-            note(at("type"), &ty);
-            let Reply::Simple(ty) = ty else {
-                panic!("TYPE {k} answered {ty:?}")
-            };
-            // A string's encoding may change on reload in Redis too (a short string HLL
-            // commands made `raw` loads as `embstr`); the collections' must not.
-            if ty != "string" {
-                note(at("encoding"), &request(conn, &["OBJECT", "ENCODING", k]));
-            }
-            note(at("pexpiretime"), &request(conn, &["PEXPIRETIME", k]));
-            // First, as PFCOUNT caches the count in the value's header.
-            if k.starts_with("hll:") {
-                note(at("pfcount"), &request(conn, &["PFCOUNT", k]));
-            }
-            match ty.as_str() {
-                "string" => note(at("value"), &request(conn, &["GET", k])),
-                "list" => note(at("value"), &request(conn, &["LRANGE", k, "0", "-1"])),
-                "set" => note(
-                    at("value"),
-                    &sorted(items(&request(conn, &["SMEMBERS", k]))),
-                ),
-                "hash" => {
-                    let mut p = pairs(&request(conn, &["HGETALL", k]));
-                    p.sort_by_key(|pair| format!("{pair:?}"));
-                    note(at("value"), &p);
-                }
-                "zset" => note(
-                    at("value"),
-                    &request(conn, &["ZRANGE", k, "0", "-1", "WITHSCORES"]),
-                ),
-                "stream" => stream_contents(conn, k, &mut |what, reply| {
-                    note(at(what), reply);
-                }),
-                other => panic!("unexpected type {other}"),
-            }
-        }
-    }
-    request(conn, &["SELECT", "0"]);
-    note(
-        "functions".into(),
-        &request(conn, &["FUNCTION", "LIST", "WITHCODE"]),
-    );
-    out
-}
-
-fn stream_contents(conn: &mut RawConn, k: &str, note: &mut dyn FnMut(&str, &dyn std::fmt::Debug)) {
-    note("entries", &request(conn, &["XRANGE", k, "-", "+"]));
-    let info = request(conn, &["XINFO", "STREAM", k]);
-    note(
-        "info",
-        &fields(
-            &info,
-            &[
-                "length",
-                "last-generated-id",
-                "max-deleted-entry-id",
-                "entries-added",
-                "recorded-first-entry-id",
-                "groups",
-                "first-entry",
-                "last-entry",
-            ],
-        ),
-    );
-    let groups = request(conn, &["XINFO", "GROUPS", k]);
-    note("groups", &groups);
-    for group in items(&groups) {
-        let name = fields(&group, &["name"])
-            .first()
-            .and_then(|(_, v)| {
-                v.as_bytes()
-                    .map(|b| String::from_utf8_lossy(b).into_owned())
-            })
-            .expect("a group name");
-        let consumers: Vec<_> = items(&request(conn, &["XINFO", "CONSUMERS", k, &name]))
-            .iter()
-            .map(|c| fields(c, &["name", "pending"]))
-            .collect();
-        note(&format!("group {name} consumers"), &consumers);
-        // Each pending entry without its idle time: id, consumer, deliveries.
-        let pending: Vec<Vec<Reply>> =
-            items(&request(conn, &["XPENDING", k, &name, "-", "+", "100"]))
-                .iter()
-                .map(|p| {
-                    let p = items(p);
-                    vec![p[0].clone(), p[1].clone(), p[3].clone()]
-                })
-                .collect();
-        note(&format!("group {name} pending"), &pending);
-    }
-}
-
-/// Requires the same contents, naming the first line that differs (the whole is too long to
-/// read in a failure message).
-#[track_caller]
-fn assert_same(found: &[(String, String)], expected: &[(String, String)]) {
-    let short = |s: &str| s.chars().take(300).collect::<String>();
-    for (f, e) in found.iter().zip(expected) {
-        assert!(
-            f == e,
-            "first difference: found {} = {}\nexpected {} = {}",
-            f.0,
-            short(&f.1),
-            e.0,
-            short(&e.1)
-        );
-    }
-    assert_eq!(found.len(), expected.len(), "as many lines");
-}
-
 /// The `INFO persistence` field `name`.
 fn info_field(conn: &mut RawConn, name: &str) -> Option<String> {
     let info = request(conn, &["INFO", "persistence"]);
@@ -325,14 +170,14 @@ fn redis_server_loads_what_the_node_saves() {
     let mut ours = node.raw();
     fill(&mut ours);
     assert_eq!(request(&mut ours, &["SAVE"]), Reply::Simple("OK".into()));
-    let expected = contents(&mut ours);
+    let expected = dataset(&mut ours);
 
     let mut redis = RedisNode::standalone();
     redis.kill();
     std::fs::copy(node.dir().join("dump.rdb"), redis.dir().join("dump.rdb"))
         .expect("copy the node's dump.rdb");
     redis.restart();
-    assert_same(&contents(&mut redis.raw()), &expected);
+    assert_same_dataset(&dataset(&mut redis.raw()), &expected);
 }
 
 #[test]
@@ -341,14 +186,14 @@ fn the_node_loads_what_redis_server_saves() {
     let mut theirs = redis.raw();
     fill(&mut theirs);
     assert_eq!(request(&mut theirs, &["SAVE"]), Reply::Simple("OK".into()));
-    let expected = contents(&mut theirs);
+    let expected = dataset(&mut theirs);
 
     let dir = TempDir::new("from-redis");
     std::fs::copy(redis.dir().join("dump.rdb"), dir.path().join("dump.rdb"))
         .expect("copy redis-server's dump.rdb");
     let node = SlotgateNode::start_in(dir, &[]);
     let mut ours = node.raw();
-    assert_same(&contents(&mut ours), &expected);
+    assert_same_dataset(&dataset(&mut ours), &expected);
     let loaded = info_field(&mut ours, "rdb_last_load_keys_loaded").unwrap();
     let keys: usize = DBS
         .iter()
@@ -394,11 +239,11 @@ fn data_survives_a_kill_after_save_and_bgsave() {
         Reply::Simple("Background saving started".into())
     );
     wait_saved(&mut conn);
-    let expected = contents(&mut conn);
+    let expected = dataset(&mut conn);
 
     node.kill();
     node.restart();
-    assert_same(&contents(&mut node.raw()), &expected);
+    assert_same_dataset(&dataset(&mut node.raw()), &expected);
 }
 
 #[test]
@@ -452,12 +297,12 @@ fn debug_reload_saves_and_loads_back() {
     let node = SlotgateNode::start_with(&["--enable-debug-command", "yes"]);
     let mut conn = node.raw();
     fill(&mut conn);
-    let expected = contents(&mut conn);
+    let expected = dataset(&mut conn);
     assert_eq!(
         request(&mut conn, &["DEBUG", "RELOAD"]),
         Reply::Simple("OK".into())
     );
-    assert_same(&contents(&mut conn), &expected);
+    assert_same_dataset(&dataset(&mut conn), &expected);
 }
 
 #[test]

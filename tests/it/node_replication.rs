@@ -10,10 +10,12 @@
 
 use std::time::Duration;
 
-use crate::harness::{wait_for_ok, Differential, RawConn, RedisNode, Reply, SlotgateNode};
+use crate::harness::{
+    assert_same_dataset, dataset, wait_for_ok, Differential, RawConn, RedisNode, Reply,
+    SlotgateNode,
+};
 
 const SYNC_TIMEOUT: Duration = Duration::from_secs(20);
-const DATABASES: usize = 16;
 
 struct Pair {
     master: SlotgateNode,
@@ -76,16 +78,9 @@ impl Pair {
     #[track_caller]
     fn assert_same_data(&self) {
         self.wait_synced();
-        let master = contents(&mut self.master.raw());
-        let replica = contents(&mut RawConn::connect(self.replica.addr()));
-        assert!(!master.is_empty() || replica.is_empty());
-        if master != replica {
-            let only_master: Vec<_> = master.iter().filter(|l| !replica.contains(l)).collect();
-            let only_replica: Vec<_> = replica.iter().filter(|l| !master.contains(l)).collect();
-            panic!(
-                "the replica differs from the master\nonly on the master: {only_master:#?}\nonly on the replica: {only_replica:#?}"
-            );
-        }
+        let replica = dataset(&mut RawConn::connect(self.replica.addr()));
+        let master = dataset(&mut self.master.raw());
+        assert_same_dataset(&replica, &master);
     }
 }
 
@@ -101,98 +96,6 @@ fn field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
     info.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
         .map(str::trim)
-}
-
-/// Every key of every database, one line each: database, key, type, expiry, value.
-fn contents(conn: &mut RawConn) -> Vec<String> {
-    let mut lines = Vec::new();
-    for db in 0..DATABASES {
-        conn.request(&["SELECT", &db.to_string()]);
-        let Reply::Array(Some(keys)) = conn.request(&["KEYS", "*"]) else {
-            panic!("KEYS failed");
-        };
-        let mut keys: Vec<Vec<u8>> = keys
-            .into_iter()
-            .filter_map(|k| k.as_bytes().map(<[u8]>::to_vec))
-            .collect();
-        keys.sort();
-        for key in keys {
-            let ty = simple(conn.request(&[&b"TYPE"[..], &key]));
-            let expiry = conn.request(&[&b"PEXPIRETIME"[..], &key]);
-            let value = value_of(conn, &key, &ty);
-            lines.push(format!(
-                "db{db} {} {ty} expiry={expiry:?} {value}",
-                String::from_utf8_lossy(&key)
-            ));
-        }
-    }
-    conn.request(&["SELECT", "0"]);
-    lines
-}
-
-fn simple(reply: Reply) -> String {
-    match reply {
-        Reply::Simple(s) => s,
-        other => panic!("expected a status, got {other:?}"),
-    }
-}
-
-fn value_of(conn: &mut RawConn, key: &[u8], ty: &str) -> String {
-    let sorted = |reply: Reply| -> String {
-        let mut items: Vec<String> = match reply {
-            Reply::Array(Some(items)) => items.iter().map(|i| format!("{i:?}")).collect(),
-            other => vec![format!("{other:?}")],
-        };
-        items.sort();
-        items.join(",")
-    };
-    match ty {
-        "string" => format!("{:?}", conn.request(&[&b"GET"[..], key])),
-        "list" => format!("{:?}", conn.request(&[&b"LRANGE"[..], key, b"0", b"-1"])),
-        "set" => sorted(conn.request(&[&b"SMEMBERS"[..], key])),
-        "zset" => format!(
-            "{:?}",
-            conn.request(&[&b"ZRANGE"[..], key, b"0", b"-1", b"WITHSCORES"])
-        ),
-        "hash" => {
-            let Reply::Array(Some(flat)) = conn.request(&[&b"HGETALL"[..], key]) else {
-                panic!("HGETALL failed");
-            };
-            let mut pairs: Vec<String> = flat
-                .chunks(2)
-                .map(|p| format!("{:?}={:?}", p[0], p[1]))
-                .collect();
-            pairs.sort();
-            pairs.join(",")
-        }
-        "stream" => {
-            let mut full = conn.request(&[&b"XINFO"[..], b"STREAM", key, b"FULL"]);
-            blank_seen_times(&mut full);
-            format!("{full:?}")
-        }
-        other => panic!("unexpected type {other}"),
-    }
-}
-
-/// A consumer's `seen-time` is when it last acted on the server it is read from: a replica
-/// applies the stream a moment later, as redis-server's replicas do. `radix-tree-nodes`
-/// describes each server's own memory layout.
-fn blank_seen_times(reply: &mut Reply) {
-    if let Reply::Array(Some(items)) = reply {
-        let mut blank_next = false;
-        for item in items.iter_mut() {
-            if blank_next {
-                *item = Reply::Integer(0);
-                blank_next = false;
-                continue;
-            }
-            if matches!(item.as_bytes(), Some(b"seen-time" | b"radix-tree-nodes")) {
-                blank_next = true;
-                continue;
-            }
-            blank_seen_times(item);
-        }
-    }
 }
 
 #[track_caller]

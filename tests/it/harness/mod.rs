@@ -16,6 +16,7 @@
 #![allow(dead_code, unused_imports)]
 
 mod cluster;
+mod dataset;
 mod node;
 mod ports;
 mod proxy;
@@ -26,6 +27,7 @@ mod temp_dir;
 mod wait;
 
 pub use cluster::{ClusterOptions, RedisCluster, SLOTS};
+pub use dataset::{assert_same_dataset, dataset};
 pub use node::{run_node_to_exit, Differential, SlotgateNode};
 pub use ports::{free_port, loopback};
 pub use proxy::{run_proxy_to_exit, Proxy};
