@@ -353,10 +353,10 @@ impl<'a> Ctx<'a> {
         self.propagate = Propagate::Always;
     }
 
-    /// The end of a command's propagation: the keys it found expired go first (as `DEL`s),
-    /// then the command in the form its handler chose, if it changed data (its counted
-    /// changes or the changes signalled to watchers moved: `before`), and never a command
-    /// that blocked.
+    /// The end of a command's propagation: the keys expiry or eviction deleted before or while
+    /// it ran go first (as `DEL`s), then the command in the form its handler chose, if it
+    /// changed data (its counted changes or the changes signalled to watchers moved:
+    /// `before`), and never a command that blocked.
     fn propagate_command(&mut self, spec: &CommandSpec, cmd: &Command, before: (u64, u64)) {
         self.ks.record_deletions();
         let changed = self.block.is_none()
@@ -401,8 +401,6 @@ pub fn execute(ctx: &mut Ctx<'_>, spec: &CommandSpec, cmd: &Command) -> CmdResul
     if replicating {
         before = (ctx.ks.stats.dirty, ctx.ks.changes());
         ctx.ks.repl.enter();
-        // Keys evicted to make room for it go before it.
-        ctx.ks.record_deletions();
     }
     super::keyspace::begin_command();
     ctx.ks.set_notify(ctx.config.notify_events());

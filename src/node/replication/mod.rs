@@ -68,9 +68,6 @@ pub struct Replica {
 /// the order commands ran in.
 #[derive(Debug)]
 pub struct Replication {
-    /// Whether commands are recorded: a replica attached once (Redis keeps the backlog from
-    /// then on).
-    on: bool,
     /// How deep in nested command calls we are (a transaction's or a script's commands run
     /// inside the client's command); the unit is sent when the outermost one ends.
     depth: u32,
@@ -91,7 +88,6 @@ pub struct Replication {
 impl Replication {
     pub fn new(replid: String) -> Replication {
         Replication {
-            on: false,
             depth: 0,
             unit: Vec::new(),
             effects_muted: false,
@@ -103,10 +99,11 @@ impl Replication {
         }
     }
 
-    /// Whether commands must record what they change.
+    /// Whether commands must record what they change: since a replica first attached, which
+    /// made the backlog (Redis keeps it from then on).
     #[inline]
     pub fn is_on(&self) -> bool {
-        self.on
+        self.backlog.is_some()
     }
 
     /// A command starts (possibly inside another); `is_on` was true.
@@ -154,7 +151,8 @@ impl Replication {
         if self.unit.is_empty() {
             return;
         }
-        let unit = std::mem::take(&mut self.unit);
+        // Taken out while `selected` changes, and put back to keep its allocation.
+        let mut unit = std::mem::take(&mut self.unit);
         let wrap = unit.len() > 1;
         let mut out = BytesMut::new();
         if wrap {
@@ -172,8 +170,8 @@ impl Replication {
         if wrap {
             out.extend_from_slice(b"*1\r\n$4\r\nEXEC\r\n");
         }
+        unit.clear();
         self.unit = unit;
-        self.unit.clear();
         self.send(out.freeze(), hard_limit);
     }
 
@@ -222,7 +220,6 @@ impl Replication {
     /// the offset its snapshot stands for. The next command is preceded by a `SELECT`, since
     /// the new replica has none yet.
     pub fn attach(&mut self, replica: Replica, backlog_size: usize) -> u64 {
-        self.on = true;
         let offset = self.offset;
         if self.backlog.is_none() {
             self.backlog = Some(Backlog::new(backlog_size, offset));
