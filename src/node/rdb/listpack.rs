@@ -207,6 +207,7 @@ fn decode_backlen(bytes: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+    use crate::node::rdb::test_bytes::hex;
 
     #[test]
     fn entry_sizes_are_what_encoding_writes() {
@@ -255,13 +256,6 @@ mod tests {
 
     /// The listpack of `HSET h f1 v1 f2 2 num 123456` on redis-server 7.0.15 (from its DUMP).
     const REDIS_HASH: &str = "1f00000006008266310382763103826632030201836e756d04f240e20104ff";
-
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
 
     #[test]
     fn reads_and_writes_what_redis_does() {

@@ -30,6 +30,23 @@ pub mod stream;
 pub mod value;
 pub mod ziplist;
 
+/// Helpers the RDB modules' unit tests share.
+#[cfg(test)]
+pub(crate) mod test_bytes {
+    /// Bytes from their hex spelling (fixtures saved by redis-server).
+    pub fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// A string's bytes.
+    pub fn b(s: &str) -> Vec<u8> {
+        s.as_bytes().to_vec()
+    }
+}
+
 pub use file::{load_snapshot, write_snapshot, write_snapshot_with, SnapshotError};
 pub use object::{dump_payload, restore_payload, RDB_VERSION};
 

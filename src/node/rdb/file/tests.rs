@@ -14,16 +14,7 @@ const REDIS_FILE: &str = "524544495330303130fa0972656469732d76657206372e302e3135
 
 const FAR_FUTURE_MS: i64 = 4_102_444_800_000;
 
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-fn b(s: &str) -> Vec<u8> {
-    s.as_bytes().to_vec()
-}
+use crate::node::rdb::test_bytes::{b, hex};
 
 /// Every key of `ks` as (db, key) → (comparable object, expiry).
 fn contents(ks: &Keyspace) -> BTreeMap<(usize, Vec<u8>), (String, Option<i64>)> {

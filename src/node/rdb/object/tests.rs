@@ -6,16 +6,7 @@ use proptest::prelude::*;
 
 use super::*;
 
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-fn b(s: &str) -> Vec<u8> {
-    s.as_bytes().to_vec()
-}
+use crate::node::rdb::test_bytes::{b, hex};
 
 /// `body` with the footer Redis would put after it.
 fn with_footer(body: &[u8], version: u16) -> Vec<u8> {
