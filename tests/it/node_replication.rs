@@ -559,7 +559,7 @@ fn wait_counts_the_replicas_that_acknowledged_the_writes() {
     let pair = Pair::start();
     let mut m = pair.master.raw();
     run(&mut m, &[&["SET", "k", "v"]]);
-    // The replica is asked to acknowledge at once: no need to wait for its next second.
+    // (That the master asks for the acknowledgement is checked by the next test.)
     assert_eq!(m.request(&["WAIT", "1", "5000"]), Reply::Integer(1));
     // Two cannot be reached: the timeout ends it with the one that acknowledged.
     run(&mut m, &[&["SET", "k", "w"]]);
@@ -670,4 +670,43 @@ fn min_replicas_to_write_refuses_writes_without_enough_good_replicas() {
         }
     });
     pair.assert_same_data();
+}
+
+/// Reads from a replica's link until `needle` has arrived (or the read timeout fails the test).
+fn read_stream_until(link: &RawConn, seen: &mut Vec<u8>, needle: &[u8]) {
+    use std::io::Read;
+    let mut buf = [0u8; 16 * 1024];
+    while !seen.windows(needle.len()).any(|w| w == needle) {
+        let n = link.stream().read(&mut buf).unwrap_or_else(|e| {
+            panic!("no {:?} on the link: {e}", String::from_utf8_lossy(needle))
+        });
+        assert!(n > 0, "the master closed the link");
+        seen.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[test]
+fn wait_asks_the_replicas_to_acknowledge_at_once() {
+    let master = SlotgateNode::start();
+    // A replica played by hand, so that what the master sends it can be read.
+    let mut link = master.raw();
+    assert_eq!(
+        link.request(&["REPLCONF", "listening-port", "6390"]),
+        Reply::Simple("OK".into())
+    );
+    link.send_command(&["PSYNC", "?", "-1"]);
+    let mut seen = Vec::new();
+    read_stream_until(&link, &mut seen, b"+FULLRESYNC");
+    let mut m = master.raw();
+    run(&mut m, &[&["SET", "k", "v"]]);
+    read_stream_until(&link, &mut seen, b"$1\r\nk\r\n$1\r\nv\r\n");
+    let mut waiter = master.raw();
+    waiter.send_command(&["WAIT", "1", "0"]);
+    // The master asks rather than wait for the replica's acknowledgement of its next second.
+    read_stream_until(&link, &mut seen, b"$6\r\nGETACK\r\n");
+    let offset = field(&info(&mut m, "replication"), "master_repl_offset")
+        .unwrap()
+        .to_string();
+    link.send_command(&["REPLCONF", "ACK", &offset]);
+    assert_eq!(waiter.read_reply(), Reply::Integer(1));
 }
