@@ -152,7 +152,7 @@ fn deliver(ctx: &mut Ctx<'_>, cmd: &Command, sharded: bool) -> CmdResult {
     ctx.out.int(receivers as i64);
     // Outside a cluster a replica's subscribers hear what the master's hear; in a cluster the
     // bus carries messages instead.
-    if ctx.config.get("cluster-enabled") != "yes" {
+    if ctx.replicating() && ctx.config.get("cluster-enabled") != "yes" {
         ctx.force_propagate();
     }
     Ok(())
